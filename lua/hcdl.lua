@@ -1,0 +1,27 @@
+--- hcdl: temporary download links from Huawei Cloud / Open Telekom Cloud
+-- database services, and the downloads behind them.
+--
+-- This file is the public entry point.  The C module `hcdl.core` does the
+-- signing (and, as the project grows, HTTP and JSON); this layer holds
+-- policy only.  See README.md for the API.
+local core = require "hcdl.core"
+
+local hcdl = {
+  _VERSION = core.version,
+  version = core.version,
+}
+
+--- Signs a request with SDK-HMAC-SHA256, byte-identical to the official SDKs.
+-- req: { method, host, path, query, headers, body, ak, sk, date? }
+-- Returns a table { authorization, signature, signed_headers,
+-- canonical_request, string_to_sign, query_string, path, date, method,
+-- headers } or nil, err (err.kind == "input", err.field names the field).
+hcdl.sign = core.sign
+
+--- Builds an hcdl error table (kind, message, status, code, request_id, ...).
+hcdl.error = core.error
+
+--- True when v is an hcdl error table.
+hcdl.is_error = core.is_error
+
+return hcdl

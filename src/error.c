@@ -1,0 +1,168 @@
+/*
+ * error.c - hcdl error objects (see error.h).
+ */
+#include <stdarg.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "compat.h"
+#include "error.h"
+
+/* The kinds the public contract allows; anything else is a programmer error. */
+static const char *const error_kinds[] = {
+    "input", "auth", "api", "http", "network", "timeout",
+    "io", "integrity", "expired", NULL,
+};
+
+static int kind_is_known(const char *kind)
+{
+    const char *const *k;
+    for (k = error_kinds; *k != NULL; k++)
+        if (strcmp(*k, kind) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * tostring(err): "hcdl <kind> error[ (HTTP <status>)][ <code>]: <message>
+ * [ (request id <id>)]".  Only fields of the table are used, so as long as
+ * no secret was put into a field none can appear here.
+ */
+static int error_tostring(lua_State *L)
+{
+    int parts = 0;
+    luaL_checktype(L, 1, LUA_TTABLE);
+
+    lua_getfield(L, 1, "kind");
+    lua_pushfstring(L, "hcdl %s error",
+                    lua_isstring(L, -1) ? lua_tostring(L, -1) : "unknown");
+    lua_remove(L, -2);
+    parts++;
+
+    lua_getfield(L, 1, "status");
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        lua_pushfstring(L, " (HTTP %d)", (int)lua_tonumber(L, -1));
+        lua_remove(L, -2);
+        parts++;
+    } else {
+        lua_pop(L, 1);
+    }
+
+    lua_getfield(L, 1, "code");
+    if (lua_type(L, -1) == LUA_TSTRING && hcdl_rawlen(L, -1) > 0) {
+        lua_pushfstring(L, " %s", lua_tostring(L, -1));
+        lua_remove(L, -2);
+        parts++;
+    } else {
+        lua_pop(L, 1);
+    }
+
+    lua_getfield(L, 1, "message");
+    lua_pushfstring(L, ": %s",
+                    lua_isstring(L, -1) ? lua_tostring(L, -1) : "(no message)");
+    lua_remove(L, -2);
+    parts++;
+
+    lua_getfield(L, 1, "request_id");
+    if (lua_type(L, -1) == LUA_TSTRING && hcdl_rawlen(L, -1) > 0) {
+        lua_pushfstring(L, " (request id %s)", lua_tostring(L, -1));
+        lua_remove(L, -2);
+        parts++;
+    } else {
+        lua_pop(L, 1);
+    }
+
+    lua_concat(L, parts);
+    return 1;
+}
+
+void hcdl_error_init(lua_State *L)
+{
+    if (luaL_newmetatable(L, HCDL_ERROR_MT)) {
+        lua_pushcfunction(L, error_tostring);
+        lua_setfield(L, -2, "__tostring");
+        lua_pushliteral(L, "hcdl.error");
+        lua_setfield(L, -2, "__name");
+    }
+    lua_pop(L, 1);
+}
+
+void hcdl_error_push(lua_State *L, const char *kind, const char *message)
+{
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, "kind");
+    lua_pushstring(L, message);
+    lua_setfield(L, -2, "message");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "retryable");
+    luaL_getmetatable(L, HCDL_ERROR_MT);
+    lua_setmetatable(L, -2);
+}
+
+int hcdl_error_input(lua_State *L, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    const char *rule;
+
+    lua_pushnil(L);
+    va_start(ap, fmt);
+    rule = lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    lua_pushfstring(L, "%s: %s", field, rule);
+    hcdl_error_push(L, "input", lua_tostring(L, -1));
+    lua_pushstring(L, field);
+    lua_setfield(L, -2, "field");
+    lua_replace(L, -3); /* error over the rule string */
+    lua_pop(L, 1);      /* the "<field>: <rule>" string */
+    return 2;
+}
+
+int hcdl_error_lnew(lua_State *L)
+{
+    const char *kind;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "kind");
+    kind = lua_tostring(L, -1);
+    if (lua_type(L, -1) != LUA_TSTRING || !kind_is_known(kind))
+        return luaL_argerror(L, 1, "field 'kind' must be one of input, auth, "
+                             "api, http, network, timeout, io, integrity, expired");
+    lua_pop(L, 1);
+
+    /* Copy every field, so callers can attach their own context. */
+    lua_createtable(L, 0, 8);
+    lua_pushnil(L);
+    while (lua_next(L, 1) != 0) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_settable(L, -4);
+    }
+    lua_getfield(L, -1, "message");
+    if (lua_isnil(L, -1)) {
+        lua_pushstring(L, kind);
+        lua_setfield(L, -3, "message");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "retryable");
+    if (lua_isnil(L, -1)) {
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -3, "retryable");
+    }
+    lua_pop(L, 1);
+    luaL_getmetatable(L, HCDL_ERROR_MT);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+int hcdl_error_lis(lua_State *L)
+{
+    int is = 0;
+    if (lua_getmetatable(L, 1)) {
+        luaL_getmetatable(L, HCDL_ERROR_MT);
+        is = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+    }
+    lua_pushboolean(L, is);
+    return 1;
+}

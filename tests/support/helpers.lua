@@ -1,0 +1,24 @@
+-- Shared test helpers: paths and small utilities every spec uses.
+local helpers = {}
+
+-- The repository root (tests run from anywhere).
+helpers.root = (debug.getinfo(1, "S").source:sub(2):gsub("/tests/support/helpers%.lua$", ""))
+if helpers.root == "" then helpers.root = "." end
+
+-- The shared spec folder sits beside the checkout (../shared/spec).
+helpers.spec_dir = os.getenv("HCDL_SPEC_DIR") or (helpers.root .. "/../shared/spec")
+
+function helpers.read_file(path)
+  local f = assert(io.open(path, "rb"))
+  local data = f:read("*a")
+  f:close()
+  return data
+end
+
+-- Lua 5.1/LuaJIT have no string.format("%q") guarantees for bytes; this is
+-- enough for messages.
+function helpers.hex(s)
+  return (s:gsub(".", function(c) return string.format("%02X", c:byte()) end))
+end
+
+return helpers
