@@ -95,5 +95,6 @@ int main(int argc, char **argv)
         EVP_MD_CTX_free(ctx);
         EVP_MD_free(sha);
     }
-    return sink == 0xFFFF; /* never true; keeps the loop */
+    printf("checksum %u\n", (unsigned)sink); /* keeps the loops honest */
+    return 0;
 }

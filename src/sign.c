@@ -433,15 +433,52 @@ int hcdl_sign_date_valid(const char *s, size_t len)
     return 1;
 }
 
+/*
+ * Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).  Done
+ * by hand because glibc's gmtime_r takes a process-wide lock and strftime
+ * consults the locale: both cost more than the arithmetic, on every call.
+ */
+static void civil_from_days(long long z, int *y, int *m, int *d)
+{
+    long long era, yoe, doy, mp, yy;
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    yoe = z - era * 146097;
+    yy = (yoe - yoe / 1460 + yoe / 36524 - yoe / 146096) / 365;
+    doy = yoe - (365 * yy + yy / 4 - yy / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yy + era * 400 + (*m <= 2));
+}
+
+static void put2(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+}
+
 int hcdl_sign_now(char out[HCDL_SIGN_DATE_LEN + 1])
 {
-    struct tm tm;
-    time_t t = time(NULL);
-    if (t == (time_t)-1 || gmtime_r(&t, &tm) == NULL)
+    long long t = (long long)time(NULL), days, secs;
+    int y, m, d;
+    if (t < 0)
         return -1;
-    if (strftime(out, HCDL_SIGN_DATE_LEN + 1, "%Y%m%dT%H%M%SZ", &tm) !=
-        HCDL_SIGN_DATE_LEN)
+    days = t / 86400;
+    secs = t % 86400;
+    civil_from_days(days, &y, &m, &d);
+    if (y > 9999)
         return -1;
+    put2(out, y / 100);
+    put2(out + 2, y % 100);
+    put2(out + 4, m);
+    put2(out + 6, d);
+    out[8] = 'T';
+    put2(out + 9, (int)(secs / 3600));
+    put2(out + 11, (int)(secs / 60 % 60));
+    put2(out + 13, (int)(secs % 60));
+    out[15] = 'Z';
+    out[16] = '\0';
     return 0;
 }
 

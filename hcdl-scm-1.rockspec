@@ -1,0 +1,37 @@
+-- LuaRocks build of hcdl.  Offline with Debian's packages:
+--   luarocks --lua-version=5.4 make hcdl-scm-1.rockspec
+-- with lua-cjson provided by Debian (declare it in rocks_provided, see
+-- tools/luarocks-debian.lua).  libcurl and OpenSSL come from Debian's
+-- libcurl4-openssl-dev and libssl-dev; there is deliberately no header
+-- check for them (Debian keeps curl's headers in a multiarch directory
+-- LuaRocks does not search).
+rockspec_format = "3.0"
+package = "hcdl"
+version = "scm-1"
+source = {
+  url = "git+file:///hcdl",   -- no public home yet: build from a checkout with `luarocks make`
+}
+description = {
+  summary = "Temporary download links from Huawei Cloud and Open Telekom Cloud database services, and the downloads behind them",
+  detailed = [[
+hcdl signs requests with SDK-HMAC-SHA256 (byte-identical to the official
+SDKs) in a small C core over libcurl and OpenSSL, calls the TaurusDB, RDS,
+DCS and RDS for PostgreSQL link APIs, and downloads what they point at.
+]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson",
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["hcdl.core"] = {
+      sources = { "src/hcdl.c", "src/sign.c", "src/error.c", "src/arena.c" },
+      libraries = { "curl", "crypto" },
+      defines = { 'HCDL_VERSION="0.1.0"' },
+    },
+    hcdl = "lua/hcdl.lua",
+  },
+}
