@@ -25,7 +25,7 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
         {"is_error", hcdl_error_lis},
         {NULL, NULL},
     };
-    static const luaL_Reg with_crypto[] = {
+    static const luaL_Reg signer[] = {
         {"sign", hcdl_sign_lua},
         {NULL, NULL},
     };
@@ -36,7 +36,8 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
     lua_newtable(L);
     hcdl_setfuncs(L, plain, 0);
     hcdl_crypto_new(L);
-    hcdl_setfuncs(L, with_crypto, 1);
+    hcdl_sign_push_keys(L);
+    hcdl_setfuncs(L, signer, 2);
 
     lua_pushliteral(L, HCDL_VERSION);
     lua_setfield(L, -2, "version");

@@ -57,6 +57,9 @@ struct hcdl_crypto {
 };
 
 static const char hexdigits_upper[] = "0123456789ABCDEF";
+/* The names of the two headers the signer adds (compared by address). */
+static const char host_name[] = "Host";
+static const char date_name[] = "X-Sdk-Date";
 static const char hexdigits_lower[] = "0123456789abcdef";
 
 /* 1 for the unreserved bytes A-Z a-z 0-9 - _ . ~ (never encoded). */
@@ -230,14 +233,14 @@ const char *hcdl_sign_compute(hcdl_crypto *c, hcdl_arena *a, hcdl_sign_req *r,
 
     /* Host and X-Sdk-Date join the caller's headers; all sort together. */
     n = r->nheaders;
-    r->headers[n].name = "Host";
+    r->headers[n].name = host_name;
     r->headers[n].name_len = 4;
     r->headers[n].value = r->host;
     r->headers[n].value_len = r->host_len;
     r->headers[n].lname = "host";
     r->headers[n].signed_ = 1;
     n++;
-    r->headers[n].name = "X-Sdk-Date";
+    r->headers[n].name = date_name;
     r->headers[n].name_len = 10;
     r->headers[n].value = r->date;
     r->headers[n].value_len = HCDL_SIGN_DATE_LEN;
@@ -508,33 +511,89 @@ static int has_ctl(const char *s, size_t n)
     return 0;
 }
 
-static int read_string(lua_State *L, const char *field, int required,
-                       const char **out, size_t *len)
+/* The request fields, in the order they are checked (errors are stable). */
+enum {
+    F_METHOD, F_HOST, F_PATH, F_AK, F_SK, F_BODY, F_QUERY, F_HEADERS, F_DATE,
+    F_COUNT
+};
+static const char *const field_names[F_COUNT] = {
+    "method", "host", "path", "ak", "sk", "body", "query", "headers", "date",
+};
+/* Stack slot of each field's value: slot 1 is the request table. */
+#define SLOT(f) (2 + (f))
+
+/*
+ * One pass over the request table puts each field's value in its slot, so
+ * no field is looked up by name (a C-string lookup costs a string compare
+ * on every call).  Unknown fields are refused: a typo such as `heders`
+ * must not silently produce a request signed without its headers.
+ */
+static int collect_fields(lua_State *L)
 {
-    int t;
-    lua_getfield(L, 1, field);
-    t = lua_type(L, -1);
+    int f;
+    for (f = 0; f < F_COUNT; f++)
+        lua_pushnil(L);
+    lua_pushnil(L);
+    while (lua_next(L, 1) != 0) {
+        const char *k;
+        size_t klen;
+        if (lua_type(L, -2) != LUA_TSTRING)
+            return hcdl_error_input(L, "req", "keys must be field names such as "
+                                    "method, host, path");
+        k = lua_tolstring(L, -2, &klen);
+        for (f = 0; f < F_COUNT; f++) {
+            if (strlen(field_names[f]) == klen && memcmp(field_names[f], k, klen) == 0)
+                break;
+        }
+        if (f == F_COUNT)
+            return hcdl_error_input(L, "req", "unknown field '%s' (known: method, "
+                                    "host, path, query, headers, body, ak, sk, "
+                                    "date)", k);
+        lua_replace(L, SLOT(f));
+    }
+    return 0;
+}
+
+static int read_string(lua_State *L, int f, int required, const char **out,
+                       size_t *len)
+{
+    const char *field = field_names[f];
+    int t = lua_type(L, SLOT(f));
+    *out = NULL;
+    *len = 0;
     if (t == LUA_TNIL) {
-        lua_pop(L, 1);
-        *out = NULL;
-        *len = 0;
         if (required)
             return hcdl_error_input(L, field, "required, a non-empty string");
         return 0;
     }
-    if (t != LUA_TSTRING) {
-        lua_pop(L, 1);
+    if (t != LUA_TSTRING)
         return hcdl_error_input(L, field, "must be a string, got %s",
                                 lua_typename(L, t));
-    }
     /* The string stays alive: it is a field of the request table. */
-    *out = lua_tolstring(L, -1, len);
-    lua_pop(L, 1);
+    *out = lua_tolstring(L, SLOT(f), len);
     if (*len > MAX_FIELD)
         return hcdl_error_input(L, field, "longer than %d bytes", (int)MAX_FIELD);
     if (required && *len == 0)
         return hcdl_error_input(L, field, "required, a non-empty string");
     return 0;
+}
+
+/* Decimal digits of v into buf (no sprintf: it is slow and locale-bound). */
+static size_t format_int(char *buf, long long v)
+{
+    char tmp[24];
+    size_t n = 0, i = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        buf[i++] = '-';
+    while (n > 0)
+        buf[i++] = tmp[--n];
+    buf[i] = '\0';
+    return i;
 }
 
 /*
@@ -560,12 +619,9 @@ static int query_value(lua_State *L, hcdl_arena *a, const char *key,
         lua_Number v = lua_tonumber(L, -1);
         if (v == v && v >= -9007199254740992.0 && v <= 9007199254740992.0 &&
             v == (lua_Number)(long long)v) {
-            char num[32];
-            int k = snprintf(num, sizeof num, "%lld", (long long)v);
-            char *copy = hcdl_arena_alloc(a, (size_t)k + 1);
-            memcpy(copy, num, (size_t)k + 1);
+            char *copy = hcdl_arena_alloc(a, 24);
+            *len = format_int(copy, (long long)v);
             *out = copy;
-            *len = (size_t)k;
             return 0;
         }
         return hcdl_error_input(L, "query", "value of '%s' must be an integer, "
@@ -586,18 +642,12 @@ static int read_query(lua_State *L, hcdl_arena *a, hcdl_sign_req *r)
 
     r->query = NULL;
     r->nquery = 0;
-    lua_getfield(L, 1, "query");
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
+    qi = SLOT(F_QUERY);
+    if (lua_isnil(L, qi))
         return 0;
-    }
-    if (!lua_istable(L, -1)) {
-        int t = lua_type(L, -1);
-        lua_pop(L, 1);
+    if (!lua_istable(L, qi))
         return hcdl_error_input(L, "query", "must be a table, got %s",
-                                lua_typename(L, t));
-    }
-    qi = lua_gettop(L);
+                                lua_typename(L, lua_type(L, qi)));
 
     /* Count entries (map values that are lists count once per item). */
     n = hcdl_rawlen(L, qi);
@@ -609,15 +659,11 @@ static int read_query(lua_State *L, hcdl_arena *a, hcdl_sign_req *r)
             count++;
         lua_pop(L, 1);
     }
-    if (n > 0 && count != n) {
-        lua_pop(L, 1);
+    if (n > 0 && count != n)
         return hcdl_error_input(L, "query", "mixes a list of pairs with named "
                                 "keys; use one form");
-    }
-    if (count > 100000) {
-        lua_pop(L, 1);
+    if (count > 100000)
         return hcdl_error_input(L, "query", "more than 100000 parameters");
-    }
     r->query = hcdl_arena_alloc(a, (count ? count : 1) * sizeof *r->query);
 
     if (n > 0) {
@@ -644,7 +690,6 @@ static int read_query(lua_State *L, hcdl_arena *a, hcdl_sign_req *r)
             lua_pop(L, 2); /* value (alive via the pair), pair */
             r->nquery++;
         }
-        lua_pop(L, 1);
         return 0;
     }
 
@@ -681,7 +726,6 @@ static int read_query(lua_State *L, hcdl_arena *a, hcdl_sign_req *r)
         }
         lua_pop(L, 1);
     }
-    lua_pop(L, 1);
     return 0;
 }
 
@@ -699,29 +743,22 @@ static int read_headers(lua_State *L, hcdl_arena *a, hcdl_sign_req *r,
 
     *date_header = NULL;
     *date_header_len = 0;
-    lua_getfield(L, 1, "headers");
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
+    hi = SLOT(F_HEADERS);
+    if (lua_isnil(L, hi)) {
         r->headers = hcdl_arena_alloc(a, 2 * sizeof *r->headers);
         r->nheaders = 0;
         return 0;
     }
-    if (!lua_istable(L, -1)) {
-        int t = lua_type(L, -1);
-        lua_pop(L, 1);
+    if (!lua_istable(L, hi))
         return hcdl_error_input(L, "headers", "must be a table of name = value, "
-                                "got %s", lua_typename(L, t));
-    }
-    hi = lua_gettop(L);
+                                "got %s", lua_typename(L, lua_type(L, hi)));
     lua_pushnil(L);
     while (lua_next(L, hi) != 0) {
         count++;
         lua_pop(L, 1);
     }
-    if (count > 1000) {
-        lua_pop(L, 1);
+    if (count > 1000)
         return hcdl_error_input(L, "headers", "more than 1000 headers");
-    }
     r->headers = hcdl_arena_alloc(a, (count + 2) * sizeof *r->headers);
     r->nheaders = 0;
 
@@ -803,14 +840,44 @@ static int read_headers(lua_State *L, hcdl_arena *a, hcdl_sign_req *r,
         }
         r->nheaders++;
     }
-    lua_pop(L, 1);
     return 0;
 }
 
-static void push_lstring_field(lua_State *L, const char *k, const char *v, size_t n)
+/*
+ * Result keys, interned once per lua_State in an upvalue table: setting a
+ * field by C string would look the string up (and compare it) every call.
+ */
+enum {
+    K_AUTHORIZATION = 1, K_SIGNATURE, K_SIGNED_HEADERS, K_CANONICAL_REQUEST,
+    K_STRING_TO_SIGN, K_QUERY_STRING, K_PATH, K_DATE, K_METHOD, K_HEADERS,
+    K_HOST, K_X_SDK_DATE, K_AUTHORIZATION_HEADER, K_COUNT
+};
+static const char *const result_keys[K_COUNT] = {
+    NULL, "authorization", "signature", "signed_headers", "canonical_request",
+    "string_to_sign", "query_string", "path", "date", "method", "headers",
+    "Host", "X-Sdk-Date", "Authorization",
+};
+
+void hcdl_sign_push_keys(lua_State *L)
 {
+    int k;
+    lua_createtable(L, K_COUNT - 1, 0);
+    for (k = 1; k < K_COUNT; k++) {
+        lua_pushstring(L, result_keys[k]);
+        lua_rawseti(L, -2, k);
+    }
+}
+
+static void push_key(lua_State *L, int k)
+{
+    lua_rawgeti(L, lua_upvalueindex(2), k);
+}
+
+static void set_string(lua_State *L, int table, int k, const char *v, size_t n)
+{
+    lua_rawgeti(L, lua_upvalueindex(2), k);
     lua_pushlstring(L, v, n);
-    lua_setfield(L, -2, k);
+    lua_rawset(L, table);
 }
 
 int hcdl_sign_lua(lua_State *L)
@@ -821,14 +888,16 @@ int hcdl_sign_lua(lua_State *L)
     hcdl_sign_out o;
     const char *s, *date_header, *failure;
     size_t len, i, date_header_len;
-    int rc;
+    int rc, auth, res, hdrs;
 
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
+    if ((rc = collect_fields(L)) != 0)
+        return rc;
     hcdl_arena_init(&arena, L);
     memset(&r, 0, sizeof r);
 
-    if ((rc = read_string(L, "method", 1, &s, &len)) != 0)
+    if ((rc = read_string(L, F_METHOD, 1, &s, &len)) != 0)
         return rc;
     if (len > 16)
         return hcdl_error_input(L, "method", "must be an HTTP method such as GET "
@@ -844,7 +913,7 @@ int hcdl_sign_lua(lua_State *L)
     }
     r.method[len] = '\0';
 
-    if ((rc = read_string(L, "host", 1, &r.host, &r.host_len)) != 0)
+    if ((rc = read_string(L, F_HOST, 1, &r.host, &r.host_len)) != 0)
         return rc;
     for (i = 0; i < r.host_len; i++) {
         unsigned char ch = (unsigned char)r.host[i];
@@ -854,12 +923,12 @@ int hcdl_sign_lua(lua_State *L)
                                     "optional :port, no scheme or path");
     }
 
-    if ((rc = read_string(L, "path", 1, &r.path, &r.path_len)) != 0)
+    if ((rc = read_string(L, F_PATH, 1, &r.path, &r.path_len)) != 0)
         return rc;
     if (r.path[0] != '/')
         return hcdl_error_input(L, "path", "must start with '/'");
 
-    if ((rc = read_string(L, "ak", 1, &r.ak, &r.ak_len)) != 0)
+    if ((rc = read_string(L, F_AK, 1, &r.ak, &r.ak_len)) != 0)
         return rc;
     for (i = 0; i < r.ak_len; i++) {
         unsigned char ch = (unsigned char)r.ak[i];
@@ -867,10 +936,10 @@ int hcdl_sign_lua(lua_State *L)
             return hcdl_error_input(L, "ak", "must be printable ASCII without "
                                     "spaces or commas");
     }
-    if ((rc = read_string(L, "sk", 1, &r.sk, &r.sk_len)) != 0)
+    if ((rc = read_string(L, F_SK, 1, &r.sk, &r.sk_len)) != 0)
         return rc;
 
-    if ((rc = read_string(L, "body", 0, &r.body, &r.body_len)) != 0)
+    if ((rc = read_string(L, F_BODY, 0, &r.body, &r.body_len)) != 0)
         return rc;
     if (r.body == NULL)
         r.body = "";
@@ -880,7 +949,7 @@ int hcdl_sign_lua(lua_State *L)
     if ((rc = read_headers(L, &arena, &r, &date_header, &date_header_len)) != 0)
         return rc;
 
-    if ((rc = read_string(L, "date", 0, &s, &len)) != 0)
+    if ((rc = read_string(L, F_DATE, 0, &s, &len)) != 0)
         return rc;
     if (s != NULL) {
         if (!hcdl_sign_date_valid(s, len))
@@ -905,28 +974,39 @@ int hcdl_sign_lua(lua_State *L)
 
     /* One Authorization string serves s.authorization and s.headers. */
     lua_pushlstring(L, o.authorization, o.authorization_len);
+    auth = lua_gettop(L);
     lua_createtable(L, 0, 10);
-    lua_pushvalue(L, -2);
-    lua_setfield(L, -2, "authorization");
-    push_lstring_field(L, "signature", o.signature, 64);
-    push_lstring_field(L, "signed_headers", o.signed_headers, o.signed_headers_len);
-    push_lstring_field(L, "canonical_request", o.canonical_request,
-                       o.canonical_request_len);
-    push_lstring_field(L, "string_to_sign", o.string_to_sign, o.string_to_sign_len);
-    push_lstring_field(L, "query_string", o.query_string, o.query_len);
-    push_lstring_field(L, "path", o.wire_path, o.wire_path_len);
-    push_lstring_field(L, "date", r.date, HCDL_SIGN_DATE_LEN);
-    push_lstring_field(L, "method", r.method, strlen(r.method));
+    res = lua_gettop(L);
+    push_key(L, K_AUTHORIZATION);
+    lua_pushvalue(L, auth);
+    lua_rawset(L, res);
+    set_string(L, res, K_SIGNATURE, o.signature, 64);
+    set_string(L, res, K_SIGNED_HEADERS, o.signed_headers, o.signed_headers_len);
+    set_string(L, res, K_CANONICAL_REQUEST, o.canonical_request,
+               o.canonical_request_len);
+    set_string(L, res, K_STRING_TO_SIGN, o.string_to_sign, o.string_to_sign_len);
+    set_string(L, res, K_QUERY_STRING, o.query_string, o.query_len);
+    set_string(L, res, K_PATH, o.wire_path, o.wire_path_len);
+    set_string(L, res, K_DATE, r.date, HCDL_SIGN_DATE_LEN);
+    set_string(L, res, K_METHOD, r.method, strlen(r.method));
 
     /* Everything to send: the caller's headers, Host, X-Sdk-Date, Authorization. */
+    push_key(L, K_HEADERS);
     lua_createtable(L, 0, (int)r.nheaders + 3);
+    hdrs = lua_gettop(L);
     for (i = 0; i < r.nheaders + 2; i++) {
-        lua_pushlstring(L, r.headers[i].name, r.headers[i].name_len);
+        if (r.headers[i].name == host_name)
+            push_key(L, K_HOST);
+        else if (r.headers[i].name == date_name)
+            push_key(L, K_X_SDK_DATE);
+        else
+            lua_pushlstring(L, r.headers[i].name, r.headers[i].name_len);
         lua_pushlstring(L, r.headers[i].value, r.headers[i].value_len);
-        lua_rawset(L, -3);
+        lua_rawset(L, hdrs);
     }
-    lua_pushvalue(L, -3);
-    lua_setfield(L, -2, "Authorization");
-    lua_setfield(L, -2, "headers");
+    push_key(L, K_AUTHORIZATION_HEADER);
+    lua_pushvalue(L, auth);
+    lua_rawset(L, hdrs);
+    lua_rawset(L, res); /* res.headers = hdrs */
     return 1;
 }

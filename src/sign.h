@@ -84,7 +84,11 @@ int hcdl_sign_now(char out[HCDL_SIGN_DATE_LEN + 1]);
 /* 1 if s (len bytes) is a valid YYYYMMDDTHHMMSSZ date. */
 int hcdl_sign_date_valid(const char *s, size_t len);
 
-/* Lua: core.sign(req) -> result table | nil, err.  Upvalue 1: crypto. */
+/* Pushes the table of result keys core.sign keeps as its upvalue 2. */
+void hcdl_sign_push_keys(lua_State *L);
+
+/* Lua: core.sign(req) -> result table | nil, err.
+ * Upvalue 1: crypto context; upvalue 2: hcdl_sign_push_keys' table. */
 int hcdl_sign_lua(lua_State *L);
 
 #endif
