@@ -28,7 +28,8 @@ build = {
   type = "builtin",
   modules = {
     ["hcdl.core"] = {
-      sources = { "src/hcdl.c", "src/sign.c", "src/error.c", "src/arena.c" },
+      sources = { "src/hcdl.c", "src/sign.c", "src/error.c", "src/arena.c",
+                  "src/http.c", "src/api.c", "src/clock.c" },
       libraries = { "curl", "crypto" },
       defines = { 'HCDL_VERSION="0.1.0"' },
     },

@@ -2,8 +2,8 @@
 -- database services, and the downloads behind them.
 --
 -- This file is the public entry point.  The C module `hcdl.core` does the
--- signing (and, as the project grows, HTTP and JSON); this layer holds
--- policy only.  See README.md for the API.
+-- signing, HTTP and JSON; the modules under hcdl/ hold policy only
+-- (configuration, retries, pagination, polling).  See README.md.
 local core = require "hcdl.core"
 
 local hcdl = {
@@ -23,5 +23,13 @@ hcdl.error = core.error
 
 --- True when v is an hcdl error table.
 hcdl.is_error = core.is_error
+
+--- Creates a client: hcdl.new{ region =, project_id =, ak =, sk = } (see
+-- README for every option).  Returns the client, or nil, err.
+function hcdl.new(user_config)
+  local cfg, err = require("hcdl.config").resolve(user_config)
+  if not cfg then return nil, err end
+  return require("hcdl.client").new(cfg)
+end
 
 return hcdl

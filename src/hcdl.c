@@ -8,8 +8,11 @@
  */
 #include <lauxlib.h>
 
+#include "api.h"
+#include "clock.h"
 #include "compat.h"
 #include "error.h"
+#include "http.h"
 #include "sign.h"
 
 #ifndef HCDL_VERSION
@@ -23,6 +26,12 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
     static const luaL_Reg plain[] = {
         {"error", hcdl_error_lnew},
         {"is_error", hcdl_error_lis},
+        {"session", hcdl_http_session},
+        {"curl_version", hcdl_http_curl_version},
+        {"apis", hcdl_api_list},
+        {"now", hcdl_clock_now},
+        {"sleep", hcdl_clock_sleep},
+        {"normalize", hcdl_api_normalize},
         {NULL, NULL},
     };
     static const luaL_Reg signer[] = {
@@ -32,12 +41,33 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
 
     hcdl_checkversion(L);
     hcdl_error_init(L);
+    hcdl_http_init(L);
 
     lua_newtable(L);
     hcdl_setfuncs(L, plain, 0);
     hcdl_crypto_new(L);
     hcdl_sign_push_keys(L);
     hcdl_setfuncs(L, signer, 2);
+
+    /* build() calls the signer: core.sign is its upvalue. */
+    lua_getfield(L, -1, "sign");
+    lua_pushcclosure(L, hcdl_api_build, 1);
+    lua_setfield(L, -2, "build");
+
+    /* parse() decodes with a private lua-cjson instance, so the caller's
+     * cjson settings are neither used nor changed. */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson.safe");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "new");
+    lua_call(L, 0, 1);
+    lua_remove(L, -2);
+    lua_getfield(L, -1, "decode_max_depth");
+    lua_pushinteger(L, 64);
+    lua_call(L, 1, 1);
+    lua_pop(L, 1);
+    lua_pushcclosure(L, hcdl_api_parse, 1);
+    lua_setfield(L, -2, "parse");
 
     lua_pushliteral(L, HCDL_VERSION);
     lua_setfield(L, -2, "version");
