@@ -453,13 +453,13 @@ int hcdl_api_build(lua_State *L)
     long long start_epoch = -1, end_epoch = -1;
     luaL_Buffer b;
 
-    if (lua_isnoneornil(L, 2)) {
-        lua_settop(L, 1);
+    lua_settop(L, 3);
+    if (lua_isnil(L, 2)) {
         lua_newtable(L);
+        lua_replace(L, 2);
     }
     luaL_checktype(L, 2, LUA_TTABLE);
     luaL_checktype(L, 3, LUA_TTABLE);
-    lua_settop(L, 3);
 
     /* Credentials and endpoint. */
     if ((rc = auth_string(L, 3, "project_id", 1, &project, &project_len)) != 0)
@@ -850,7 +850,9 @@ int hcdl_api_parse(lua_State *L)
             }
             return 1;
         }
-        if (!decode_json(L, body, body_len) || !lua_istable(L, -1)) {
+        /* the answers are JSON objects: an array (a table with items) is not */
+        if (!decode_json(L, body, body_len) || !lua_istable(L, -1) ||
+            hcdl_rawlen(L, -1) > 0) {
             lua_pushnil(L);
             lua_pushfstring(L, "%s answered HTTP %d with a body that is not a JSON "
                             "object (%d bytes)", a->name, (int)status, (int)body_len);

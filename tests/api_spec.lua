@@ -1,0 +1,289 @@
+-- hcdl.core build/parse: the API descriptors, pure (no network).
+local core = require "hcdl.core"
+local cjson = require "cjson"
+
+local PID = "0123456789abcdef0123456789abcdef"
+local TAURUS = "61a4ea66210545909d74a05c27a7179ein07"
+local NODE = "c457e13c0f184df88a48c706f8d768ffno07"
+local UUID = "5560df16-cebf-4473-95c4-d1b573c16e79"
+local RDS = "a1b2c3d4e5f60718293a4b5c6d7e8f90in03"
+
+local function auth(over)
+  local a = {
+    endpoints = { gaussdb = "https://gaussdb.cn-north-4.myhuaweicloud.com",
+                  rds = "https://rds.cn-north-4.myhuaweicloud.com",
+                  dcs = "https://dcs.cn-north-4.myhuaweicloud.com:8443/" },
+    project_id = PID, ak = "AK", sk = "SK",
+  }
+  for k, v in pairs(over or {}) do a[k] = v end
+  return a
+end
+
+local AUDIT = { instance_id = TAURUS, start_time = "2023-07-24T09:27:00+0800",
+                end_time = "2023-07-25T15:00:14+0800" }
+local function audit(over)
+  local p = {}
+  for k, v in pairs(AUDIT) do p[k] = v end
+  for k, v in pairs(over or {}) do p[k] = v end
+  return p
+end
+
+local function refused(api, params, field, rule, a)
+  local spec, err = core.build(api, params, a or auth())
+  assert.is_nil(spec)
+  assert.are.equal("input", err.kind)
+  assert.are.equal(field, err.field)
+  if rule then assert.is_truthy(err.message:find(rule, 1, true), err.message) end
+  assert.is_false(err.retryable)
+  return err
+end
+
+describe("core.build", function()
+  it("builds the TaurusDB full-SQL request as the SDK does", function()
+    local spec = assert(core.build("list_audit_log_download_link",
+      audit{ node_id = NODE, limit = 10 }, auth()))
+    assert.are.equal("GET", spec.method)
+    assert.are.equal("https://gaussdb.cn-north-4.myhuaweicloud.com/v3/" .. PID .. "/instance/"
+      .. TAURUS .. "/auditlog/download-link?end_time=2023-07-25T15%3A00%3A14%2B0800&limit=10&node_id="
+      .. NODE .. "&start_time=2023-07-24T09%3A27%3A00%2B0800", spec.url)
+    assert.are.equal("application/json", spec.headers["Content-Type"])
+    assert.are.equal(PID, spec.headers["X-Project-Id"])
+    assert.matches("^SDK%-HMAC%-SHA256 Access=AK, SignedHeaders=content%-type;host;x%-project%-id;x%-sdk%-date, Signature=%x+$",
+      spec.headers.Authorization)
+    assert.are.equal("", spec.body)
+  end)
+
+  it("matches the official signer on the GaussDB vector shape", function()
+    -- api-facts A.6.3: same request, fixed date -> the SDK's signature
+    local s = assert(core.sign{ method = "GET", host = "gaussdb.cn-north-4.myhuaweicloud.com",
+      path = "/v3/" .. PID .. "/instance/" .. TAURUS .. "/auditlog/download-link",
+      query = { start_time = "2023-07-24T09:27:00+0800", end_time = "2023-07-25T15:00:14+0800",
+                limit = 10, node_id = NODE },
+      headers = { ["Content-Type"] = "application/json", ["X-Project-Id"] = PID },
+      ak = "AccessKey", sk = "SecretKey", date = "20240101T000000Z" })
+    assert.are.equal("SDK-HMAC-SHA256 Access=AccessKey, SignedHeaders=content-type;host;x-project-id;x-sdk-date, "
+      .. "Signature=4d2438b4cfa3eb7e6b8a99a1045414a47f0017c11aea42a8ee1f3cfd32bc8bbc", s.authorization)
+  end)
+
+  it("builds the DCS backup-links POST with the exact JSON body", function()
+    local spec = assert(core.build("list_backup_file_links",
+      { instance_id = UUID, backup_id = "3ea6ce21-048e-447a-83c3-3fb004b88439", expiration = 1800 }, auth()))
+    assert.are.equal("POST", spec.method)
+    assert.are.equal('{"expiration":1800}', spec.body)
+    assert.are.equal("https://dcs.cn-north-4.myhuaweicloud.com:8443/v2/" .. PID .. "/instances/" .. UUID
+      .. "/backups/3ea6ce21-048e-447a-83c3-3fb004b88439/links", spec.url)
+    assert.are.equal("dcs.cn-north-4.myhuaweicloud.com:8443", spec.headers.Host)
+  end)
+
+  it("sends no body for the POSTs without parameters in the body", function()
+    for _, c in ipairs{ { "create_redislog_download_link", { instance_id = UUID, id = "log-1" } },
+                        { "download_errorlog", { instance_id = RDS } },
+                        { "create_redislog", { instance_id = UUID, query_time = 3 } } } do
+      local spec = assert(core.build(c[1], c[2], auth()))
+      assert.are.equal("POST", spec.method)
+      assert.are.equal("", spec.body)
+    end
+  end)
+
+  it("adds log_type=run to the run-log companions", function()
+    local spec = assert(core.build("list_redislog", { instance_id = UUID, offset = 0, limit = 100 }, auth()))
+    assert.matches("/redislog%?limit=100&log_type=run&offset=0$", spec.url)
+    spec = assert(core.build("create_redislog", { instance_id = UUID, replication_id = "r-1" }, auth()))
+    assert.matches("/redislog%?log_type=run&replication_id=r%-1$", spec.url)
+  end)
+
+  it("formats a number of seconds since the epoch as a UTC time", function()
+    local spec = assert(core.build("list_audit_log_download_link",
+      audit{ start_time = 1690128000, end_time = 1690214399 }, auth()))
+    assert.is_truthy(spec.url:find("start_time=2023-07-23T16%3A00%3A00%2B0000", 1, true))
+    assert.is_truthy(spec.url:find("end_time=2023-07-24T15%3A59%3A59%2B0000", 1, true))
+  end)
+
+  it("signs the security token and sends it", function()
+    local spec = assert(core.build("download_errorlog", { instance_id = RDS }, auth{ security_token = "tok+/=" }))
+    assert.are.equal("tok+/=", spec.headers["X-Security-Token"])
+    assert.matches("x%-security%-token", spec.headers.Authorization)
+  end)
+
+  it("sends X-Auth-Token instead of a signature in token mode", function()
+    local spec = assert(core.build("show_backup_download_link", { backup_id = "b1" },
+      (function() local a = auth{ token = "MIItoken" }; a.ak, a.sk = nil, nil; return a end)()))
+    assert.are.equal("MIItoken", spec.headers["X-Auth-Token"])
+    assert.is_nil(spec.headers.Authorization)
+    assert.is_nil(spec.headers["X-Sdk-Date"])
+    assert.are.equal("https://rds.cn-north-4.myhuaweicloud.com/v3/" .. PID .. "/backup-files?backup_id=b1", spec.url)
+  end)
+
+  it("re-signs with a fresh date each build", function()
+    local a = assert(core.build("download_errorlog", { instance_id = RDS }, auth()))
+    assert.matches("^%d%d%d%d%d%d%d%dT%d%d%d%d%d%dZ$", a.headers["X-Sdk-Date"])
+  end)
+
+  describe("refuses bad input before any request", function()
+    it("limit out of 1-50", function()
+      refused("list_audit_log_download_link", audit{ limit = 0 }, "limit", "from 1 to 50")
+      refused("list_audit_log_download_link", audit{ limit = 51 }, "limit", "from 1 to 50")
+      refused("list_audit_log_download_link", audit{ limit = 2.5 }, "limit")
+      refused("list_audit_log_download_link", audit{ limit = "10" }, "limit", "integer")
+    end)
+    it("expiration out of 300-86400", function()
+      local p = { instance_id = UUID, backup_id = "b" }
+      p.expiration = 299; refused("list_backup_file_links", p, "expiration", "from 300 to 86400")
+      p.expiration = 86401; refused("list_backup_file_links", p, "expiration", "from 300 to 86400")
+      p.expiration = nil; refused("list_backup_file_links", p, "expiration", "required")
+    end)
+    it("times not in the documented format", function()
+      for _, bad in ipairs{ "2023-07-24T09:27:00Z", "2023-07-24 09:27:00+0800", "2023-07-24T09:27:00+08:00",
+                            "2023-13-24T09:27:00+0800", "2023-02-29T09:27:00+0800", "yesterday", "" } do
+        refused("list_audit_log_download_link", audit{ start_time = bad }, "start_time", "yyyy-mm-ddThh:mm:ss+hhmm")
+      end
+      refused("list_audit_log_download_link", audit{ end_time = -1 }, "end_time")
+      refused("list_audit_log_download_link", audit{ end_time = 1.5 }, "end_time")
+    end)
+    it("end before start (offsets taken into account)", function()
+      refused("list_audit_log_download_link",
+        audit{ start_time = "2023-07-24T10:00:00+0800", end_time = "2023-07-24T01:59:59+0000" },
+        "end_time", "before start_time")
+      assert.is_truthy(core.build("list_audit_log_download_link",
+        audit{ start_time = "2023-07-24T10:00:00+0800", end_time = "2023-07-24T02:00:00+0000" }, auth()))
+    end)
+    it("instance and node ids in the wrong format", function()
+      refused("list_audit_log_download_link", audit{ instance_id = "61a4ea66210545909d74a05c27a7179ein01" }, "instance_id", "in07")
+      refused("list_audit_log_download_link", audit{ node_id = TAURUS }, "node_id", "no07")
+      refused("list_backup_file_links", { instance_id = "not-a-uuid", backup_id = "b", expiration = 600 }, "instance_id", "UUID")
+      refused("download_errorlog", { instance_id = UUID }, "instance_id", "in0")
+      refused("show_backup_download_link", { backup_id = "../x" }, "backup_id")
+      refused("create_redislog_download_link", { instance_id = UUID, id = "a/b" }, "id")
+    end)
+    it("required parameters missing", function()
+      refused("list_audit_log_download_link", { instance_id = TAURUS, end_time = AUDIT.end_time }, "start_time", "required")
+      refused("show_backup_download_link", {}, "backup_id", "required")
+      refused("show_backup_download_link", nil, "backup_id", "required")
+    end)
+    it("unknown parameters (nothing is silently ignored)", function()
+      refused("list_audit_log_download_link", audit{ limt = 5 }, "limt", "unknown parameter")
+    end)
+    it("query_time other than 0, 1, 3, 7", function()
+      refused("create_redislog", { instance_id = UUID, query_time = 2 }, "query_time", "0, 1, 3 or 7")
+    end)
+    it("bad project id, endpoint and credentials", function()
+      refused("download_errorlog", { instance_id = RDS }, "project_id", "32", auth{ project_id = "abc" })
+      refused("download_errorlog", { instance_id = RDS }, "endpoints.rds", "http", auth{ endpoints = { rds = "https://h/base" } })
+      refused("download_errorlog", { instance_id = RDS }, "endpoints.rds", "required", auth{ endpoints = {} })
+      local no_ak = auth()
+      no_ak.ak = nil
+      refused("download_errorlog", { instance_id = RDS }, "ak", "required", no_ak)
+      refused("download_errorlog", { instance_id = RDS }, "ak", "non-empty", auth{ ak = "" })
+    end)
+  end)
+
+  it("raises for an unknown API name (a programmer error)", function()
+    assert.has_error(function() core.build("nope", {}, auth()) end)
+  end)
+end)
+
+describe("core.parse", function()
+  local function res(status, body, headers)
+    return { status = status, body = body, headers = headers or { ["x-request-id"] = "rid-1" } }
+  end
+
+  it("decodes 2xx JSON, integers as integers, ids as strings", function()
+    local data = assert(core.parse("show_backup_download_link", res(200,
+      '{"files":[{"name":"f","size":5,"download_link":"u","link_expired_time":"t","database_name":""}],"bucket":"b"}')))
+    assert.are.equal(5, data.files[1].size)
+    if math.type then assert.are.equal("integer", math.type(data.files[1].size)) end
+    assert.are.equal("b", data.bucket)
+    local e = assert(core.parse("download_errorlog", res(200,
+      '{"list":[{"file_size":"1234567","create_at":1589530000000}],"status":"finish","count":1}')))
+    assert.are.equal("1234567", e.list[1].file_size)
+    assert.are.equal(1589530000000, e.list[1].create_at)
+    if math.type then assert.are.equal("integer", math.type(e.list[1].create_at)) end
+  end)
+
+  it("removes JSON null fields (absent = nil) and keeps array positions", function()
+    local data = assert(core.parse("list_backup_file_links", res(200,
+      '{"links":[null,{"file_name":"a","link":null}],"error_ext_msg":null,"bucket_name":"b"}')))
+    assert.is_nil(data.error_ext_msg)
+    assert.are.equal(false, data.links[1])
+    assert.is_nil(data.links[2].link)
+    assert.are.equal("a", data.links[2].file_name)
+  end)
+
+  it("turns 204 into an empty result", function()
+    assert.are.same({}, assert(core.parse("create_redislog", res(204, ""))))
+    assert.are.same({ total_num = 0, file_list = {} }, assert(core.parse("list_redislog", res(204, ""))))
+  end)
+
+  it("maps a service error to the error table", function()
+    local data, err = core.parse("list_audit_log_download_link", res(404,
+      '{"error_code":"DBS.200002","error_msg":"The DB instance does not exist."}'))
+    assert.is_nil(data)
+    assert.are.equal("api", err.kind)
+    assert.are.equal(404, err.status)
+    assert.are.equal("DBS.200002", err.code)
+    assert.are.equal("The DB instance does not exist.", err.message)
+    assert.are.equal("rid-1", err.request_id)
+    assert.is_false(err.retryable)
+    assert.are.equal("hcdl api error (HTTP 404) DBS.200002: The DB instance does not exist. (request id rid-1)", tostring(err))
+  end)
+
+  it("marks gateway authentication failures as auth errors", function()
+    local _, err = core.parse("download_errorlog", res(401,
+      '{"error_msg":"Incorrect IAM authentication information","error_code":"APIGW.0301","request_id":"r2"}', {}))
+    assert.are.equal("auth", err.kind)
+    assert.are.equal("r2", err.request_id)
+  end)
+
+  it("marks 429/500/502/503/504 retryable and reads Retry-After", function()
+    for _, st in ipairs{ 429, 500, 502, 503, 504 } do
+      local _, err = core.parse("download_errorlog", res(st, '{"error_code":"APIGW.0308","error_msg":"slow down"}',
+        { ["retry-after"] = "3" }))
+      assert.is_true(err.retryable, st)
+      assert.are.equal(3, err.retry_after)
+    end
+    local _, err = core.parse("download_errorlog", res(400, '{"error_code":"DBS.280001","error_msg":"bad"}'))
+    assert.is_false(err.retryable)
+  end)
+
+  it("finds error fields in the other shapes the SDKs accept", function()
+    local _, e1 = core.parse("download_errorlog", res(400, '{"errorCode":"X.1","errorMsg":"m1"}'))
+    assert.are.equal("X.1", e1.code); assert.are.equal("m1", e1.message)
+    local _, e2 = core.parse("download_errorlog", res(400, '{"NeutronError":{"code":"N.2","message":"m2"}}'))
+    assert.are.equal("N.2", e2.code); assert.are.equal("m2", e2.message)
+  end)
+
+  it("reports a non-JSON error body as an http error", function()
+    local _, err = core.parse("download_errorlog", res(502, "<html>Bad Gateway</html>"))
+    assert.are.equal("http", err.kind)
+    assert.are.equal(502, err.status)
+    assert.is_true(err.retryable)
+  end)
+
+  it("reports invalid, truncated or non-object JSON on 2xx, never crashing", function()
+    for _, body in ipairs{ '{"files":[', "not json", "[1,2]", '"s"', "{\"a\":1}}", string.rep("[", 10000) } do
+      local data, err = core.parse("show_backup_download_link", res(200, body))
+      assert.is_nil(data)
+      assert.are.equal("http", err.kind)
+      assert.is_true(err.retryable)
+    end
+  end)
+
+  it("decodes a 5 MiB answer", function()
+    local parts = {}
+    for i = 1, 20000 do
+      parts[i] = ('{"name":"f%06d","size":%d,"download_link":"https://b.obs.example/%s","link_expired_time":"2023-07-24T10:00:00+0800"}')
+        :format(i, i, string.rep("x", 180))
+    end
+    local body = '{"files":[' .. table.concat(parts, ",") .. '],"bucket":"b"}'
+    assert.is_true(#body > 5 * 1024 * 1024)
+    local data = assert(core.parse("show_backup_download_link", res(200, body)))
+    assert.are.equal(20000, #data.files)
+    assert.are.equal("f020000", data.files[20000].name)
+  end)
+
+  it("does not touch the caller's cjson settings", function()
+    local before = cjson.encode({ 1.5 })
+    core.parse("download_errorlog", res(200, '{"status":"finish"}'))
+    assert.are.equal(before, cjson.encode({ 1.5 }))
+  end)
+end)
