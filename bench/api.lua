@@ -1,0 +1,20 @@
+-- bench/api.lua - sequential client:show_backup_download_link calls per
+-- second (build + sign + send + parse, one kept-alive connection).
+-- Usage: lua api.lua ENDPOINT PROJECT_ID SECONDS  -> prints "rate <req/s>"
+local hcdl = require "hcdl"
+local core = require "hcdl.core"
+
+local endpoint, project, seconds = arg[1], arg[2], tonumber(arg[3] or 5)
+local client = assert(hcdl.new{
+  project_id = project, ak = "HPUAL0XZ4EXAMPLEAK01", sk = "Z9xQeExampleSecretKey0123456789abcdefGHIJ",
+  endpoints = { rds = endpoint },
+})
+local params = { backup_id = "f1e2d3c4b5a6478899aabbccddeeff00br01" }
+for _ = 1, 200 do assert(client:show_backup_download_link(params)) end
+local n, t0 = 0, core.now()
+while core.now() - t0 < seconds do
+  local r = assert(client:show_backup_download_link(params))
+  assert(r.files)
+  n = n + 1
+end
+print(("rate %.0f"):format(n / (core.now() - t0)))
