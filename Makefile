@@ -67,7 +67,7 @@ TEST_ENV := LUA_PATH='$(TEST_LPATH)' LUA_CPATH='$(TEST_CPATH)' \
 BUSTED := $(TEST_ENV) busted --lua=$(LUA) -o $(ROOT)/tests/support/summary.lua \
           --pattern=_spec $(BUSTED_ARGS)
 
-.PHONY: all check test test-all asan valgrind env bench bench-sign install clean demo
+.PHONY: all check test test-all asan valgrind env bench bench-sign bench-api install clean demo
 
 all: $(SO)
 
@@ -119,10 +119,13 @@ env: $(SO)
 demo: $(SO)
 	@$(TEST_ENV) $(LUA) examples/sign_request.lua
 
-bench: bench-sign
+bench: bench-sign bench-api
 
 bench-sign: $(SO)
 	bench/sign
+
+bench-api: $(SO)
+	bench/api
 
 install: $(SO)
 	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/hcdl $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/hcdl
