@@ -67,7 +67,7 @@ TEST_ENV := LUA_PATH='$(TEST_LPATH)' LUA_CPATH='$(TEST_CPATH)' \
 BUSTED := $(TEST_ENV) busted --lua=$(LUA) -o $(ROOT)/tests/support/summary.lua \
           --pattern=_spec $(BUSTED_ARGS)
 
-.PHONY: all check test test-all asan valgrind env bench bench-sign bench-api install clean demo
+.PHONY: all check test-emulator test test-all asan valgrind env bench bench-sign bench-api install clean demo
 
 all: $(SO)
 
@@ -82,8 +82,13 @@ $(SO): $(OBJS)
 test: $(SO)
 	$(BUSTED) tests
 
-# The README's test command: the busted suite on $(LUA).
-check: test
+# The emulator's own tests (Python): official-signer acceptance, tampering,
+# every API's limits and errors, the object store, every fault.
+test-emulator:
+	HCDL_NO_SKIP=$${HCDL_NO_SKIP:-1} python3 tests/emulator/run_tests.py
+
+# The README's test command: the emulator's suite, then hcdl's on $(LUA).
+check: test-emulator test
 
 test-all:
 	@set -e; for l in $(LUAS); do \
@@ -115,9 +120,9 @@ env: $(SO)
 	@if [ -d build/luajit ]; then d=luajit; else d=lua5.1; fi; \
 	  echo "export LUA_CPATH='$(ROOT)/build/'$$d'/?.so;;'"
 
-# The main job.  Until the emulator lands this shows a signed request.
+# The main job: the quickstart against the bundled emulator.
 demo: $(SO)
-	@$(TEST_ENV) $(LUA) examples/sign_request.lua
+	@scripts/demo $(LUA)
 
 bench: bench-sign bench-api
 
