@@ -1,0 +1,98 @@
+-- Starts the bundled emulator (tests/emulator/server.py) for a spec file and
+-- talks to its control endpoint.  One emulator per `describe`:
+--
+--   local emu = emulator.start()          -- or emulator.start("--tls")
+--   emu:reset(); emu:fault{...}; emu:requests(); emu:stop()
+local core = require "hcdl.core"
+local cjson = require "cjson"
+local helpers = require "tests.support.helpers"
+
+local emulator = {}
+emulator.__index = emulator
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+function emulator.start(flags)
+  local base = os.tmpname()
+  local cfgfile = base .. ".json"
+  local cmd = ("python3 %s/tests/emulator/server.py --port 0 --quiet --config-out %s %s >%s.log 2>&1 &")
+    :format(helpers.root, cfgfile, flags or "", base)
+  os.execute(cmd)
+  local deadline = core.now() + 30
+  local text
+  repeat
+    text = read(cfgfile)
+    if not text then core.sleep(0.05) end
+  until text or core.now() > deadline
+  if not text then
+    error("the emulator did not start: " .. (read(base .. ".log") or "(no log)"))
+  end
+  local self = setmetatable(cjson.decode(text), emulator)
+  self.cfgfile, self.logfile, self.tmpbase = cfgfile, base .. ".log", base
+  self.session = assert(core.session{ timeout = 30 })
+  return self
+end
+
+-- A control-endpoint call: decoded JSON answer (raises on failure: a broken
+-- fixture is a broken test).
+function emulator:ctl(method, path, body)
+  local res = assert(self.session:perform{
+    method = method, url = self.control .. path,
+    headers = body and { ["Content-Type"] = "application/json" } or nil,
+    body = body and cjson.encode(body) or (method ~= "GET" and "" or nil),
+  })
+  assert(res.status >= 200 and res.status < 300,
+    ("control %s %s: HTTP %d %s"):format(method, path, res.status, res.body))
+  return cjson.decode(res.body)
+end
+
+function emulator:reset() return self:ctl("POST", "/reset") end
+function emulator:fault(f) return self:ctl("POST", "/faults", f) end
+function emulator:set(cfg) return self:ctl("POST", "/config", cfg) end
+function emulator:requests(api)
+  local all = self:ctl("GET", "/requests")
+  if not api then return all end
+  local out = {}
+  for _, r in ipairs(all) do if r.api == api then out[#out + 1] = r end end
+  return out
+end
+function emulator:object(spec) return self:ctl("POST", "/objects", spec) end
+
+-- A client config for this emulator (every service on its endpoint).
+function emulator:config(over)
+  local c = {
+    project_id = self.project_id, ak = self.ak, sk = self.sk,
+    endpoints = { gaussdb = self.endpoint, rds = self.endpoint, dcs = self.endpoint, iam = self.endpoint },
+    cafile = self.cafile ~= cjson.null and self.cafile or nil,
+  }
+  for k, v in pairs(over or {}) do
+    if v == false and (k == "ak" or k == "sk" or k == "cafile") then c[k] = nil else c[k] = v end
+  end
+  return c
+end
+
+-- os.execute returns true (5.2+) or 0 (5.1/LuaJIT) on success.
+function emulator.alive(pid)
+  local r = os.execute(("kill -0 %d 2>/dev/null"):format(pid))
+  return r == true or r == 0
+end
+
+function emulator:stop()
+  if self.session then self.session:close() end
+  os.execute(("kill %d 2>/dev/null"):format(self.pid))
+  local deadline = core.now() + 10
+  while core.now() < deadline and emulator.alive(self.pid) do
+    core.sleep(0.05)
+  end
+  os.remove(self.cfgfile)
+  os.remove(self.logfile)
+  os.remove(self.tmpbase)
+end
+
+return emulator
