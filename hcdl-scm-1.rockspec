@@ -34,5 +34,13 @@ build = {
       defines = { 'HCDL_VERSION="0.1.0"' },
     },
     hcdl = "lua/hcdl.lua",
+    ["hcdl.client"] = "lua/hcdl/client.lua",
+    ["hcdl.config"] = "lua/hcdl/config.lua",
+    ["hcdl.iam"] = "lua/hcdl/iam.lua",
+    ["hcdl.pages"] = "lua/hcdl/pages.lua",
+    ["hcdl.poll"] = "lua/hcdl/poll.lua",
+    ["hcdl.regions"] = "lua/hcdl/regions.lua",
+    ["hcdl.retry"] = "lua/hcdl/retry.lua",
+    ["hcdl.transport"] = "lua/hcdl/transport.lua",
   },
 }

@@ -47,7 +47,7 @@ end
 function client.new(cfg)
   local self = setmetatable({}, Client)
   local secrets = {}
-  for _, s in ipairs{ cfg.sk, cfg.security_token, cfg.token } do
+  for _, s in ipairs{ cfg.sk, cfg.security_token, cfg.token, cfg.iam and cfg.iam.password } do
     if s and #s >= 4 then secrets[#secrets + 1] = s end
   end
   private[self] = {
@@ -98,6 +98,27 @@ function Client:transport()
   return t
 end
 
+--- Makes sure p.auth.token holds a valid IAM token (iam config only).
+local function ensure_token(p, t, force)
+  if not p.cfg.iam then return true end
+  local now = os.time()
+  if not force and p.auth.token and p.token_expires and p.token_expires - now > require("hcdl.iam").REFRESH_MARGIN then
+    return true
+  end
+  local iam = require "hcdl.iam"
+  local token, expires = retry.run(p.policy, t, function(remaining)
+    local tok, exp_or_err = iam.fetch(t.send, p.cfg.endpoints.iam, p.cfg.iam, p.cfg.project_id,
+      math.min(p.cfg.timeout, remaining))
+    if not tok then return nil, exp_or_err end
+    p.token_expires = exp_or_err
+    return tok
+  end)
+  if not token then return nil, scrub(p, expires) end
+  p.auth.token = token
+  p.secrets[#p.secrets + 1] = token
+  return true
+end
+
 --- Calls API `name` with `params`: the decoded answer, or nil, err.
 function Client:call(name, params)
   if params ~= nil and type(params) ~= "table" then
@@ -107,6 +128,9 @@ function Client:call(name, params)
   local t, terr = self:transport()
   if not t then return nil, terr end
   local timeout = p.cfg.timeout
+  local ok, ierr = ensure_token(p, t)
+  if not ok then return nil, ierr end
+  local refreshed = false
   return retry.run(p.policy, t, function(remaining)
     if remaining <= 0 then
       return nil, core.error{ kind = "timeout", api = name, retryable = false,
@@ -121,7 +145,17 @@ function Client:call(name, params)
       return nil, scrub(p, serr)
     end
     local data, perr = core.parse(name, res)
-    if data == nil then return nil, scrub(p, perr) end
+    if data == nil then
+      -- an IAM token revoked or expired early: fetch a new one, once
+      if p.cfg.iam and perr.kind == "auth" and not refreshed then
+        refreshed = true
+        local tok_ok, terr = ensure_token(p, t, true)
+        if not tok_ok then return nil, terr end
+        perr.retryable = true
+        perr.retry_after = 0
+      end
+      return nil, scrub(p, perr)
+    end
     return data
   end)
 end
@@ -133,6 +167,32 @@ for _, name in ipairs(client.METHODS) do
     end
     return self:call(name, params)
   end
+end
+
+--- Iterates over every TaurusDB full-SQL file in the time range, across
+-- pages: `for file, err in client:audit_log_files{...} do` (on failure the
+-- body sees file == false and err, then the loop ends).
+function Client:audit_log_files(params)
+  return require("hcdl.pages").audit_log_files(self, params)
+end
+
+--- Every full-SQL file in the time range as one list, or nil, err.
+function Client:list_audit_log_files(params)
+  return require("hcdl.pages").all_audit_log_files(self, params)
+end
+
+--- Polls download_errorlog until FINISH: the list of files, or nil, err.
+function Client:wait_errorlog_links(params)
+  local t, err = self:transport()
+  if not t then return nil, err end
+  return require("hcdl.poll").wait_errorlog_links(self, t, params)
+end
+
+--- Collects DCS run logs and returns a download link for each new one.
+function Client:redislog_links(params)
+  local t, err = self:transport()
+  if not t then return nil, err end
+  return require("hcdl.poll").redislog_links(self, t, params)
 end
 
 --- Releases the connection (the client can still be used: it reconnects).

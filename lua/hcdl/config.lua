@@ -21,7 +21,7 @@ local OPTIONS = {
   user_agent = "string", language = "string", transport = "table",
   sleep = "function", now = "function", max_body = "number",
   low_speed_limit = "number", low_speed_time = "number",
-  credentials_file = "string",
+  credentials_file = "string", iam = "table",
 }
 
 local function input(field, fmt, ...)
@@ -77,6 +77,13 @@ function config.resolve(user, env)
   for k, v in pairs(user) do cfg[k] = v end
 
   -- Credentials.
+  if cfg.iam then
+    local e = require("hcdl.iam").validate(cfg.iam)
+    if e then return nil, e end
+    if cfg.token or cfg.ak or cfg.sk then
+      return input("iam", "give one of iam (a password), token or ak/sk")
+    end
+  end
   if cfg.token and (cfg.ak or cfg.sk) then
     return input("token", "give either token or ak/sk, not both")
   end
@@ -95,7 +102,9 @@ function config.resolve(user, env)
     end
     return profile or nil
   end
-  if not cfg.token and not cfg.ak then
+  if cfg.iam then
+    cfg.credential_source = "IAM password"
+  elseif not cfg.token and not cfg.ak then
     if nonempty(getenv("HUAWEICLOUD_SDK_AK")) and nonempty(getenv("HUAWEICLOUD_SDK_SK")) then
       cfg.ak, cfg.sk = getenv("HUAWEICLOUD_SDK_AK"), getenv("HUAWEICLOUD_SDK_SK")
       local st = getenv("HUAWEICLOUD_SDK_SECURITY_TOKEN")
@@ -115,7 +124,7 @@ function config.resolve(user, env)
   else
     cfg.credential_source = "config"
   end
-  if not cfg.token and not cfg.ak then
+  if not cfg.token and not cfg.ak and not cfg.iam then
     return input("ak", "no credentials: set ak and sk (or token) in the config, "
       .. "HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK, CLOUD_SDK_AK/CLOUD_SDK_SK, or [basic] "
       .. "in ~/.huaweicloud/credentials")
@@ -171,6 +180,9 @@ function config.resolve(user, env)
     return input("region", "required (e.g. cn-north-4, eu-de), or endpoints")
   end
   cfg.endpoints = endpoints
+  if cfg.iam and not endpoints.iam then
+    return input("endpoints.iam", "required with iam (or a known region)")
+  end
 
   -- Numbers with ranges.
   local function range(name, lo, hi, default)

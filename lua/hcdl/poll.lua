@@ -1,0 +1,157 @@
+--- hcdl.poll: waiting for the services that prepare links asynchronously.
+--
+-- Every wait is a deadline (not a number of tries) and sleeps through the
+-- transport's sleep, so OpenResty (ngx.sleep) or Neovim can keep their
+-- event loops running.  The interval grows gently (x1.5, at most 4 times
+-- the first) to be "low frequency" as the PostgreSQL error-log API asks.
+local core = require "hcdl.core"
+
+local poll = {}
+
+local function check_number(params, name, default, lo, hi)
+  local v = params[name]
+  if v == nil then return default end
+  if type(v) ~= "number" or v ~= v or v < lo or v > hi then
+    return nil, core.error{ kind = "input", field = name,
+      message = ("%s: must be a number of seconds from %g to %g"):format(name, lo, hi) }
+  end
+  return v
+end
+
+--- Calls fn() until it returns (true, value) [done], (false) [not yet] or
+-- (nil, err) [failed], sleeping between calls, until `timeout` seconds.
+function poll.until_done(clock, timeout, interval, what, fn)
+  local deadline = clock.now() + timeout
+  local wait, max_wait = interval, interval * 4
+  local tries = 0
+  while true do
+    tries = tries + 1
+    local done, value = fn()
+    if done == nil then return nil, value end
+    if done then return value end
+    local left = deadline - clock.now()
+    if left <= 0 then
+      return nil, core.error{ kind = "timeout", tries = tries, retryable = true,
+        message = ("%s: not ready after %gs (%d checks)"):format(what, timeout, tries) }
+    end
+    clock.sleep(math.min(wait, left))
+    wait = math.min(wait * 1.5, max_wait)
+  end
+end
+
+--- client:wait_errorlog_links{ instance_id =, timeout = 300, interval = 2 }
+-- Returns the list of error-log files (each with file_link), and the whole
+-- answer; or nil, err (FAILED is an "api" error carrying the response).
+function poll.wait_errorlog_links(client, clock, params)
+  if type(params) ~= "table" then
+    error("hcdl: wait_errorlog_links expects a table of parameters", 3)
+  end
+  local timeout, err = check_number(params, "timeout", 300, 0, 86400)
+  if not timeout then return nil, err end
+  local interval
+  interval, err = check_number(params, "interval", 2, 0.01, 3600)
+  if not interval then return nil, err end
+  local call = { instance_id = params.instance_id }
+  for k in pairs(params) do
+    if k ~= "instance_id" and k ~= "timeout" and k ~= "interval" then
+      return nil, core.error{ kind = "input", field = tostring(k),
+        message = tostring(k) .. ": unknown parameter (known: instance_id, timeout, interval)" }
+    end
+  end
+  local last
+  local list, perr = poll.until_done(clock, timeout, interval, "error-log links", function()
+    local r, e = client:download_errorlog(call)
+    if not r then return nil, e end
+    last = r
+    local status = type(r.status) == "string" and r.status:lower() or ""
+    if status == "finish" then return true, r.list or {} end
+    if status == "failed" then
+      return nil, core.error{ kind = "api", code = "FAILED", retryable = false, response = r,
+        message = "the service failed to prepare the PostgreSQL error logs (status FAILED)" }
+    end
+    return false
+  end)
+  if not list then return nil, perr end
+  return list, last
+end
+
+--- All run-log entries (every page of list_redislog).
+local function list_all_redislog(client, instance_id)
+  local all, offset = {}, 0
+  while true do
+    local r, err = client:list_redislog{ instance_id = instance_id, offset = offset, limit = 1000 }
+    if not r then return nil, err end
+    local page = r.file_list or {}
+    for _, e in ipairs(page) do all[#all + 1] = e end
+    offset = offset + #page
+    if #page < 1000 or (r.total_num and offset >= r.total_num) then return all end
+  end
+end
+
+--- client:redislog_links{ instance_id =, days = 0|1|3|7, replication_id =,
+--    timeout = 120, interval = 1 }
+-- Collects run logs, waits until the list shows the new ones as ready,
+-- then asks a download link for each.  Returns a list of
+-- { id, file_name, group_name, replication_ip, time, link } or nil, err.
+function poll.redislog_links(client, clock, params)
+  if type(params) ~= "table" then
+    error("hcdl: redislog_links expects a table of parameters", 3)
+  end
+  for k in pairs(params) do
+    if k ~= "instance_id" and k ~= "days" and k ~= "replication_id" and k ~= "timeout"
+      and k ~= "interval" then
+      return nil, core.error{ kind = "input", field = tostring(k), message = tostring(k)
+        .. ": unknown parameter (known: instance_id, days, replication_id, timeout, interval)" }
+    end
+  end
+  local timeout, err = check_number(params, "timeout", 120, 0, 86400)
+  if not timeout then return nil, err end
+  local interval
+  interval, err = check_number(params, "interval", 1, 0.01, 3600)
+  if not interval then return nil, err end
+
+  local days = params.days or 0
+  if days ~= 0 and days ~= 1 and days ~= 3 and days ~= 7 then
+    return nil, core.error{ kind = "input", field = "days",
+      message = "days: must be 0 (today), 1, 3 or 7" }
+  end
+
+  local before, lerr = list_all_redislog(client, params.instance_id)
+  if not before then return nil, lerr end
+  local seen = {}
+  for _, e in ipairs(before) do seen[e.id] = true end
+
+  local ok, cerr = client:create_redislog{ instance_id = params.instance_id,
+    query_time = days, replication_id = params.replication_id }
+  if not ok then return nil, cerr end
+
+  local ready, werr = poll.until_done(clock, timeout, interval, "run logs", function()
+    local now_list, e = list_all_redislog(client, params.instance_id)
+    if not now_list then return nil, e end
+    local fresh, pending = {}, false
+    for _, entry in ipairs(now_list) do
+      if not seen[entry.id] then
+        local st = type(entry.status) == "string" and entry.status:lower() or ""
+        if st == "failed" then
+          return nil, core.error{ kind = "api", code = "FAILED", retryable = false, response = entry,
+            message = ("collecting run log %s failed"):format(tostring(entry.file_name or entry.id)) }
+        end
+        if st == "succeed" or st == "success" then fresh[#fresh + 1] = entry else pending = true end
+      end
+    end
+    if #fresh > 0 and not pending then return true, fresh end
+    return false
+  end)
+  if not ready then return nil, werr end
+
+  local out = {}
+  for _, entry in ipairs(ready) do
+    local r, e = client:create_redislog_download_link{ instance_id = params.instance_id, id = entry.id }
+    if not r then return nil, e end
+    out[#out + 1] = { id = entry.id, file_name = entry.file_name, group_name = entry.group_name,
+      replication_ip = entry.replication_ip, time = entry.time, backup_id = r.backup_id, link = r.link }
+  end
+  return out
+end
+
+return poll

@@ -1,0 +1,163 @@
+-- hcdl.new / hcdl.config: validation, the credential chain, regions.
+local hcdl = require "hcdl"
+local config = require "hcdl.config"
+local regions = require "hcdl.regions"
+
+local PID = "0123456789abcdef0123456789abcdef"
+
+local function env(vars, home)
+  return { getenv = function(k) return vars[k] end, home = home or "/nonexistent" }
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+describe("hcdl.new configuration", function()
+  it("accepts a minimal config and fills endpoints from the region", function()
+    local c = assert(hcdl.new{ region = "cn-north-4", project_id = PID, ak = "AK", sk = "SK" })
+    assert.are.equal("https://gaussdb.cn-north-4.myhuaweicloud.com", c.endpoints.gaussdb)
+    assert.are.equal("https://rds.cn-north-4.myhuaweicloud.com", c.endpoints.rds)
+    assert.are.equal("https://dcs.cn-north-4.myhuaweicloud.com", c.endpoints.dcs)
+    assert.are.equal("https://iam.cn-north-4.myhuaweicloud.com", c.endpoints.iam)
+  end)
+
+  it("knows the three TaurusDB host patterns, RDS's .eu case and Open Telekom Cloud", function()
+    assert.are.equal("https://gaussdbformysql.ap-southeast-1.myhuaweicloud.com", regions.endpoint("ap-southeast-1", "gaussdb", function() end))
+    assert.are.equal("https://gaussdb-mysql.af-south-1.myhuaweicloud.com", regions.endpoint("af-south-1", "gaussdb", function() end))
+    assert.are.equal("https://rds.eu-west-101.myhuaweicloud.eu", regions.endpoint("eu-west-101", "rds", function() end))
+    assert.are.equal("https://dcs.eu-west-101.myhuaweicloud.com", regions.endpoint("eu-west-101", "dcs", function() end))
+    assert.are.equal("https://rds.eu-de.otc.t-systems.com", regions.endpoint("eu-de", "rds", function() end))
+    assert.are.equal("https://iam.eu-nl.otc.t-systems.com", regions.endpoint("eu-nl", "iam", function() end))
+    assert.are.equal("https://iam.myhuaweicloud.com", regions.endpoint("cn-north-11", "iam", function() end))
+    local url, why = regions.endpoint("eu-nl", "gaussdb", function() end)
+    assert.is_nil(url)
+    assert.matches("endpoints.gaussdb", why, 1, true)
+  end)
+
+  it("lets HUAWEICLOUD_SDK_REGION_<SERVICE>_<REGION> override the table", function()
+    local url = regions.endpoint("cn-north-4", "rds", function(k)
+      return k == "HUAWEICLOUD_SDK_REGION_RDS_CN_NORTH_4" and "https://rds.internal:8443,https://b" or nil
+    end)
+    assert.are.equal("https://rds.internal:8443", url)
+  end)
+
+  it("lists the known regions for an unknown one, never crashing", function()
+    local c, err = hcdl.new{ region = "cn-east-2c", project_id = PID, ak = "AK", sk = "SK" }
+    assert.is_nil(c)
+    assert.are.equal("region", err.field)
+    assert.matches("unknown region 'cn-east-2c'", err.message, 1, true)
+    assert.matches("cn-north-4", err.message, 1, true)
+  end)
+
+  it("explicit endpoints win and need no region", function()
+    local c = assert(hcdl.new{ project_id = PID, ak = "AK", sk = "SK", endpoints = { rds = "http://127.0.0.1:9/" } })
+    assert.are.equal("http://127.0.0.1:9", c.endpoints.rds)
+  end)
+
+  it("refuses what is wrong, naming the option", function()
+    local function refuses(cfg, field, text)
+      local c, err = hcdl.new(cfg)
+      assert.is_nil(c)
+      assert.are.equal("input", err.kind)
+      assert.are.equal(field, err.field)
+      if text then assert.matches(text, err.message, 1, true) end
+    end
+    local base = { region = "cn-north-4", project_id = PID, ak = "AK", sk = "SK" }
+    local function with(k, v) local t = {}; for a, b in pairs(base) do t[a] = b end; t[k] = v; return t end
+    refuses(with("regoin", "x"), "regoin", "unknown option")
+    refuses(with("timeout", "5"), "timeout", "must be a number")
+    refuses(with("timeout", -1), "timeout", "between")
+    refuses(with("retries", 1.5), "retries", "whole")
+    refuses(with("project_id", "short"), "project_id", "32")
+    refuses(with("token", "t"), "token", "not both")
+    refuses(with("endpoints", { rds = "ftp://x" }), "endpoints.rds", "http")
+    refuses(with("endpoints", { s3 = "https://x" }), "endpoints.s3", "unknown service")
+    refuses(with("language", "fr"), "language", "en-us")
+    refuses(with("iam", { user = "u", password = "p" }), "iam.domain", "required")
+    refuses({ region = "cn-north-4", project_id = PID, ak = "AK" }, "sk", "together")
+    assert.has_error(function() hcdl.new("cn-north-4") end)
+  end)
+
+  describe("credential chain", function()
+    it("prefers the config table", function()
+      local cfg = assert(config.resolve({ region = "cn-north-4", project_id = PID, ak = "A1", sk = "S1" },
+        env{ HUAWEICLOUD_SDK_AK = "A2", HUAWEICLOUD_SDK_SK = "S2" }))
+      assert.are.equal("A1", cfg.ak)
+    end)
+    it("then HUAWEICLOUD_SDK_*, with the security token and project id", function()
+      local cfg = assert(config.resolve({ region = "cn-north-4" }, env{
+        HUAWEICLOUD_SDK_AK = "A2", HUAWEICLOUD_SDK_SK = "S2", HUAWEICLOUD_SDK_SECURITY_TOKEN = "T2",
+        HUAWEICLOUD_SDK_PROJECT_ID = PID, CLOUD_SDK_AK = "A3", CLOUD_SDK_SK = "S3" }))
+      assert.are.same({ "A2", "S2", "T2", PID }, { cfg.ak, cfg.sk, cfg.security_token, cfg.project_id })
+    end)
+    it("then CLOUD_SDK_AK/SK", function()
+      local cfg = assert(config.resolve({ region = "cn-north-4", project_id = PID },
+        env{ CLOUD_SDK_AK = "A3", CLOUD_SDK_SK = "S3", HUAWEICLOUD_SDK_AK = "only-half" }))
+      assert.are.same({ "A3", "S3" }, { cfg.ak, cfg.sk })
+    end)
+    it("then the profile file ([basic]), also named by HUAWEICLOUD_SDK_CREDENTIALS_FILE", function()
+      local dir = os.tmpname()
+      os.remove(dir)
+      assert(os.execute("mkdir -p " .. dir .. "/.huaweicloud") == true or true)
+      write(dir .. "/.huaweicloud/credentials", "[global]\nak = G\nsk = G\n\n[basic]\nak = A4\nsk = S4\nproject_id = "
+        .. PID .. "\nsecurity_token = T4\n")
+      local cfg = assert(config.resolve({ region = "cn-north-4" }, env({}, dir)))
+      assert.are.same({ "A4", "S4", "T4", PID }, { cfg.ak, cfg.sk, cfg.security_token, cfg.project_id })
+      local other = dir .. "/other.ini"
+      write(other, "[basic]\nak=A5\nsk=S5\n")
+      cfg = assert(config.resolve({ region = "cn-north-4", project_id = PID },
+        env({ HUAWEICLOUD_SDK_CREDENTIALS_FILE = other }, dir)))
+      assert.are.same({ "A5", "S5" }, { cfg.ak, cfg.sk })
+      os.execute("rm -rf " .. dir)
+    end)
+    it("says where it looked when nothing is found", function()
+      local cfg, err = config.resolve({ region = "cn-north-4", project_id = PID }, env{})
+      assert.is_nil(cfg)
+      assert.are.equal("ak", err.field)
+      assert.matches("HUAWEICLOUD_SDK_AK", err.message, 1, true)
+      assert.matches("credentials", err.message, 1, true)
+    end)
+  end)
+
+  it("shows no secret when printed", function()
+    local c = assert(hcdl.new{ region = "cn-north-4", project_id = PID, ak = "AK", sk = "TopSecretSK", security_token = "TopSecretToken" })
+    local text = tostring(c)
+    assert.is_nil(text:find("TopSecret", 1, true))
+    for k, v in pairs(c) do
+      assert.is_nil(tostring(v):find("TopSecret", 1, true), k)
+    end
+  end)
+end)
+
+describe("IAM password tokens", function()
+  local emulator = require "tests.support.emulator"
+  local emu
+  setup(function() emu = emulator.start() end)
+  teardown(function() if emu then emu:stop() end end)
+  before_each(function() emu:reset() end)
+
+  it("gets a project-scoped token once and reuses it", function()
+    local c = assert(hcdl.new(emu:config{ ak = false, sk = false,
+      iam = { user = emu.iam.user, password = emu.iam.password, domain = emu.iam.domain } }))
+    assert.is_truthy(c:show_backup_download_link{ backup_id = emu.seed.rds_backup_id })
+    assert.is_truthy(c:download_errorlog{ instance_id = emu.seed.pg_instance_id })
+    assert.are.equal(1, #emu:requests("iam_tokens"))
+  end)
+
+  it("reports a wrong password as an auth error without the password", function()
+    local c = assert(hcdl.new(emu:config{ ak = false, sk = false,
+      iam = { user = emu.iam.user, password = "Wrong-Password-123", domain = emu.iam.domain } }))
+    local r, err = c:show_backup_download_link{ backup_id = emu.seed.rds_backup_id }
+    assert.is_nil(r)
+    assert.are.equal("auth", err.kind)
+    assert.is_nil(tostring(err):find("Wrong-Password-123", 1, true))
+    assert.are.equal(0, #emu:requests("show_backup_download_link"))
+  end)
+
+  it("parses IAM expiry times as UTC", function()
+    assert.are.equal(1447033377, require("hcdl.iam").parse_expiry("2015-11-09T01:42:57.527363Z"))
+  end)
+end)

@@ -1,0 +1,40 @@
+-- Every example in examples/ runs, with the interpreter under test,
+-- against the bundled emulator.
+local emulator = require "tests.support.emulator"
+local helpers = require "tests.support.helpers"
+
+local LUA = os.getenv("HCDL_LUA") or "lua5.4"
+
+local function run(cmd)
+  local p = assert(io.popen(cmd .. ' 2>&1; echo "exit=$?"'))
+  local out = p:read("*a")
+  p:close()
+  local code = tonumber(out:match("exit=(%d+)%s*$"))
+  return code, out
+end
+
+describe("examples", function()
+  local emu
+  setup(function() emu = emulator.start() end)
+  teardown(function() if emu then emu:stop() end end)
+
+  it("quickstart.lua runs the main job against the emulator", function()
+    local code, out = run(("cd %s && %s examples/quickstart.lua %s"):format(helpers.root, LUA, emu.cfgfile))
+    assert.are.equal(0, code, out)
+    assert.matches(("%d files"):format(emu.seed.gaussdb_file_count), out, 1, true)
+    assert.matches("RDS backup " .. emu.seed.rds_backup_id, out, 1, true)
+    assert.matches("3 shard file", out, 1, true)
+    assert.matches("DCS run logs", out, 1, true)
+    assert.matches("PostgreSQL error logs", out, 1, true)
+    assert.matches("done.", out, 1, true)
+    -- link signatures are never printed
+    assert.is_nil(out:find("Signature=", 1, true))
+  end)
+
+  it("sign_request.lua prints a signed request without the secret key", function()
+    local code, out = run(("cd %s && HUAWEICLOUD_SDK_SK=NeverPrintThis %s examples/sign_request.lua"):format(helpers.root, LUA))
+    assert.are.equal(0, code, out)
+    assert.matches("Authorization: SDK-HMAC-SHA256 Access=", out, 1, true)
+    assert.is_nil(out:find("NeverPrintThis", 1, true))
+  end)
+end)
