@@ -1,7 +1,7 @@
 #!/bin/sh
 # Object-store throughput: curl a 2 GiB object from the emulator and a 2 GiB file from
 # nginx (sendfile on), best of N runs each; prints both rates and the ratio.
-# Not run in CI.  Usage: tests/emulator/bench_store.sh [SIZE_BYTES] [RUNS]
+# Run by .ci/run.  Usage: tests/emulator/bench_store.sh [SIZE_BYTES] [RUNS]
 set -eu
 SIZE=${1:-2147483648}
 RUNS=${2:-3}
