@@ -29,13 +29,15 @@ build = {
   modules = {
     ["hcdl.core"] = {
       sources = { "src/hcdl.c", "src/sign.c", "src/error.c", "src/arena.c",
-                  "src/http.c", "src/api.c", "src/clock.c" },
+                  "src/http.c", "src/api.c", "src/clock.c", "src/download.c",
+                  "src/fileio.c" },
       libraries = { "curl", "crypto" },
       defines = { 'HCDL_VERSION="0.1.0"' },
     },
     hcdl = "lua/hcdl.lua",
     ["hcdl.client"] = "lua/hcdl/client.lua",
     ["hcdl.config"] = "lua/hcdl/config.lua",
+    ["hcdl.download"] = "lua/hcdl/download.lua",
     ["hcdl.iam"] = "lua/hcdl/iam.lua",
     ["hcdl.pages"] = "lua/hcdl/pages.lua",
     ["hcdl.poll"] = "lua/hcdl/poll.lua",

@@ -11,6 +11,8 @@
 #include "api.h"
 #include "clock.h"
 #include "compat.h"
+#include "download.h"
+#include "fileio.h"
 #include "error.h"
 #include "http.h"
 #include "sign.h"
@@ -31,6 +33,14 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
         {"apis", hcdl_api_list},
         {"now", hcdl_clock_now},
         {"sleep", hcdl_clock_sleep},
+        {"fetch", hcdl_download_fetch},
+        {"file_size", hcdl_file_size},
+        {"truncate", hcdl_file_truncate},
+        {"allocate", hcdl_file_allocate},
+        {"fsync", hcdl_file_fsync},
+        {"md5_file", hcdl_file_md5},
+        {"rename", hcdl_file_rename},
+        {"is_dir", hcdl_file_is_dir},
         {"normalize", hcdl_api_normalize},
         {NULL, NULL},
     };
@@ -42,6 +52,7 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
     hcdl_checkversion(L);
     hcdl_error_init(L);
     hcdl_http_init(L);
+    hcdl_download_init(L);
 
     lua_newtable(L);
     hcdl_setfuncs(L, plain, 0);

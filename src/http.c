@@ -32,15 +32,10 @@
 #define DEFAULT_MAX_BODY (16u * 1024u * 1024u)
 
 typedef struct {
-    char *data;
-    size_t len, cap;
-} growbuf;
-
-typedef struct {
     CURL *easy;
     char errbuf[CURL_ERROR_SIZE];
-    growbuf body;
-    growbuf headers;    /* raw header lines of the last response */
+    hcdl_buf body;
+    hcdl_buf headers;    /* raw header lines of the last response */
     size_t max_body;
     int body_overflow;
     int alloc_failed;
@@ -55,9 +50,15 @@ static void global_init(void)
     global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+int hcdl_http_global_init(void)
+{
+    pthread_once(&global_once, global_init);
+    return global_rc == CURLE_OK ? 0 : -1;
+}
+
 /* ---- buffers ------------------------------------------------------------ */
 
-static int buf_append(growbuf *b, const char *p, size_t n)
+int hcdl_buf_append(hcdl_buf *b, const char *p, size_t n)
 {
     if (n > ((size_t)-1) - b->len - 1)
         return -1;
@@ -78,7 +79,7 @@ static int buf_append(growbuf *b, const char *p, size_t n)
     return 0;
 }
 
-static void buf_reset(growbuf *b, size_t keep)
+void hcdl_buf_reset(hcdl_buf *b, size_t keep)
 {
     b->len = 0;
     /* Don't hold on to a huge buffer after one big answer. */
@@ -89,7 +90,7 @@ static void buf_reset(growbuf *b, size_t keep)
     }
 }
 
-static void buf_free(growbuf *b)
+void hcdl_buf_free(hcdl_buf *b)
 {
     free(b->data);
     b->data = NULL;
@@ -106,7 +107,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
         s->body_overflow = 1;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
-    if (buf_append(&s->body, ptr, n) != 0) {
+    if (hcdl_buf_append(&s->body, ptr, n) != 0) {
         s->alloc_failed = 1;
         return 0;
     }
@@ -120,7 +121,7 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     /* A new status line starts a new response (1xx, proxy CONNECT). */
     if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
         s->headers.len = 0;
-    if (s->headers.len + n > 1024 * 1024 || buf_append(&s->headers, ptr, n) != 0) {
+    if (s->headers.len + n > 1024 * 1024 || hcdl_buf_append(&s->headers, ptr, n) != 0) {
         s->alloc_failed = 1;
         return 0;
     }
@@ -143,8 +144,8 @@ static void session_release(session *s)
         curl_easy_cleanup(s->easy);
         s->easy = NULL;
     }
-    buf_free(&s->body);
-    buf_free(&s->headers);
+    hcdl_buf_free(&s->body);
+    hcdl_buf_free(&s->headers);
 }
 
 static int session_gc(lua_State *L)
@@ -260,8 +261,7 @@ int hcdl_http_session(lua_State *L)
     }
     lua_pop(L, 1);
 
-    pthread_once(&global_once, global_init);
-    if (global_rc != CURLE_OK) {
+    if (hcdl_http_global_init() != 0) {
         lua_pushnil(L);
         hcdl_error_push(L, "network", "libcurl could not be initialised");
         return 2;
@@ -316,7 +316,7 @@ setopt_failed:
 }
 
 /* Drops everything from the first '?' on: link queries hold signatures. */
-static void push_scrubbed(lua_State *L, const char *msg)
+void hcdl_http_push_scrubbed(lua_State *L, const char *msg)
 {
     const char *q = strchr(msg, '?');
     if (q == NULL) {
@@ -352,7 +352,7 @@ static int push_transfer_error(lua_State *L, session *s, CURLcode rc)
         rc == CURLE_URL_MALFORMAT)
         retryable = 0; /* trying again cannot fix these */
     if (s->errbuf[0] != '\0') {
-        push_scrubbed(L, s->errbuf);
+        hcdl_http_push_scrubbed(L, s->errbuf);
         lua_pushfstring(L, "%s (%s)", curl_easy_strerror(rc), lua_tostring(L, -1));
         lua_remove(L, -2);
     } else {
@@ -368,7 +368,7 @@ static int push_transfer_error(lua_State *L, session *s, CURLcode rc)
 }
 
 /* Pushes {name(lower-case) = value} from the raw header block. */
-static void push_headers(lua_State *L, const growbuf *h)
+void hcdl_http_push_headers(lua_State *L, const hcdl_buf *h)
 {
     const char *p = h->data, *end = h->data + h->len;
     lua_newtable(L);
@@ -515,8 +515,8 @@ static int session_perform(lua_State *L)
     }
     list = tmp;
 
-    buf_reset(&s->body, 1024 * 1024);
-    buf_reset(&s->headers, 64 * 1024);
+    hcdl_buf_reset(&s->body, 1024 * 1024);
+    hcdl_buf_reset(&s->headers, 64 * 1024);
     s->body_overflow = 0;
     s->alloc_failed = 0;
     s->errbuf[0] = '\0';
@@ -565,7 +565,7 @@ done:
     lua_createtable(L, 0, 3);
     hcdl_pushinteger(L, status);
     lua_setfield(L, -2, "status");
-    push_headers(L, &s->headers);
+    hcdl_http_push_headers(L, &s->headers);
     lua_setfield(L, -2, "headers");
     lua_pushlstring(L, s->body.data ? s->body.data : "", s->body.len);
     lua_setfield(L, -2, "body");

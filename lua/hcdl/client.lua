@@ -15,6 +15,29 @@ Client.__index = Client
 
 local private = setmetatable({}, { __mode = "k" })
 
+-- Where each file entry came from (API and parameters), so an expired link
+-- can be refreshed by asking again.  Weak keys: entries the caller drops
+-- are forgotten.
+local origins = setmetatable({}, { __mode = "k" })
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+local function remember(name, params, data)
+  local p = copy(params or {})
+  for _, key in ipairs{ "files", "links", "list" } do
+    if type(data[key]) == "table" then
+      for _, e in ipairs(data[key]) do
+        if type(e) == "table" then origins[e] = { api = name, params = p } end
+      end
+    end
+  end
+  if name == "create_redislog_download_link" then origins[data] = { api = name, params = p } end
+end
+
 -- The official operation names (snake_case) of the APIs hcdl.core knows.
 client.METHODS = {
   "list_audit_log_download_link",   -- TaurusDB full-SQL files
@@ -145,6 +168,7 @@ function Client:call(name, params)
       return nil, scrub(p, serr)
     end
     local data, perr = core.parse(name, res)
+    if data ~= nil then remember(name, params, data) end
     if data == nil then
       -- an IAM token revoked or expired early: fetch a new one, once
       if p.cfg.iam and perr.kind == "auth" and not refreshed then
@@ -193,6 +217,162 @@ function Client:redislog_links(params)
   local t, err = self:transport()
   if not t then return nil, err end
   return require("hcdl.poll").redislog_links(self, t, params)
+end
+
+--- Asks the API again for the file behind `entry` and returns a copy of
+-- the entry with a fresh link: the default refresh for expired links.
+function Client:refresh_entry(entry)
+  local origin = type(entry) == "table" and origins[entry]
+  if not origin then
+    return nil, core.error{ kind = "expired",
+      message = "the link expired and this entry did not come from this client, so it cannot be refreshed" }
+  end
+  local fresh, err
+  if origin.api == "download_errorlog" then
+    local list
+    list, err = self:wait_errorlog_links{ instance_id = origin.params.instance_id, timeout = 120 }
+    fresh = list and { list = list }
+  else
+    fresh, err = self:call(origin.api, origin.params)
+  end
+  if not fresh then return nil, err end
+  local want = entry.name or entry.file_name or entry.id
+  local found
+  if origin.api == "create_redislog_download_link" then
+    found = fresh
+  else
+    for _, key in ipairs{ "files", "links", "list" } do
+      for _, e in ipairs(type(fresh[key]) == "table" and fresh[key] or {}) do
+        if type(e) == "table" and (e.name or e.file_name) == want then found = e end
+      end
+    end
+  end
+  if not found then
+    return nil, core.error{ kind = "expired", message = ("the link expired and %s is no longer listed"):format(tostring(want)) }
+  end
+  local new = copy(entry)
+  for _, k in ipairs{ "download_link", "file_link", "link" } do
+    if found[k] then new[k] = found[k] end
+    if new[k] and not found[k] and found.link then new[k] = found.link end
+  end
+  if found.link_expired_time then new.link_expired_time = found.link_expired_time end
+  origins[new] = origin
+  return new
+end
+
+local function net_options(self)
+  local p = private[self]
+  local t = self:transport()
+  return {
+    connect_timeout = p.cfg.connect_timeout, cafile = p.cfg.cafile, verify_tls = p.cfg.verify_tls,
+    proxy = p.cfg.proxy, user_agent = p.cfg.user_agent, low_speed_time = p.cfg.low_speed_time,
+    sleep = t and t.sleep or core.sleep,
+    probe = function(url)
+      local s = core.session{ cafile = p.cfg.cafile, verify_tls = p.cfg.verify_tls, proxy = p.cfg.proxy,
+        connect_timeout = p.cfg.connect_timeout, timeout = p.cfg.timeout }
+      if not s then return nil end
+      local res = s:perform{ method = "GET", url = url, headers = { Range = "bytes=0-0" } }
+      s:close()
+      return res
+    end,
+  }
+end
+
+local function with_default_refresh(self, opts)
+  local o = copy(opts or {})
+  if o.refresh == nil then
+    o.refresh = function(entry) return self:refresh_entry(entry) end
+  end
+  return o
+end
+
+--- Downloads one file: client:download(entry_or_url, dest, opts).
+-- dest is a file path, or an existing directory (the file keeps the name
+-- the service gave it).  Returns { path, bytes, md5, resumed, skipped,
+-- refreshed } or nil, err.
+function Client:download(entry, dest, opts)
+  local dl = require "hcdl.download"
+  if type(dest) ~= "string" or dest == "" then
+    error("hcdl: download(entry, dest, opts): dest must be a path", 2)
+  end
+  local err = dl.check_options(opts)
+  if err then return nil, err end
+  local o = with_default_refresh(self, opts)
+  local from_service = false
+  if core.is_dir(dest) then
+    local info, ierr = dl.describe(entry)
+    if not info then return nil, ierr end
+    local ok, why = dl.safe_name(info.name)
+    if not ok then
+      return nil, core.error{ kind = "input", field = "name",
+        message = ("file name %s refused: %s"):format(string.format("%q", tostring(info.name)):sub(1, 80), why) }
+    end
+    dest = dest:gsub("/+$", "") .. "/" .. info.name
+    from_service = true
+  end
+  o.from_service = from_service
+  local r = dl.run({ { entry = entry, dest = dest } }, o, net_options(self))[1]
+  if not r.ok then return nil, r.err end
+  return r
+end
+
+--- Downloads many files into dir, opts.concurrency at a time (default 4)
+-- on one connection pool.  Returns (report) or (report, err) when any
+-- failed: report.files[i] = { ok, path, err, skipped, ... } in entry order,
+-- report.failed = the failed ones, report.done / report.skipped counts.
+function Client:download_all(entries, dir, opts)
+  local dl = require "hcdl.download"
+  if type(entries) ~= "table" then error("hcdl: download_all(entries, dir, opts): entries must be a list", 2) end
+  if type(dir) ~= "string" or dir == "" then error("hcdl: download_all(entries, dir, opts): dir must be a path", 2) end
+  local err = dl.check_options(opts)
+  if err then return nil, err end
+  if not core.is_dir(dir) then
+    return nil, core.error{ kind = "io", path = dir, message = dir .. " is not a directory" }
+  end
+  local o = with_default_refresh(self, opts)
+  o.from_service = true
+  o.concurrency = o.concurrency or 4
+  o.connections = 1
+  local jobs, seen, pre = {}, {}, {}
+  for i, entry in ipairs(entries) do
+    local info, ierr = dl.describe(entry)
+    local name_ok, why = info and dl.safe_name(info.name)
+    if not info then
+      pre[i] = { ok = false, err = ierr }
+    elseif not name_ok then
+      pre[i] = { ok = false, name = info.name, err = core.error{ kind = "input", field = "name",
+        message = ("file name %s refused: %s"):format(string.format("%q", tostring(info.name)):sub(1, 80), why) } }
+    elseif seen[info.name] then
+      pre[i] = { ok = false, name = info.name, err = core.error{ kind = "input", field = "name",
+        message = info.name .. ": the same name appears twice in the batch" } }
+    else
+      seen[info.name] = true
+      jobs[#jobs + 1] = { entry = entry, dest = dir:gsub("/+$", "") .. "/" .. info.name, index = i }
+    end
+  end
+  local ran = dl.run(jobs, o, net_options(self))
+  local report = { files = {}, failed = {}, done = 0, skipped = 0 }
+  for i = 1, #entries do report.files[i] = pre[i] end
+  for k, job in ipairs(jobs) do report.files[job.index] = ran[k] end
+  for i, r in ipairs(report.files) do
+    r.entry = entries[i]
+    if not r.ok then report.failed[#report.failed + 1] = r
+    elseif r.skipped then report.skipped = report.skipped + 1
+    else report.done = report.done + 1 end
+  end
+  report.ok = #report.failed == 0
+  if not report.ok then
+    local names = {}
+    for i, r in ipairs(report.failed) do
+      if i > 5 then names[#names + 1] = "..." break end
+      names[#names + 1] = tostring(r.name or (r.err and r.err.name) or "?")
+    end
+    local first = report.failed[1].err
+    return report, core.error{ kind = first and first.kind or "io", failed = #report.failed,
+      message = ("%d of %d files failed: %s; first: %s"):format(#report.failed, #entries,
+        table.concat(names, ", "), first and first.message or "?") }
+  end
+  return report
 end
 
 --- Releases the connection (the client can still be used: it reconnects).

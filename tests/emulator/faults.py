@@ -25,9 +25,15 @@ KINDS = {
     "malformed_json": {},
     "lying_length": {"extra": (int, 1000)},
     "slow_first_byte": {"seconds": (float, 1.0)},
+    # A store that ignores Range (answers 200 with the whole object), or
+    # answers a range starting `by` bytes before the one asked: clients must
+    # restart instead of appending.
+    "ignore_range": {},
+    "shift_range": {"by": (int, 1)},
 }
 STICKY = {"throttle", "link_ttl"}
 API_ONLY = {"malformed_json", "link_ttl"}
+STORE_ONLY = {"ignore_range", "shift_range"}
 
 
 class FaultError(ValueError):
@@ -50,6 +56,8 @@ class Faults:
             raise FaultError(f"kind must be one of {', '.join(KINDS)}")
         if target == "store" and kind in API_ONLY:
             raise FaultError(f"kind {kind} does not apply to the store")
+        if target != "store" and kind in STORE_ONLY:
+            raise FaultError(f"kind {kind} applies to the store only")
         fault = {"id": next(self._ids), "target": target, "kind": kind}
         for name, (typ, default) in KINDS[kind].items():
             value = spec.get(name, default)

@@ -18,6 +18,7 @@ import argparse  # noqa: E402
 import base64  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
 import secrets  # noqa: E402
 import select  # noqa: E402
 import shutil  # noqa: E402
@@ -209,6 +210,13 @@ class Handler(BaseHTTPRequestHandler):
                     if f.get("retry_after") is not None:
                         reply.headers.append(("Retry-After", str(f["retry_after"])))
                 else:
+                    if "ignore_range" in applied:
+                        hdrs.pop("range", None)
+                    elif "shift_range" in applied and "range" in hdrs:
+                        m = re.match(r"^bytes=(\d+)-(\d*)$", hdrs["range"].strip())
+                        if m:
+                            start = max(0, int(m.group(1)) - applied["shift_range"]["by"])
+                            hdrs["range"] = f"bytes={start}-{m.group(2)}"
                     reply = app.store.handle(method, raw_path, raw_query, hdrs, self.rid)
                 reply.headers += [("x-obs-request-id", self.rid[:16].upper()),
                                   ("x-obs-id-2", storemod.hostid(self.rid))]

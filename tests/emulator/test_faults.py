@@ -91,6 +91,20 @@ class Faults(EmulatorTestCase):
         self.assertEqual(log[0]["bytes_sent"], 100000)
         self.assertEqual(log[1]["range"], "bytes=100000-")
 
+    def test_ignore_range_and_shift_range(self):
+        o = self.emu.control("POST", "objects", {"name": "r.bin", "size": 10000})
+        self.fault(target="store", kind="ignore_range")
+        st, h, body, complete = self.partial_get(o["url"], {"Range": "bytes=5000-"})
+        self.assertEqual((st, len(body)), (200, 10000))
+        self.assertNotIn("Content-Range", h)
+        self.fault(target="store", kind="shift_range", by=100)
+        st, h, body, complete = self.partial_get(o["url"], {"Range": "bytes=5000-"})
+        self.assertEqual(st, 206)
+        self.assertEqual(h["Content-Range"], "bytes 4900-9999/10000")
+        self.assertEqual(body, content.read("r.bin", 4900, 5100))
+        with self.assertRaises(Exception):
+            self.fault(target="api", kind="ignore_range")
+
     def test_drop_after_api(self):
         self.fault(target="api", kind="drop_after", bytes=10)
         with self.assertRaises(http.client.IncompleteRead):

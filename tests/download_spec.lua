@@ -1,0 +1,335 @@
+-- Downloads against the emulator's object store and its faults: resume,
+-- refresh of expired links, retries, integrity, unsafe names, full and
+-- read-only destinations, batches.
+local hcdl = require "hcdl"
+local core = require "hcdl.core"
+local emulator = require "tests.support.emulator"
+local helpers = require "tests.support.helpers"
+
+local function sh(cmd)
+  local r = os.execute(cmd)
+  return r == true or r == 0
+end
+
+local function md5(path)
+  return core.md5_file(path)
+end
+
+-- The bytes the emulator serves for (name, size), computed by its own tool.
+local function expected_md5(name, size)
+  local p = assert(io.popen(("python3 %s/tests/emulator/content.py %q %d | md5sum"):format(helpers.root, name, size)))
+  local out = p:read("*a")
+  p:close()
+  return out:match("^(%x+)")
+end
+
+local function exists(path) return core.file_size(path) ~= false end
+
+describe("downloads", function()
+  local emu, client, dir
+
+  setup(function()
+    emu = emulator.start()
+    client = assert(hcdl.new(emu:config{ retry_base = 0.05 }))
+  end)
+  teardown(function()
+    if emu then emu:stop() end
+    if dir then sh("rm -rf " .. dir) end
+  end)
+  before_each(function()
+    emu:reset()
+    if dir then sh("rm -rf " .. dir) end
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(sh("mkdir -p " .. dir))
+  end)
+
+  local function object(name, size, extra)
+    local spec = { name = name, size = size, ttl = 3600 }
+    for k, v in pairs(extra or {}) do spec[k] = v end
+    return emu:object(spec)
+  end
+
+  it("downloads a URL byte-exact, verified against the ETag, and leaves no .part", function()
+    local obj = object("plain.bin", 3 * 1024 * 1024 + 5)
+    local r = assert(client:download(obj.url, dir .. "/plain.bin"))
+    assert.are.equal(obj.size, r.bytes)
+    assert.are.equal(obj.etag:gsub('"', ""), r.md5)
+    assert.are.equal(expected_md5("plain.bin", obj.size), md5(dir .. "/plain.bin"))
+    assert.is_false(exists(dir .. "/plain.bin.part"))
+  end)
+
+  it("sends the link byte for byte, as a plain GET without Content-Type", function()
+    local obj = object("cc.bin", 1000, { cache_control = "no-cache,no-store" })
+    assert.matches("response%-cache%-control=no%-cache%%2Cno%-store", obj.url)
+    assert.is_truthy(client:download(obj.url, dir .. "/cc.bin"))
+  end)
+
+  it("skips a file that is already complete", function()
+    local obj = object("again.bin", 4096)
+    assert.is_truthy(client:download(obj.url, dir .. "/again.bin"))
+    local r = assert(client:download(obj.url, dir .. "/again.bin"))
+    assert.is_true(r.skipped)
+    assert.are.equal(1, #emu:requests("store"))
+  end)
+
+  it("resumes after the connection drops at 37% and is byte-exact", function()
+    local size = 8 * 1024 * 1024
+    local obj = object("drop.bin", size)
+    emu:fault{ target = "store", kind = "drop_after", bytes = math.floor(size * 0.37), count = 1 }
+    local r = assert(client:download(obj.url, dir .. "/drop.bin"))
+    assert.are.equal(expected_md5("drop.bin", size), md5(dir .. "/drop.bin"))
+    assert.are.equal(obj.etag:gsub('"', ""), r.md5)
+    local reqs = emu:requests("store")
+    assert.are.equal(2, #reqs)
+    assert.are.equal(("bytes=%d-"):format(math.floor(size * 0.37)), reqs[2].range)
+  end)
+
+  it("continues a .part left by an earlier run, hashing what is on disk first", function()
+    local size = 2 * 1024 * 1024
+    local obj = object("later.bin", size)
+    emu:fault{ target = "store", kind = "drop_after", bytes = 700000, count = 1 }
+    local r, err = client:download(obj.url, dir .. "/later.bin", { retries = 0 })
+    assert.is_nil(r)
+    assert.are.equal("network", err.kind)
+    assert.are.equal(700000, core.file_size(dir .. "/later.bin.part"))
+    assert.is_false(exists(dir .. "/later.bin"))
+    r = assert(client:download(obj.url, dir .. "/later.bin"))
+    assert.is_true(r.resumed)
+    assert.are.equal(expected_md5("later.bin", size), md5(dir .. "/later.bin"))
+  end)
+
+  it("catches a corrupted .part with the ETag and keeps it", function()
+    local size = 1024 * 1024
+    local obj = object("bad.bin", size)
+    emu:fault{ target = "store", kind = "drop_after", bytes = 500000, count = 1 }
+    assert.is_nil(client:download(obj.url, dir .. "/bad.bin", { retries = 0 }))
+    local f = assert(io.open(dir .. "/bad.bin.part", "r+b"))
+    f:seek("set", 1234)
+    f:write("garbage")
+    f:close()
+    local r, err = client:download(obj.url, dir .. "/bad.bin")
+    assert.is_nil(r)
+    assert.are.equal("integrity", err.kind)
+    assert.matches("ETag", err.message)
+    assert.is_false(exists(dir .. "/bad.bin"))
+    assert.is_true(exists(dir .. "/bad.bin.part"))
+  end)
+
+  it("retries 503s from the store", function()
+    local obj = object("busy.bin", 100000)
+    emu:fault{ target = "store", kind = "status", status = 503, count = 2 }
+    assert.is_truthy(client:download(obj.url, dir .. "/busy.bin"))
+    assert.are.equal(3, #emu:requests("store"))
+  end)
+
+  it("does not take a short body behind a lying Content-Length for a whole file", function()
+    -- every answer announces 5000 bytes more than it sends, then closes:
+    -- the short transfer is an error, the resume finds the end (416), and
+    -- the bytes are accepted only because their MD5 matches the ETag
+    local obj = object("lie.bin", 300000)
+    emu:fault{ target = "store", kind = "lying_length", extra = 5000, count = 50 }
+    local r = assert(client:download(obj.url, dir .. "/lie.bin"))
+    assert.are.equal(expected_md5("lie.bin", 300000), md5(dir .. "/lie.bin"))
+    assert.are.equal(obj.etag:gsub('"', ""), r.md5)
+    local statuses = {}
+    for _, q in ipairs(emu:requests("store")) do statuses[#statuses + 1] = q.status end
+    assert.are.same({ 200, 416 }, statuses)
+  end)
+
+  it("restarts cleanly when the server ignores Range (200 instead of 206)", function()
+    local size = 600000
+    local obj = object("norange.bin", size)
+    emu:fault{ target = "store", kind = "drop_after", bytes = 200000, count = 1 }
+    assert.is_nil(client:download(obj.url, dir .. "/norange.bin", { retries = 0 }))
+    assert.are.equal(200000, core.file_size(dir .. "/norange.bin.part"))
+    emu:reset()
+    emu:fault{ target = "store", kind = "ignore_range", count = 1 }
+    assert.is_truthy(client:download(obj.url, dir .. "/norange.bin"))
+    assert.are.equal(expected_md5("norange.bin", size), md5(dir .. "/norange.bin"))
+    local reqs = emu:requests("store")
+    assert.are.equal("bytes=200000-", reqs[1].range)
+    assert.are.equal(200, reqs[1].status)
+    -- restarted from the first byte, not appended
+    assert.is_true(reqs[2].range == nil or reqs[2].range == require("cjson").null)
+  end)
+
+  it("restarts cleanly when Content-Range does not start where asked", function()
+    local size = 600000
+    local obj = object("shift.bin", size)
+    emu:fault{ target = "store", kind = "drop_after", bytes = 250000, count = 1 }
+    assert.is_nil(client:download(obj.url, dir .. "/shift.bin", { retries = 0 }))
+    emu:reset()
+    emu:fault{ target = "store", kind = "shift_range", by = 1000, count = 1 }
+    assert.is_truthy(client:download(obj.url, dir .. "/shift.bin"))
+    assert.are.equal(expected_md5("shift.bin", size), md5(dir .. "/shift.bin"))
+  end)
+
+  it("restarts cleanly when the .part is longer than the object", function()
+    local obj = object("long.bin", 100000)
+    local f = assert(io.open(dir .. "/long.bin.part", "wb"))
+    f:write(string.rep("x", 150000))
+    f:close()
+    assert.is_truthy(client:download(obj.url, dir .. "/long.bin"))
+    assert.are.equal(expected_md5("long.bin", 100000), md5(dir .. "/long.bin"))
+  end)
+
+  it("refreshes a link that expired mid-file and completes", function()
+    -- the first link lives 1 s; the store sends 1 MiB/s and drops at
+    -- 1.5 MiB, so the resume finds the link expired and needs a new one
+    emu:fault{ target = "store", kind = "throttle", rate = 1024 * 1024, count = 1 }
+    emu:fault{ target = "store", kind = "drop_after", bytes = 1536 * 1024, count = 1 }
+    emu:set{ link_ttl_rds = 1 }
+    local listed = assert(client:show_backup_download_link{ backup_id = emu.seed.rds_backup_id })
+    emu:set{ link_ttl_rds = 3600 }
+    local file = listed.files[1]
+    local got = assert(client:download(file, dir))
+    assert.are.equal(1, got.refreshed)
+    local size = math.floor(got.bytes)
+    assert.are.equal(expected_md5(file.name, size), md5(dir .. "/" .. file.name))
+    assert.are.equal(2, #emu:requests("show_backup_download_link"))
+    local statuses = {}
+    for _, q in ipairs(emu:requests("store")) do statuses[#statuses + 1] = q.status end
+    assert.are.same({ 200, 403, 206 }, statuses)
+  end)
+
+  it("reports an expired link it cannot refresh as an expired error without the signature", function()
+    local obj = object("old.bin", 1000, { ttl = -10 })
+    local r, err = client:download(obj.url, dir .. "/old.bin")
+    assert.is_nil(r)
+    assert.are.equal("expired", err.kind)
+    assert.is_nil(tostring(err):find("Signature", 1, true))
+    assert.is_false(exists(dir .. "/old.bin"))
+  end)
+
+  it("refuses unsafe names from the service before writing a byte", function()
+    local obj = object("x.bin", 100)
+    for _, name in ipairs{ "../../etc/passwd", "/etc/passwd", "a/b", "..", "a\\b", "bad\nname", "x\0y",
+                           string.rep("n", 300) } do
+      local r, err = client:download({ name = name, size = 1, download_link = obj.url }, dir)
+      assert.is_nil(r, name)
+      assert.are.equal("input", err.kind)
+      assert.are.equal("name", err.field)
+    end
+    assert.are.equal(0, #emu:requests("store"))
+    local p = assert(io.popen("ls -A " .. dir))
+    assert.are.equal("", p:read("*a"))
+    p:close()
+  end)
+
+  it("downloads with 4 connections in parallel ranges, byte-exact", function()
+    local size = 16 * 1024 * 1024 + 3
+    local obj = object("multi.bin", size)
+    local r = assert(client:download(obj.url, dir .. "/multi.bin", { connections = 4 }))
+    assert.are.equal(size, r.bytes)
+    assert.are.equal(expected_md5("multi.bin", size), md5(dir .. "/multi.bin"))
+    local ranged = 0
+    for _, q in ipairs(emu:requests("store")) do
+      if q.range and q.range ~= "bytes=0-0" then ranged = ranged + 1 end
+    end
+    assert.are.equal(4, ranged)
+    assert.is_false(exists(dir .. "/multi.bin.part.ranges"))
+  end)
+
+  it("resumes each range after a drop with 4 connections", function()
+    local size = 8 * 1024 * 1024
+    local obj = object("multidrop.bin", size)
+    emu:fault{ target = "store", kind = "drop_after", bytes = 300000, count = 2, skip_first = 1 }
+    assert.is_truthy(client:download(obj.url, dir .. "/multidrop.bin", { connections = 4 }))
+    assert.are.equal(expected_md5("multidrop.bin", size), md5(dir .. "/multidrop.bin"))
+  end)
+
+  it("calls progress at most 10 times a second with done, total and rate", function()
+    local size = 4 * 1024 * 1024
+    local obj = object("slow.bin", size)
+    emu:fault{ target = "store", kind = "throttle", rate = 4 * 1024 * 1024, count = 1 }
+    local calls = {}
+    assert.is_truthy(client:download(obj.url, dir .. "/slow.bin", { progress = function(done, total, rate)
+      calls[#calls + 1] = { core.now(), done, total, rate }
+    end }))
+    assert.is_true(#calls >= 3)
+    for i = 2, #calls do
+      assert.is_true(calls[i][1] - calls[i - 1][1] >= 0.095)
+      assert.is_true(calls[i][2] >= calls[i - 1][2])
+    end
+  end)
+
+  it("fails cleanly on a full disk: an io error, nothing renamed", function()
+    local mnt = dir .. "/small"
+    assert(sh("mkdir -p " .. mnt))
+    local mounted = sh("mount -t tmpfs -o size=1m tmpfs " .. mnt .. " 2>/dev/null")
+    local target
+    if mounted then
+      target = mnt .. "/big.bin"
+    else
+      -- not root: /dev/full gives the kernel's ENOSPC on every write
+      target = dir .. "/big.bin"
+      assert(sh("ln -s /dev/full " .. target .. ".part"))
+    end
+    local obj = object("big.bin", 3 * 1024 * 1024)
+    local r, err = client:download(obj.url, target)
+    if mounted then sh("umount " .. mnt) end
+    assert.is_nil(r)
+    assert.are.equal("io", err.kind)
+    assert.matches("no space left", err.message)
+    assert.is_false(exists(target))
+  end)
+
+  it("fails cleanly on a read-only destination", function()
+    local obj = object("ro.bin", 1000)
+    local mnt = dir .. "/ro"
+    assert(sh("mkdir -p " .. mnt))
+    local target = mnt .. "/ro.bin"
+    if not sh("mount -t tmpfs -o ro,size=1m tmpfs " .. mnt .. " 2>/dev/null") then
+      target = "/sys/ro.bin" -- sysfs is read-only, even for root
+    end
+    local r, err = client:download(obj.url, target)
+    sh("umount " .. mnt .. " 2>/dev/null")
+    assert.is_nil(r)
+    assert.are.equal("io", err.kind)
+  end)
+
+  it("download_all: a batch where one file fails completes the others and says which failed", function()
+    local entries = {}
+    for i = 1, 12 do
+      local o = object(("batch%02d.bin"):format(i), 50000 + i)
+      entries[i] = { name = ("batch%02d.bin"):format(i), download_link = o.url, size = math.ceil((50000 + i) / 1024) }
+    end
+    entries[5] = { name = "gone.bin", download_link = emu.endpoint .. "/adhoc-emulator/gone.bin?AWSAccessKeyId=x&Expires=9999999999&Signature=x", size = 1 }
+    entries[9].name = "../escape.bin"
+    local report, err = client:download_all(entries, dir, { concurrency = 4 })
+    assert.is_table(report)
+    assert.is_false(report.ok)
+    assert.are.equal(10, report.done)
+    assert.are.equal(2, #report.failed)
+    assert.matches("2 of 12 files failed", err.message)
+    assert.is_false(report.files[5].ok)
+    assert.is_false(report.files[9].ok)
+    assert.are.equal("input", report.files[9].err.kind)
+    for i, r in ipairs(report.files) do
+      if r.ok then assert.is_true(exists(dir .. "/" .. entries[i].name)) end
+    end
+    -- a second run skips what is already there
+    local again = client:download_all(entries, dir, { concurrency = 4 })
+    assert.are.equal(10, again.skipped)
+  end)
+
+  it("download_all takes the entries the APIs return", function()
+    local files = assert(client:list_audit_log_files{ instance_id = emu.seed.gaussdb_instance_id,
+      start_time = "2023-07-24T00:00:00+0800", end_time = "2023-07-24T06:00:00+0800" })
+    local report = assert(client:download_all(files, dir, { concurrency = 8 }))
+    assert.are.equal(#files, report.done)
+    local f = files[1]
+    local size = core.file_size(dir .. "/" .. f.name)
+    assert.are.equal(expected_md5(f.name, size), md5(dir .. "/" .. f.name))
+    local pg = assert(client:wait_errorlog_links{ instance_id = emu.seed.pg_instance_id, interval = 0.05 })
+    local rep2 = assert(client:download_all(pg, dir))
+    assert.are.equal(#pg, rep2.done)
+    assert.are.equal(tonumber(pg[1].file_size), core.file_size(dir .. "/" .. pg[1].file_name))
+  end)
+
+  it("refuses unknown options", function()
+    local _, err = client:download("http://127.0.0.1:1/x", dir .. "/x", { conections = 4 })
+    assert.are.equal("conections", err.field)
+  end)
+end)
