@@ -48,6 +48,8 @@
 
 enum { MODE_UNDECIDED, MODE_FILE, MODE_MEMORY, MODE_REFUSED };
 
+typedef struct job job;
+
 typedef struct {
     /* request */
     const char *url;         /* alive: a field of the transfers table */
@@ -73,14 +75,15 @@ typedef struct {
     CURLcode rc;
     char errbuf[CURL_ERROR_SIZE];
     char md5_hex[33];
+    const EVP_MD *md5_alg;   /* the job's, for starting a digest */
 } transfer;
 
-typedef struct {
+struct job {
     CURLM *multi;
     transfer *t;
     size_t n;
     EVP_MD *md5_alg;
-} job;
+};
 
 /* ---- cleanup -------------------------------------------------------------- */
 
@@ -181,6 +184,48 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+static int hash_prefix(transfer *t);
+
+/* 1 if the response's ETag is a quoted MD5 (32 hex digits): then, and only
+ * then, hashing the bytes can verify them (multipart ETags are not MD5s). */
+static int etag_is_md5(const hcdl_buf *h)
+{
+    const char *p = h->data, *end = h->data + h->len;
+    while (p != NULL && p < end) {
+        if ((size_t)(end - p) > 5 && strncasecmp(p, "etag:", 5) == 0) {
+            int n = 0;
+            p += 5;
+            while (p < end && (*p == ' ' || *p == '\t'))
+                p++;
+            if (p < end && *p == '"')
+                p++;
+            while (p < end && n < 33 && ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+                                         (*p >= 'A' && *p <= 'F'))) {
+                p++;
+                n++;
+            }
+            return n == 32 && (p >= end || *p == '"' || *p == '\r' || *p == '\n');
+        }
+        p = memchr(p, '\n', (size_t)(end - p));
+        if (p != NULL)
+            p++;
+    }
+    return 0;
+}
+
+/* Starts the MD5 of the bytes (and of what is already on disk before them). */
+static int start_md5(transfer *t)
+{
+    t->md5 = EVP_MD_CTX_new();
+    if (t->md5 == NULL || EVP_DigestInit_ex(t->md5, t->md5_alg, NULL) != 1 ||
+        hash_prefix(t) != 0) {
+        if (t->io_errno == 0)
+            t->io_errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
 /* Decides, on the first body bytes, whether they may go into the file. */
 static void decide(transfer *t)
 {
@@ -210,6 +255,9 @@ static void decide(transfer *t)
         return;
     }
     t->mode = MODE_FILE;
+    /* MD5 costs about as much CPU as receiving: only when it can verify */
+    if (t->want_md5 && etag_is_md5(&t->headers) && start_md5(t) != 0)
+        t->mode = MODE_REFUSED;
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -218,7 +266,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb, done = 0;
     if (t->mode == MODE_UNDECIDED)
         decide(t);
-    if (t->mode == MODE_REFUSED)
+    if (t->mode == MODE_REFUSED || t->io_errno != 0)
         return 0; /* aborts the transfer: nothing written */
     if (t->mode == MODE_MEMORY) {
         size_t room = MAX_ERROR_BODY - t->body.len;
@@ -294,16 +342,6 @@ static int start_transfer(job *j, transfer *t, const fetch_opts *o)
         t->io_errno = errno;
         t->finished = 1;
         return 0;
-    }
-    if (t->want_md5) {
-        t->md5 = EVP_MD_CTX_new();
-        if (t->md5 == NULL || EVP_DigestInit_ex(t->md5, j->md5_alg, NULL) != 1 ||
-            hash_prefix(t) != 0) {
-            if (t->io_errno == 0)
-                t->io_errno = EIO;
-            t->finished = 1;
-            return 0;
-        }
     }
     t->easy = curl_easy_init();
     if (t->easy == NULL)
@@ -561,6 +599,7 @@ int hcdl_download_fetch(lua_State *L)
         t->want_md5 = lua_toboolean(L, -1);
         lua_pop(L, 2);
         t->cr_start = t->cr_end = t->cr_total = -1;
+        t->md5_alg = NULL;
         if (t->file_offset < 0 || t->md5_prefix < 0 ||
             (t->range_end >= 0 && t->range_end < t->range_start))
             return luaL_error(L, "hcdl.fetch: transfer %d has a bad offset or range", (int)i + 1);
@@ -571,6 +610,8 @@ int hcdl_download_fetch(lua_State *L)
     if (j->multi == NULL || j->md5_alg == NULL)
         return luaL_error(L, "hcdl: cannot create a transfer engine");
     curl_multi_setopt(j->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)concurrency);
+    for (i = 0; i < n; i++)
+        j->t[i].md5_alg = j->md5_alg;
 
     last_progress = now_seconds();
     for (;;) {

@@ -1,0 +1,43 @@
+-- bench/download.lua - hcdl's downloader as a command, for bench/download.
+--   lua bench/download.lua [--connections N] [--cafile PATH] URL DEST
+--   lua bench/download.lua --concurrency N [--cafile PATH] --list LISTFILE DIR
+-- LISTFILE: one "URL NAME" pair per line.  Prints nothing on success;
+-- exits 1 with the error on stderr otherwise.
+local hcdl = require "hcdl"
+
+local opts, args, i = {}, {}, 1
+while i <= #arg do
+  local a = arg[i]
+  if a == "--connections" or a == "--concurrency" or a == "--cafile" or a == "--list" then
+    opts[a:sub(3)] = arg[i + 1]
+    i = i + 2
+  else
+    args[#args + 1] = a
+    i = i + 1
+  end
+end
+
+-- Downloads need no API credentials; the client only carries TLS settings.
+local client = assert(hcdl.new{
+  project_id = string.rep("0", 32), ak = "bench", sk = "bench",
+  endpoints = { rds = "http://127.0.0.1:1" }, cafile = opts.cafile,
+})
+
+local function fail(err)
+  io.stderr:write(tostring(err), "\n")
+  os.exit(1)
+end
+
+if opts.list then
+  local entries = {}
+  for line in io.lines(opts.list) do
+    local url, name = line:match("^(%S+)%s+(%S+)$")
+    if url then entries[#entries + 1] = { url = url, name = name } end
+  end
+  local report, err = client:download_all(entries, args[1], {
+    concurrency = tonumber(opts.concurrency or 8) })
+  if not report or not report.ok then fail(err) end
+else
+  local r, err = client:download(args[1], args[2], { connections = tonumber(opts.connections or 1) })
+  if not r then fail(err) end
+end
