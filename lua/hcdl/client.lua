@@ -336,7 +336,8 @@ function Client:download_all(entries, dir, opts)
   local jobs, seen, pre = {}, {}, {}
   for i, entry in ipairs(entries) do
     local info, ierr = dl.describe(entry)
-    local name_ok, why = info and dl.safe_name(info.name)
+    local name_ok, why
+    if info then name_ok, why = dl.safe_name(info.name) end
     if not info then
       pre[i] = { ok = false, err = ierr }
     elseif not name_ok then
