@@ -1,5 +1,5 @@
 -- bench/download.lua - hcdl's downloader as a command, for bench/download.
---   lua bench/download.lua [--connections N] [--cafile PATH] URL DEST
+--   lua bench/download.lua [--connections N] [--no-fsync] [--cafile PATH] URL DEST
 --   lua bench/download.lua --concurrency N [--cafile PATH] --list LISTFILE DIR
 -- LISTFILE: one "URL NAME" pair per line.  Prints nothing on success;
 -- exits 1 with the error on stderr otherwise.
@@ -11,6 +11,9 @@ while i <= #arg do
   if a == "--connections" or a == "--concurrency" or a == "--cafile" or a == "--list" then
     opts[a:sub(3)] = arg[i + 1]
     i = i + 2
+  elseif a == "--no-fsync" then
+    opts.no_fsync = true
+    i = i + 1
   else
     args[#args + 1] = a
     i = i + 1
@@ -38,6 +41,7 @@ if opts.list then
     concurrency = tonumber(opts.concurrency or 8) })
   if not report or not report.ok then fail(err) end
 else
-  local r, err = client:download(args[1], args[2], { connections = tonumber(opts.connections or 1) })
+  local r, err = client:download(args[1], args[2], { connections = tonumber(opts.connections or 1),
+    fsync = not opts.no_fsync })
   if not r then fail(err) end
 end

@@ -173,16 +173,18 @@ function download.save_state(f)
   return core.rename(tmp, f.state)
 end
 
-local function transfers_for(f, buffer)
+local function transfers_for(f, buffer, o)
+  local writeback = o.fsync ~= false -- the file will be fsync'd: start writing early
   for _, p in ipairs(f.pieces) do
     if p.single then
       buffer[#buffer + 1] = { file = f, piece = p, spec = {
         url = f.url, path = f.part, offset = p.start, md5 = true, md5_prefix = p.start,
-        range_start = p.start > 0 and p.start or nil } }
+        range_start = p.start > 0 and p.start or nil, writeback = writeback } }
     elseif p.start + p.done <= p.stop then
       local from = p.start + p.done
       buffer[#buffer + 1] = { file = f, piece = p, spec = {
-        url = f.url, path = f.part, offset = from, range_start = from, range_end = p.stop } }
+        url = f.url, path = f.part, offset = from, range_start = from, range_end = p.stop,
+        writeback = writeback } }
     end
   end
 end
@@ -385,7 +387,7 @@ function download.run(jobs, o, net)
     round = round + 1
 
     local transfers, specs = {}, {}
-    for _, f in ipairs(pending) do transfers_for(f, transfers) end
+    for _, f in ipairs(pending) do transfers_for(f, transfers, o) end
     for i, t in ipairs(transfers) do specs[i] = t.spec end
 
     local on_disk = 0
