@@ -161,3 +161,17 @@ describe("IAM password tokens", function()
     assert.are.equal(1447033377, require("hcdl.iam").parse_expiry("2015-11-09T01:42:57.527363Z"))
   end)
 end)
+
+describe("hcdl.timefmt", function()
+  local timefmt = require "hcdl.timefmt"
+  it("reads link expiry times with their offset, whatever the local zone", function()
+    assert.are.equal(1690165620, timefmt.parse_offset("2023-07-24T10:27:00+0800"))
+    assert.are.equal(1690165620, timefmt.parse_offset("2023-07-24T02:27:00+0000"))
+    assert.are.equal(1690165620, timefmt.parse_offset("2023-07-23T21:27:00-0500"))
+    assert.is_nil(timefmt.parse_offset("2023-07-13T012:30:36+0800")) -- the official example's typo
+  end)
+  it("handles leap years and the epoch", function()
+    assert.are.equal(0, timefmt.parse_utc("1970-01-01T00:00:00Z"))
+    assert.are.equal(951782400, timefmt.parse_utc("2000-02-29T00:00:00Z"))
+  end)
+end)

@@ -54,22 +54,7 @@ local function url_decode(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
--- "2023-07-13T12:30:36+0800" -> epoch seconds, or nil (parsed defensively:
--- the official example has an hour of "012").
-local function parse_time(s)
-  if type(s) ~= "string" then return nil end
-  local y, mo, d, h, mi, se, sign, oh, om =
-    s:match("^(%d%d%d%d)-(%d%d)-(%d%d)T(%d%d):(%d%d):(%d%d)([+-])(%d%d)(%d%d)$")
-  if not y then return nil end
-  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
-  local yy = mo <= 2 and y - 1 or y
-  local era = math.floor(yy / 400)
-  local yoe = yy - era * 400
-  local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
-  local days = era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
-  local offset = (tonumber(oh) * 3600 + tonumber(om) * 60) * (sign == "-" and -1 or 1)
-  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se) - offset
-end
+local parse_time = require("hcdl.timefmt").parse_offset
 
 --- What hcdl knows about any file entry the five APIs return, or a URL.
 -- Returns { url, name, exact (bytes), kb (approximate size), expires } or nil, err.

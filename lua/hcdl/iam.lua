@@ -15,21 +15,7 @@ local iam = {}
 iam.REFRESH_MARGIN = 600
 
 --- Seconds since the epoch from "2015-11-09T01:42:57.527363Z" (UTC), or nil.
-function iam.parse_expiry(s)
-  if type(s) ~= "string" then return nil end
-  local y, mo, d, h, mi, se = s:match("^(%d%d%d%d)-(%d%d)-(%d%d)T(%d%d):(%d%d):(%d%d)")
-  if not y then return nil end
-  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
-  -- days from civil (UTC), independent of the local time zone
-  local yy = mo <= 2 and y - 1 or y
-  local era = math.floor(yy / 400)
-  local yoe = yy - era * 400
-  local mp = (mo + 9) % 12
-  local doy = math.floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  local days = era * 146097 + doe - 719468
-  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se)
-end
+iam.parse_expiry = require("hcdl.timefmt").parse_utc
 
 --- Validates cfg.iam = { user =, password =, domain = }: nil or err.
 function iam.validate(v)
