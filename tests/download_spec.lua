@@ -17,7 +17,7 @@ end
 
 -- The bytes the emulator serves for (name, size), computed by its own tool.
 local function expected_md5(name, size)
-  local p = assert(io.popen(("python3 %s/tests/emulator/content.py %q %d | md5sum"):format(helpers.root, name, size)))
+  local p = assert(io.popen((helpers.PY .. " %s/tests/emulator/content.py %q %d | md5sum"):format(helpers.root, name, size)))
   local out = p:read("*a")
   p:close()
   return out:match("^(%x+)")
@@ -252,6 +252,18 @@ describe("downloads", function()
       assert.is_true(calls[i][1] - calls[i - 1][1] >= 0.095)
       assert.is_true(calls[i][2] >= calls[i - 1][2])
     end
+  end)
+
+  it("cancels when progress returns false, keeping the .part", function()
+    local obj = object("cancel.bin", 4 * 1024 * 1024)
+    emu:fault{ target = "store", kind = "throttle", rate = 1024 * 1024, count = 1 }
+    local r, err = client:download(obj.url, dir .. "/cancel.bin", { progress = function(done)
+      if done > 0 then return false end
+    end })
+    assert.is_nil(r)
+    assert.matches("cancelled", err.message)
+    assert.is_false(exists(dir .. "/cancel.bin"))
+    assert.is_true(exists(dir .. "/cancel.bin.part"))
   end)
 
   it("fails cleanly on a full disk: an io error, nothing renamed", function()

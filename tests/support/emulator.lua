@@ -21,7 +21,7 @@ end
 function emulator.start(flags)
   local base = os.tmpname()
   local cfgfile = base .. ".json"
-  local cmd = ("python3 %s/tests/emulator/server.py --port 0 --quiet --config-out %s %s >%s.log 2>&1 &")
+  local cmd = (helpers.PY .. " %s/tests/emulator/server.py --port 0 --quiet --config-out %s %s >%s.log 2>&1 &")
     :format(helpers.root, cfgfile, flags or "", base)
   os.execute(cmd)
   local deadline = core.now() + 30

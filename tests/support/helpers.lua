@@ -8,6 +8,10 @@ if helpers.root == "" then helpers.root = "." end
 -- The shared spec folder sits beside the checkout (../shared/spec).
 helpers.spec_dir = os.getenv("HCDL_SPEC_DIR") or (helpers.root .. "/../shared/spec")
 
+-- Helper processes (the emulator, the proxy, content.py) are not what the
+-- sanitizer run checks: start them without the preloaded sanitizer runtime.
+helpers.PY = "env -u LD_PRELOAD python3"
+
 function helpers.read_file(path)
   local f = assert(io.open(path, "rb"))
   local data = f:read("*a")

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""A small forward proxy for hcdl's tests: plain-HTTP requests in absolute
+form and CONNECT tunnels (for HTTPS), on a free loopback port.  It writes the
+port to the file named by its first argument once listening, and logs one
+line per request ("GET http://..." or "CONNECT host:port") to the second.
+Standard library only; stops on SIGTERM."""
+
+import http.server
+import select
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import urllib.parse
+
+LOG_LOCK = threading.Lock()
+
+
+class Proxy(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _log(self, line):
+        with LOG_LOCK, open(sys.argv[2], "a") as f:
+            f.write(line + "\n")
+
+    def do_CONNECT(self):
+        self._log("CONNECT " + self.path)
+        host, port = self.path.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)), timeout=30)
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.wfile.flush()
+        conns = [self.connection, upstream]
+        try:
+            while True:
+                ready, _, _ = select.select(conns, [], [], 30)
+                if not ready:
+                    break
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    (upstream if s is self.connection else self.connection).sendall(data)
+        finally:
+            upstream.close()
+            self.close_connection = True
+
+    def _forward(self):
+        self._log(self.command + " " + self.path)
+        u = urllib.parse.urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        upstream = socket.create_connection((u.hostname, u.port or 80), timeout=30)
+        target = (u.path or "/") + ("?" + u.query if u.query else "")
+        lines = [f"{self.command} {target} HTTP/1.1"]
+        for k, v in self.headers.items():
+            if k.lower() not in ("proxy-connection", "connection", "keep-alive"):
+                lines.append(f"{k}: {v}")
+        lines.append("Connection: close")
+        upstream.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        while True:
+            data = upstream.recv(65536)
+            if not data:
+                break
+            self.wfile.write(data)
+        upstream.close()
+        self.close_connection = True
+
+    do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _forward
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+def main():
+    server = Server(("127.0.0.1", 0), Proxy)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        f.write(str(server.server_address[1]))
+    import os
+    os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
