@@ -129,15 +129,17 @@ local function plan(f, connections)
     part_size = 0
   end
   if connections > 1 and f.total and f.total >= connections * 1024 * 1024 then
-    local ok, err = core.allocate(f.part, f.total)
-    if not ok then return nil, err end
     local pieces, size = {}, math.floor(f.total / connections)
     for i = 1, connections do
       local start = (i - 1) * size
       pieces[i] = { start = start, stop = (i == connections) and f.total - 1 or start + size - 1, done = 0 }
     end
     f.pieces, f.multi = pieces, true
-    return download.save_state(f)
+    -- The state goes first: a preallocated .part without its state must
+    -- never be mistaken by a later run for a finished single download.
+    local ok, err = download.save_state(f)
+    if not ok then return nil, err end
+    return core.allocate(f.part, f.total)
   end
   f.multi = false
   local offset = part_size or 0
