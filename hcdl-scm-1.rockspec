@@ -43,6 +43,7 @@ build = {
     ["hcdl.poll"] = "lua/hcdl/poll.lua",
     ["hcdl.regions"] = "lua/hcdl/regions.lua",
     ["hcdl.retry"] = "lua/hcdl/retry.lua",
+    ["hcdl.thread"] = "lua/hcdl/thread.lua",
     ["hcdl.timefmt"] = "lua/hcdl/timefmt.lua",
     ["hcdl.transport"] = "lua/hcdl/transport.lua",
   },

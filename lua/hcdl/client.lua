@@ -96,6 +96,16 @@ end
 --- The transport this client sends with (created on first use).
 function Client:transport()
   local p = private[self]
+  if not p.transport and transport_mod.in_ngx() then
+    -- inside OpenResty: requests run in the "hcdl" worker thread pool
+    local t, err = transport_mod.ngx({
+      timeout = p.cfg.timeout, connect_timeout = p.cfg.connect_timeout,
+      cafile = p.cfg.cafile, verify_tls = p.cfg.verify_tls, proxy = p.cfg.proxy,
+      user_agent = p.cfg.user_agent, max_body = p.cfg.max_body,
+    }, p.cfg.thread_pool)
+    if not t then return nil, err end
+    p.transport = t
+  end
   if not p.transport then
     local t, err = transport_mod.curl{
       timeout = p.cfg.timeout, connect_timeout = p.cfg.connect_timeout,

@@ -21,7 +21,7 @@ local OPTIONS = {
   user_agent = "string", language = "string", transport = "table",
   sleep = "function", now = "function", max_body = "number",
   low_speed_limit = "number", low_speed_time = "number",
-  credentials_file = "string", iam = "table",
+  credentials_file = "string", iam = "table", thread_pool = "string",
 }
 
 local function input(field, fmt, ...)
