@@ -85,7 +85,6 @@ function client.new(cfg)
       base = cfg.retry_base, cap = cfg.retry_cap,
     },
     secrets = secrets,
-    transport = cfg.transport, -- created lazily when not given
   }
   self.project_id = cfg.project_id
   self.region = cfg.region
@@ -93,42 +92,38 @@ function client.new(cfg)
   return self
 end
 
---- The transport this client sends with (created on first use).
+-- The host may replace just the clock (ngx.sleep, vim timers); a transport
+-- without its own gets the blocking C one.
+local function with_clock(t, cfg)
+  if t.sleep and t.now and not cfg.sleep and not cfg.now then return t end
+  return { name = t.name, send = t.send, close = t.close,
+    sleep = cfg.sleep or t.sleep or core.sleep, now = cfg.now or t.now or core.now }
+end
+
+--- The transport this client sends with (created on first use: inside
+-- OpenResty the worker-thread one, else blocking libcurl).
 function Client:transport()
   local p = private[self]
-  if not p.transport and transport_mod.in_ngx() then
-    -- inside OpenResty: requests run in the "hcdl" worker thread pool
-    local t, err = transport_mod.ngx({
-      timeout = p.cfg.timeout, connect_timeout = p.cfg.connect_timeout,
-      cafile = p.cfg.cafile, verify_tls = p.cfg.verify_tls, proxy = p.cfg.proxy,
-      user_agent = p.cfg.user_agent, max_body = p.cfg.max_body,
-    }, p.cfg.thread_pool)
-    if not t then return nil, err end
-    p.transport = t
+  if not p.ready then
+    local t, err = p.cfg.transport, nil
+    if not t then
+      local o = {
+        timeout = p.cfg.timeout, connect_timeout = p.cfg.connect_timeout,
+        cafile = p.cfg.cafile, verify_tls = p.cfg.verify_tls, proxy = p.cfg.proxy,
+        user_agent = p.cfg.user_agent, max_body = p.cfg.max_body,
+        low_speed_limit = p.cfg.low_speed_limit, low_speed_time = p.cfg.low_speed_time,
+      }
+      if transport_mod.in_ngx() then
+        t, err = transport_mod.ngx(o, p.cfg.thread_pool)
+      else
+        t, err = transport_mod.curl(o)
+      end
+      if not t then return nil, err end
+      p.owned = t -- ours to close
+    end
+    p.ready = with_clock(t, p.cfg)
   end
-  if not p.transport then
-    local t, err = transport_mod.curl{
-      timeout = p.cfg.timeout, connect_timeout = p.cfg.connect_timeout,
-      cafile = p.cfg.cafile, verify_tls = p.cfg.verify_tls, proxy = p.cfg.proxy,
-      user_agent = p.cfg.user_agent, max_body = p.cfg.max_body,
-      low_speed_limit = p.cfg.low_speed_limit, low_speed_time = p.cfg.low_speed_time,
-    }
-    if not t then return nil, err end
-    p.transport = t
-  end
-  local t = p.transport
-  -- the host may replace just the clock (ngx.sleep, vim timers)
-  if p.cfg.sleep or p.cfg.now then
-    return {
-      send = t.send, close = t.close,
-      sleep = p.cfg.sleep or t.sleep or core.sleep,
-      now = p.cfg.now or t.now or core.now,
-    }
-  end
-  if not t.sleep or not t.now then
-    return { send = t.send, close = t.close, sleep = t.sleep or core.sleep, now = t.now or core.now }
-  end
-  return t
+  return p.ready
 end
 
 --- Makes sure p.auth.token holds a valid IAM token (iam config only).
@@ -308,19 +303,11 @@ function Client:download(entry, dest, opts)
   local err = dl.check_options(opts)
   if err then return nil, err end
   local o = with_default_refresh(self, opts)
-  local from_service = false
   if core.is_dir(dest) then
-    local info, ierr = dl.describe(entry)
+    local info, ierr = dl.describe_named(entry)
     if not info then return nil, ierr end
-    local ok, why = dl.safe_name(info.name)
-    if not ok then
-      return nil, core.error{ kind = "input", field = "name",
-        message = ("file name %s refused: %s"):format(string.format("%q", tostring(info.name)):sub(1, 80), why) }
-    end
     dest = dest:gsub("/+$", "") .. "/" .. info.name
-    from_service = true
   end
-  o.from_service = from_service
   local r = dl.run({ { entry = entry, dest = dest } }, o, net_options(self))[1]
   if not r.ok then return nil, r.err end
   return r
@@ -340,19 +327,13 @@ function Client:download_all(entries, dir, opts)
     return nil, core.error{ kind = "io", path = dir, message = dir .. " is not a directory" }
   end
   local o = with_default_refresh(self, opts)
-  o.from_service = true
   o.concurrency = o.concurrency or 4
   o.connections = 1
   local jobs, seen, pre = {}, {}, {}
   for i, entry in ipairs(entries) do
-    local info, ierr = dl.describe(entry)
-    local name_ok, why
-    if info then name_ok, why = dl.safe_name(info.name) end
+    local info, ierr = dl.describe_named(entry)
     if not info then
-      pre[i] = { ok = false, err = ierr }
-    elseif not name_ok then
-      pre[i] = { ok = false, name = info.name, err = core.error{ kind = "input", field = "name",
-        message = ("file name %s refused: %s"):format(string.format("%q", tostring(info.name)):sub(1, 80), why) } }
+      pre[i] = { ok = false, err = ierr, name = ierr.name }
     elseif seen[info.name] then
       pre[i] = { ok = false, name = info.name, err = core.error{ kind = "input", field = "name",
         message = info.name .. ": the same name appears twice in the batch" } }
@@ -389,9 +370,9 @@ end
 --- Releases the connection (the client can still be used: it reconnects).
 function Client:close()
   local p = private[self]
-  if p.transport and p.transport.close and not p.cfg.transport then
-    p.transport.close()
-    p.transport = nil
+  if p.owned then
+    p.owned.close()
+    p.owned, p.ready = nil, nil
   end
 end
 

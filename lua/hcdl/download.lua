@@ -86,23 +86,29 @@ function download.describe(entry)
   return info
 end
 
+--- describe(entry), when its file name will name a file on disk: an
+-- "input" error (field "name") unless the name is safe.
+function download.describe_named(entry)
+  local info, err = download.describe(entry)
+  if not info then return nil, err end
+  local ok, why = download.safe_name(info.name)
+  if not ok then
+    return nil, core.error{ kind = "input", field = "name", name = info.name,
+      message = ("file name %s refused: %s"):format(string.format("%q", tostring(info.name)):sub(1, 80), why) }
+  end
+  return info
+end
+
 -- ---------------------------------------------------------------------------
 -- One file's state across rounds.
 
-local function new_file(entry, dest, o)
+local function new_file(entry, dest)
   local info, err = download.describe(entry)
   if not info then return nil, err end
-  if o.from_service then
-    local ok, why = download.safe_name(info.name)
-    if not ok then
-      return input("name", ("file name from the service %s: refused (%s)"):format(
-        string.format("%q", info.name):sub(1, 80), why))
-    end
-  end
   return {
     entry = entry, info = info, url = info.url, final = dest, part = dest .. ".part",
     state = dest .. ".part.ranges", pieces = nil, total = info.exact, etag = nil,
-    attempts = 0, refreshed = 0, resumed = false, failures = 0,
+    refreshed = 0, resumed = false, failures = 0,
   }
 end
 
@@ -317,7 +323,7 @@ function download.run(jobs, o, net)
   local deadline = core.now() + (o.deadline or 3600)
   local results, files = {}, {}
   for i, job in ipairs(jobs) do
-    local f, err = new_file(job.entry, job.dest, o)
+    local f, err = new_file(job.entry, job.dest)
     if not f then
       results[i] = { ok = false, err = err, path = job.dest }
     elseif core.file_size(job.dest) then
@@ -350,7 +356,6 @@ function download.run(jobs, o, net)
     end
   end
 
-  local total_known, done_before = 0, 0
   local round = 0
   while true do
     local pending = {}
@@ -381,14 +386,14 @@ function download.run(jobs, o, net)
     for _, f in ipairs(pending) do
       for _, p in ipairs(f.pieces) do on_disk = on_disk + (p.single and p.start or p.done) end
     end
-    total_known = 0
+    local total_known = 0
     for _, f in ipairs(files) do total_known = total_known + (f.total or f.info.exact or (f.info.kb or 0) * 1024) end
     local last_t, last_b = core.now(), 0
     local progress = o.progress and function(bytes)
       local now = core.now()
       local rate = (now - last_t) > 0 and (bytes - last_b) / (now - last_t) or 0
       last_t, last_b = now, bytes
-      return o.progress(done_before + on_disk + bytes, total_known, rate)
+      return o.progress(on_disk + bytes, total_known, rate)
     end or nil
 
     local results_round, cancelled = core.fetch{
@@ -409,7 +414,6 @@ function download.run(jobs, o, net)
     for i, t in ipairs(transfers) do
       local f, p = t.file, t.piece
       if not f.failed then
-        f.attempts = f.attempts + 1
         local outcome, err = settle(f, p, results_round[i])
         if outcome == nil then
           f.failed = err
