@@ -19,6 +19,7 @@
 #include <lauxlib.h>
 
 #include "api.h"
+#include "clock.h"
 #include "compat.h"
 #include "error.h"
 
@@ -198,18 +199,6 @@ static int two(const char *s)
     return (s[0] - '0') * 10 + (s[1] - '0');
 }
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
-static long long days_from_civil(long long y, int m, int d)
-{
-    long long era, yoe, doy, doe;
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /*
  * Parses yyyy-mm-ddThh:mm:ss+hhmm; returns 1 and the epoch seconds, or 0.
  * The documented format has a numeric offset ("Z" means "+hhmm" there).
@@ -245,7 +234,7 @@ static int parse_time(const char *s, size_t n, long long *epoch)
         return 0;
     if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
         return 0;
-    *epoch = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
+    *epoch = hcdl_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
              sign * (oh * 3600 + om * 60);
     return 1;
 }
@@ -253,22 +242,14 @@ static int parse_time(const char *s, size_t n, long long *epoch)
 /* Formats epoch seconds as yyyy-mm-ddThh:mm:ss+0000 (UTC). */
 static void format_time(long long t, char out[25])
 {
-    long long z = t / 86400, secs = t % 86400, era, yoe, doy, mp, y;
-    int m, d;
+    long long z = t / 86400, secs = t % 86400;
+    int y, m, d;
     if (secs < 0) {
         secs += 86400;
         z--;
     }
-    z += 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    yoe = z - era * 146097;
-    y = (yoe - yoe / 1460 + yoe / 36524 - yoe / 146096) / 365;
-    doy = yoe - (365 * y + y / 4 - y / 100);
-    mp = (5 * doy + 2) / 153;
-    d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    y += era * 400 + (m <= 2);
-    snprintf(out, 25, "%04d-%02d-%02dT%02d:%02d:%02d+0000", (int)y, m, d,
+    hcdl_civil_from_days(z, &y, &m, &d);
+    snprintf(out, 25, "%04d-%02d-%02dT%02d:%02d:%02d+0000", y, m, d,
              (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
 }
 

@@ -1,7 +1,9 @@
 /*
  * clock.c - a monotonic clock and a sleep, which plain Lua lacks and every
  * wait (retry backoff, polling) needs.  Hosts with an event loop replace
- * both through the transport table (ngx.sleep, vim timers).
+ * both through the transport table (ngx.sleep, vim timers).  Also the
+ * calendar arithmetic the signer (X-Sdk-Date) and the API time parameters
+ * share.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -38,4 +40,32 @@ int hcdl_clock_sleep(lua_State *L)
     while (nanosleep(&req, &rem) != 0 && errno == EINTR)
         req = rem;
     return 0;
+}
+
+/* Civil date of a day count since 1970-01-01 (proleptic Gregorian; Howard
+ * Hinnant's algorithm), and its inverse.  Pure arithmetic: no locale, no
+ * time-zone lock. */
+void hcdl_civil_from_days(long long z, int *y, int *m, int *d)
+{
+    long long era, yoe, doy, mp, yy;
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    yoe = z - era * 146097;
+    yy = (yoe - yoe / 1460 + yoe / 36524 - yoe / 146096) / 365;
+    doy = yoe - (365 * yy + yy / 4 - yy / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yy + era * 400 + (*m <= 2));
+}
+
+long long hcdl_days_from_civil(long long y, int m, int d)
+{
+    long long era, yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
 }

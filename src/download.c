@@ -497,24 +497,7 @@ static void push_result(lua_State *L, transfer *t)
         lua_setfield(L, -2, "refused");
         lua_setfield(L, -2, "error");
     } else if (t->rc != CURLE_OK) {
-        int retryable = !(t->rc == CURLE_SSL_CACERT_BADFILE ||
-                          t->rc == CURLE_PEER_FAILED_VERIFICATION ||
-                          t->rc == CURLE_URL_MALFORMAT ||
-                          t->rc == CURLE_UNSUPPORTED_PROTOCOL);
-        if (t->errbuf[0] != '\0') {
-            hcdl_http_push_scrubbed(L, t->errbuf);
-            lua_pushfstring(L, "%s (%s)", curl_easy_strerror(t->rc), lua_tostring(L, -1));
-            lua_remove(L, -2);
-        } else {
-            lua_pushstring(L, curl_easy_strerror(t->rc));
-        }
-        hcdl_error_push(L, t->rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : "network",
-                        lua_tostring(L, -1));
-        lua_remove(L, -2);
-        lua_pushboolean(L, retryable);
-        lua_setfield(L, -2, "retryable");
-        hcdl_pushinteger(L, (int)t->rc);
-        lua_setfield(L, -2, "curl_code");
+        hcdl_http_push_curl_error(L, t->rc, t->errbuf);
         lua_setfield(L, -2, "error");
     }
     lua_pushboolean(L, t->rc == CURLE_OK && t->io_errno == 0 && t->mode == MODE_FILE);

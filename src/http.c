@@ -330,8 +330,6 @@ void hcdl_http_push_scrubbed(lua_State *L, const char *msg)
 
 static int push_transfer_error(lua_State *L, session *s, CURLcode rc)
 {
-    const char *kind = "network";
-    int retryable = 1;
     lua_pushnil(L);
     if (s->body_overflow) {
         lua_pushfstring(L, "response body larger than %d bytes", (int)s->max_body);
@@ -345,26 +343,30 @@ static int push_transfer_error(lua_State *L, session *s, CURLcode rc)
         hcdl_error_push(L, "network", "out of memory while receiving");
         return 2;
     }
-    if (rc == CURLE_OPERATION_TIMEDOUT)
-        kind = "timeout";
-    if (rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_PEER_FAILED_VERIFICATION ||
-        rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_UNSUPPORTED_PROTOCOL ||
-        rc == CURLE_URL_MALFORMAT)
-        retryable = 0; /* trying again cannot fix these */
-    if (s->errbuf[0] != '\0') {
-        hcdl_http_push_scrubbed(L, s->errbuf);
+    hcdl_http_push_curl_error(L, rc, s->errbuf);
+    return 2;
+}
+
+void hcdl_http_push_curl_error(lua_State *L, CURLcode rc, const char *errbuf)
+{
+    /* trying again cannot fix these */
+    int retryable = !(rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_PEER_FAILED_VERIFICATION ||
+                      rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_UNSUPPORTED_PROTOCOL ||
+                      rc == CURLE_URL_MALFORMAT);
+    if (errbuf[0] != '\0') {
+        hcdl_http_push_scrubbed(L, errbuf);
         lua_pushfstring(L, "%s (%s)", curl_easy_strerror(rc), lua_tostring(L, -1));
         lua_remove(L, -2);
     } else {
         lua_pushstring(L, curl_easy_strerror(rc));
     }
-    hcdl_error_push(L, kind, lua_tostring(L, -1));
+    hcdl_error_push(L, rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : "network",
+                    lua_tostring(L, -1));
     lua_remove(L, -2);
     lua_pushboolean(L, retryable);
     lua_setfield(L, -2, "retryable");
     hcdl_pushinteger(L, (int)rc);
     lua_setfield(L, -2, "curl_code");
-    return 2;
 }
 
 /* Pushes {name(lower-case) = value} from the raw header block. */

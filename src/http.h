@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include <curl/curl.h>
 #include <lua.h>
 
 /* A growable byte buffer (malloc'd; always NUL-terminated when non-empty). */
@@ -24,6 +25,11 @@ int hcdl_http_global_init(void);
 
 /* Pushes {lower-case name = value} parsed from a raw header block. */
 void hcdl_http_push_headers(lua_State *L, const hcdl_buf *h);
+
+/* Pushes the "network" (or "timeout") error for a failed transfer: curl's
+ * words with the link query scrubbed, retryable unless retrying cannot help
+ * (TLS verification, a malformed URL), and curl_code. */
+void hcdl_http_push_curl_error(lua_State *L, CURLcode rc, const char *errbuf);
 
 /* Pushes msg with everything from the first '?' replaced (link queries
  * hold signatures and never appear in errors). */

@@ -31,6 +31,7 @@
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 
+#include "clock.h"
 #include "compat.h"
 #include "error.h"
 #include "sign.h"
@@ -437,24 +438,10 @@ int hcdl_sign_date_valid(const char *s, size_t len)
 }
 
 /*
- * Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).  Done
- * by hand because glibc's gmtime_r takes a process-wide lock and strftime
- * consults the locale: both cost more than the arithmetic, on every call.
+ * The date is formatted by hand because glibc's gmtime_r takes a
+ * process-wide lock and strftime consults the locale: both cost more than
+ * the arithmetic (hcdl_civil_from_days), on every call.
  */
-static void civil_from_days(long long z, int *y, int *m, int *d)
-{
-    long long era, yoe, doy, mp, yy;
-    z += 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    yoe = z - era * 146097;
-    yy = (yoe - yoe / 1460 + yoe / 36524 - yoe / 146096) / 365;
-    doy = yoe - (365 * yy + yy / 4 - yy / 100);
-    mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yy + era * 400 + (*m <= 2));
-}
-
 static void put2(char *p, int v)
 {
     p[0] = (char)('0' + v / 10);
@@ -469,7 +456,7 @@ int hcdl_sign_now(char out[HCDL_SIGN_DATE_LEN + 1])
         return -1;
     days = t / 86400;
     secs = t % 86400;
-    civil_from_days(days, &y, &m, &d);
+    hcdl_civil_from_days(days, &y, &m, &d);
     if (y > 9999)
         return -1;
     put2(out, y / 100);
