@@ -18,6 +18,29 @@ local function check_number(params, name, default, lo, hi)
   return v
 end
 
+-- The checks every waiting helper starts with: a table, only known
+-- parameters, and the timeout/interval bounds.  Returns timeout, interval
+-- or nil, err.
+local function wait_params(what, params, known, timeout, interval)
+  if type(params) ~= "table" then
+    error(("hcdl: %s expects a table of parameters"):format(what), 4)
+  end
+  local names = {}
+  for _, k in ipairs(known) do names[k] = true end
+  for k in pairs(params) do
+    if not names[k] then
+      return nil, core.error{ kind = "input", field = tostring(k), message = tostring(k)
+        .. ": unknown parameter (known: " .. table.concat(known, ", ") .. ")" }
+    end
+  end
+  local err
+  timeout, err = check_number(params, "timeout", timeout, 0, 86400)
+  if not timeout then return nil, err end
+  interval, err = check_number(params, "interval", interval, 0.01, 3600)
+  if not interval then return nil, err end
+  return timeout, interval
+end
+
 --- Calls fn() until it returns (true, value) [done], (false) [not yet] or
 -- (nil, err) [failed], sleeping between calls, until `timeout` seconds.
 function poll.until_done(clock, timeout, interval, what, fn)
@@ -43,21 +66,10 @@ end
 -- Returns the list of error-log files (each with file_link), and the whole
 -- answer; or nil, err (FAILED is an "api" error carrying the response).
 function poll.wait_errorlog_links(client, clock, params)
-  if type(params) ~= "table" then
-    error("hcdl: wait_errorlog_links expects a table of parameters", 3)
-  end
-  local timeout, err = check_number(params, "timeout", 300, 0, 86400)
-  if not timeout then return nil, err end
-  local interval
-  interval, err = check_number(params, "interval", 2, 0.01, 3600)
-  if not interval then return nil, err end
+  local timeout, interval = wait_params("wait_errorlog_links", params,
+    { "instance_id", "timeout", "interval" }, 300, 2)
+  if not timeout then return nil, interval end
   local call = { instance_id = params.instance_id }
-  for k in pairs(params) do
-    if k ~= "instance_id" and k ~= "timeout" and k ~= "interval" then
-      return nil, core.error{ kind = "input", field = tostring(k),
-        message = tostring(k) .. ": unknown parameter (known: instance_id, timeout, interval)" }
-    end
-  end
   local last
   local list, perr = poll.until_done(clock, timeout, interval, "error-log links", function()
     local r, e = client:download_errorlog(call)
@@ -94,21 +106,9 @@ end
 -- then asks a download link for each.  Returns a list of
 -- { id, file_name, group_name, replication_ip, time, link } or nil, err.
 function poll.redislog_links(client, clock, params)
-  if type(params) ~= "table" then
-    error("hcdl: redislog_links expects a table of parameters", 3)
-  end
-  for k in pairs(params) do
-    if k ~= "instance_id" and k ~= "days" and k ~= "replication_id" and k ~= "timeout"
-      and k ~= "interval" then
-      return nil, core.error{ kind = "input", field = tostring(k), message = tostring(k)
-        .. ": unknown parameter (known: instance_id, days, replication_id, timeout, interval)" }
-    end
-  end
-  local timeout, err = check_number(params, "timeout", 120, 0, 86400)
-  if not timeout then return nil, err end
-  local interval
-  interval, err = check_number(params, "interval", 1, 0.01, 3600)
-  if not interval then return nil, err end
+  local timeout, interval = wait_params("redislog_links", params,
+    { "instance_id", "days", "replication_id", "timeout", "interval" }, 120, 1)
+  if not timeout then return nil, interval end
 
   local days = params.days or 0
   if days ~= 0 and days ~= 1 and days ~= 3 and days ~= 7 then
