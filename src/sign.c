@@ -31,10 +31,65 @@
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 
+#include "arena.h"
 #include "clock.h"
 #include "compat.h"
 #include "error.h"
 #include "sign.h"
+
+#define HCDL_SIGN_DATE_LEN 16 /* YYYYMMDDTHHMMSSZ */
+
+typedef struct {
+    const char *name;  /* as the caller spelled it (sent like that) */
+    size_t name_len;
+    const char *value; /* trimmed of leading/trailing blanks */
+    size_t value_len;
+    char *lname;       /* lower-cased name, for sorting and signing */
+    int signed_;       /* part of SignedHeaders */
+} hcdl_header;
+
+typedef struct {
+    const char *key;
+    size_t key_len;
+    const char *value;
+    size_t value_len;
+} hcdl_param;
+
+typedef struct {
+    char method[17];
+    const char *host;
+    size_t host_len;
+    const char *path; /* raw, not yet percent-encoded; starts with '/' */
+    size_t path_len;
+    hcdl_param *query; /* sorted in place */
+    size_t nquery;
+    /* Room for nheaders + 2: the signer adds Host and X-Sdk-Date. */
+    hcdl_header *headers;
+    size_t nheaders;
+    const char *body;
+    size_t body_len;
+    const char *ak;
+    size_t ak_len;
+    const char *sk;
+    size_t sk_len;
+    char date[HCDL_SIGN_DATE_LEN + 1];
+} hcdl_sign_req;
+
+typedef struct {
+    char *wire_path;           /* percent-encoded path, as sent */
+    size_t wire_path_len;
+    char *query_string;        /* canonical query == wire query */
+    size_t query_len;
+    char *canonical_request;
+    size_t canonical_request_len;
+    char *signed_headers;
+    size_t signed_headers_len;
+    char *string_to_sign;
+    size_t string_to_sign_len;
+    char signature[65];
+    char *authorization;
+    size_t authorization_len;
+} hcdl_sign_out;
 
 #define ALGORITHM "SDK-HMAC-SHA256"
 #define EMPTY_SHA256 \
@@ -220,8 +275,12 @@ static int sha256_hex(hcdl_crypto *c, const char *data, size_t n, char out[65])
 
 /* ---- the signature ---------------------------------------------------- */
 
-const char *hcdl_sign_compute(hcdl_crypto *c, hcdl_arena *a, hcdl_sign_req *r,
-                              hcdl_sign_out *o)
+/*
+ * Computes the signature.  Returns NULL on success or a static message
+ * naming what failed (an OpenSSL failure; inputs are validated before).
+ */
+static const char *sign_compute(hcdl_crypto *c, hcdl_arena *a, hcdl_sign_req *r,
+                                hcdl_sign_out *o)
 {
     size_t i, n, len, method_len = strlen(r->method);
     char payload_hash[65], cr_hash[65];
@@ -419,7 +478,7 @@ static int digits(const char *s, int n, int *out)
     return 1;
 }
 
-int hcdl_sign_date_valid(const char *s, size_t len)
+static int date_valid(const char *s, size_t len)
 {
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int y, mo, d, h, mi, se;
@@ -448,7 +507,7 @@ static void put2(char *p, int v)
     p[1] = (char)('0' + v % 10);
 }
 
-int hcdl_sign_now(char out[HCDL_SIGN_DATE_LEN + 1])
+static int date_now(char out[HCDL_SIGN_DATE_LEN + 1])
 {
     long long t = (long long)time(NULL), days, secs;
     int y, m, d;
@@ -939,23 +998,23 @@ int hcdl_sign_lua(lua_State *L)
     if ((rc = read_string(L, F_DATE, 0, &s, &len)) != 0)
         return rc;
     if (s != NULL) {
-        if (!hcdl_sign_date_valid(s, len))
+        if (!date_valid(s, len))
             return hcdl_error_input(L, "date", "must be a UTC time as "
                                     "YYYYMMDDTHHMMSSZ, e.g. 20240101T000000Z");
         memcpy(r.date, s, HCDL_SIGN_DATE_LEN);
     } else if (date_header != NULL) {
-        if (!hcdl_sign_date_valid(date_header, date_header_len))
+        if (!date_valid(date_header, date_header_len))
             return hcdl_error_input(L, "headers", "X-Sdk-Date must be a UTC time "
                                     "as YYYYMMDDTHHMMSSZ");
         memcpy(r.date, date_header, HCDL_SIGN_DATE_LEN);
-    } else if (hcdl_sign_now(r.date) != 0) {
+    } else if (date_now(r.date) != 0) {
         lua_pushnil(L);
         hcdl_error_push(L, "input", "date: the system clock cannot be read");
         return 2;
     }
     r.date[HCDL_SIGN_DATE_LEN] = '\0';
 
-    failure = hcdl_sign_compute(c, &arena, &r, &o);
+    failure = sign_compute(c, &arena, &r, &o);
     if (failure != NULL)
         return luaL_error(L, "hcdl.sign: %s", failure);
 
