@@ -49,7 +49,7 @@ WARN := -std=c99 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 ALL_CFLAGS := $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden \
               -DHCDL_VERSION='"$(VERSION)"' -I$(LUA_INC) $(EXTRA_CFLAGS)
 # No liblua: the host process provides the Lua API.
-LIBS := -lcurl -lcrypto
+LIBS := -lcurl -lcrypto -lpthread
 ALL_LDFLAGS := -shared $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 ROOT := $(abspath .)
@@ -67,7 +67,7 @@ TEST_ENV := LUA_PATH='$(TEST_LPATH)' LUA_CPATH='$(TEST_CPATH)' \
 BUSTED := $(TEST_ENV) busted --lua=$(LUA) -o $(ROOT)/tests/support/summary.lua \
           --pattern=_spec $(BUSTED_ARGS)
 
-.PHONY: all check test-emulator test test-all asan valgrind env bench bench-sign bench-api install clean demo
+.PHONY: nvim all check test-emulator test test-all asan valgrind env bench bench-sign bench-api install clean demo
 
 all: $(SO)
 
@@ -120,6 +120,14 @@ env: $(SO)
 	  echo "export LUA_CPATH_$$(echo $$v | tr . _)='$(ROOT)/build/$$l/?.so;;'"; done
 	@if [ -d build/luajit ]; then d=luajit; else d=lua5.1; fi; \
 	  echo "export LUA_CPATH='$(ROOT)/build/'$$d'/?.so;;'"
+
+# A Neovim plugin install (lazy.nvim: build = "make nvim"): the module for
+# LuaJIT at lua/hcdl/core.so, where Neovim's runtimepath loader finds it
+# with the clone on the runtimepath.  Inside Neovim, vim.json stands in for
+# lua-cjson.
+nvim:
+	$(MAKE) --no-print-directory LUA=luajit BUILD=build/luajit all
+	cp build/luajit/hcdl/core.so lua/hcdl/core.so
 
 # The main job: the quickstart against the bundled emulator.
 demo: $(SO)

@@ -24,6 +24,15 @@ hcdl.error = core.error
 --- True when v is an hcdl error table.
 hcdl.is_error = core.is_error
 
+--- hcdl.async(fn, on_done): starts fn in a coroutine and returns at once.
+-- Inside it every hcdl call lets the host's event loop run while it waits
+-- (Neovim: code after each call, progress callbacks and on_done run on the
+-- main loop, where vim.api may be called).  on_done(ok, result_or_error).
+-- In plain Lua it runs fn to the end.
+function hcdl.async(fn, on_done)
+  return require("hcdl.host").async(fn, on_done)
+end
+
 --- Creates a client: hcdl.new{ region =, project_id =, ak =, sk = } (see
 -- README for every option).  Returns the client, or nil, err.
 function hcdl.new(user_config)

@@ -689,6 +689,22 @@ int hcdl_api_build(lua_State *L)
  * so a missing value reads as nil; in arrays they become false, keeping
  * the positions.  Strings, such as ids, are never converted.
  */
+/* The decoder's null: lua-cjson's is a NULL light userdata, Neovim's
+ * vim.json uses vim.NIL; the decoder (upvalue 1) names its own. */
+static int is_json_null(lua_State *L, int idx)
+{
+    int t = lua_type(L, idx), r = 0;
+    if (t == LUA_TLIGHTUSERDATA)
+        return lua_touserdata(L, idx) == NULL;
+    if (t != LUA_TUSERDATA || !lua_istable(L, lua_upvalueindex(1)))
+        return 0;
+    idx = hcdl_absindex(L, idx);
+    lua_getfield(L, lua_upvalueindex(1), "null");
+    r = lua_rawequal(L, -1, idx);
+    lua_pop(L, 1);
+    return r;
+}
+
 static void normalize(lua_State *L, int idx, int depth)
 {
     idx = hcdl_absindex(L, idx);
@@ -699,7 +715,7 @@ static void normalize(lua_State *L, int idx, int depth)
         int t = lua_type(L, -1);
         if (t == LUA_TTABLE) {
             normalize(L, -1, depth + 1);
-        } else if (t == LUA_TLIGHTUSERDATA && lua_touserdata(L, -1) == NULL) {
+        } else if (is_json_null(L, -1)) {
             lua_pushvalue(L, -2);
             if (lua_type(L, -1) == LUA_TNUMBER)
                 lua_pushboolean(L, 0);
@@ -742,17 +758,16 @@ static const char *header(lua_State *L, int res, const char *name)
     return v; /* alive: a field of res.headers */
 }
 
-/* Decodes body with the private cjson (upvalue 1): 1 and the value, or 0. */
+/* Decodes body with the private decoder (upvalue 1): 1 and the value, or
+ * 0.  Protected: cjson.safe returns nil, Neovim's vim.json raises. */
 static int decode_json(lua_State *L, const char *body, size_t n)
 {
     lua_getfield(L, lua_upvalueindex(1), "decode");
     lua_pushlstring(L, body, n);
-    lua_call(L, 1, 2); /* cjson.safe: value | nil, message */
-    if (lua_isnil(L, -2)) {
-        lua_pop(L, 2);
+    if (lua_pcall(L, 1, 1, 0) != 0 || lua_isnil(L, -1)) {
+        lua_pop(L, 1);
         return 0;
     }
-    lua_pop(L, 1);
     return 1;
 }
 
@@ -795,6 +810,27 @@ static void find_error_fields(lua_State *L, int obj, int depth, int err)
         }
         lua_pop(L, 1);
     }
+}
+
+/*
+ * The kind of an error answer.  Throttling (429, or the gateway's
+ * APIGW.0308/APIG.0308 whatever the status) has a meaning of its own:
+ * retry later, the credentials are fine.  Authentication failures are 401,
+ * the gateway's other APIGW.03xx codes and the services' invalid-token code.
+ */
+static const char *answer_kind(lua_Integer status, const char *code)
+{
+    if (status == 429 || (code != NULL && (strcmp(code, "APIGW.0308") == 0 ||
+                                           strcmp(code, "APIG.0308") == 0)))
+        return "throttled";
+    if (status == 401)
+        return "auth";
+    if (code == NULL)
+        return "http";
+    if (strncmp(code, "APIGW.03", 8) == 0 || strncmp(code, "APIG.03", 7) == 0 ||
+        strcmp(code, "DBS.280056") == 0)
+        return "auth";
+    return "api";
 }
 
 /*
@@ -892,11 +928,12 @@ int hcdl_api_parse(lua_State *L)
     lua_getfield(L, err, "code");
     if (!lua_isnil(L, -1)) {
         const char *code = lua_tostring(L, -1);
-        /* the gateway's and the services' authentication failures */
-        int auth = status == 401 || strncmp(code, "APIGW.03", 8) == 0 ||
-                   strncmp(code, "APIG.03", 7) == 0 || strcmp(code, "DBS.280056") == 0;
-        lua_pushstring(L, auth ? "auth" : "api");
+        lua_pushstring(L, answer_kind(status, code));
         lua_setfield(L, err, "kind");
+        if (strcmp(answer_kind(status, code), "throttled") == 0) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, err, "retryable");
+        }
         lua_getfield(L, err, "message");
         if (lua_type(L, -1) != LUA_TSTRING || hcdl_rawlen(L, -1) == 0) {
             lua_pushfstring(L, "%s failed with HTTP %d", a->name, (int)status);
@@ -904,7 +941,7 @@ int hcdl_api_parse(lua_State *L)
         }
         lua_pop(L, 1);
     } else {
-        lua_pushstring(L, status == 401 ? "auth" : "http");
+        lua_pushstring(L, answer_kind(status, NULL));
         lua_setfield(L, err, "kind");
         lua_pushfstring(L, "%s failed with HTTP %d and no error code in the body",
                         a->name, (int)status);

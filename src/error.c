@@ -12,7 +12,7 @@
 /* The kinds the public contract allows; anything else is a programmer error. */
 static const char *const error_kinds[] = {
     "input", "auth", "api", "http", "network", "timeout",
-    "io", "integrity", "expired", NULL,
+    "io", "integrity", "expired", "throttled", NULL,
 };
 
 static int kind_is_known(const char *kind)
@@ -127,7 +127,7 @@ int hcdl_error_lnew(lua_State *L)
     kind = lua_tostring(L, -1);
     if (lua_type(L, -1) != LUA_TSTRING || !kind_is_known(kind))
         return luaL_argerror(L, 1, "field 'kind' must be one of input, auth, "
-                             "api, http, network, timeout, io, integrity, expired");
+                             "api, http, network, timeout, io, integrity, expired, throttled");
     lua_pop(L, 1);
 
     /* Copy every field, so callers can attach their own context. */

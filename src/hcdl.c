@@ -11,11 +11,13 @@
 #include "api.h"
 #include "clock.h"
 #include "compat.h"
-#include "download.h"
-#include "fileio.h"
+#include "digest.h"
+#include "engine.h"
 #include "error.h"
+#include "fileio.h"
 #include "http.h"
 #include "sign.h"
+#include "task.h"
 
 #ifndef HCDL_VERSION
 #define HCDL_VERSION "0.1.0"
@@ -23,25 +25,54 @@
 
 HCDL_EXPORT int luaopen_hcdl_core(lua_State *L);
 
+/* Pushes a private JSON decoder: a new lua-cjson instance (cjson.safe), or
+ * inside Neovim, which ships lua-cjson as vim.json, a new one of those. */
+static void push_json_decoder(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson.safe");
+    if (lua_pcall(L, 1, 1, 0) != 0 || !lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_getglobal(L, "vim");
+        if (lua_istable(L, -1))
+            lua_getfield(L, -1, "json");
+        else
+            lua_pushnil(L);
+        lua_remove(L, -2);
+        if (!lua_istable(L, -1))
+            luaL_error(L, "hcdl needs lua-cjson (Debian: apt-get install lua-cjson)");
+    }
+    lua_getfield(L, -1, "new");
+    lua_call(L, 0, 1);
+    lua_remove(L, -2);
+    lua_getfield(L, -1, "decode_max_depth");
+    if (lua_isfunction(L, -1)) {
+        lua_pushinteger(L, 64);
+        lua_call(L, 1, 0);
+    } else {
+        lua_pop(L, 1);
+    }
+}
+
 HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
 {
     static const luaL_Reg plain[] = {
         {"error", hcdl_error_lnew},
         {"is_error", hcdl_error_lis},
-        {"session", hcdl_http_session},
+        {"engine", hcdl_engine_new},
+        /* a blocking session is an engine used through :perform() */
+        {"session", hcdl_engine_new},
+        {"pid", hcdl_engine_pid},
+        {"task", hcdl_task_new},
+        {"md5", hcdl_digest_new},
+        {"dir", hcdl_dir_open},
         {"curl_version", hcdl_http_curl_version},
         {"apis", hcdl_api_list},
         {"now", hcdl_clock_now},
         {"sleep", hcdl_clock_sleep},
-        {"fetch", hcdl_download_fetch},
         {"file_size", hcdl_file_size},
-        {"truncate", hcdl_file_truncate},
-        {"allocate", hcdl_file_allocate},
-        {"fsync", hcdl_file_fsync},
         {"md5_file", hcdl_file_md5},
-        {"rename", hcdl_file_rename},
         {"is_dir", hcdl_file_is_dir},
-        {"normalize", hcdl_api_normalize},
         {NULL, NULL},
     };
     static const luaL_Reg signer[] = {
@@ -51,8 +82,10 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
 
     hcdl_checkversion(L);
     hcdl_error_init(L);
-    hcdl_http_init(L);
-    hcdl_download_init(L);
+    hcdl_engine_init(L);
+    hcdl_fileio_init(L);
+    hcdl_task_init(L);
+    hcdl_digest_init(L);
 
     lua_newtable(L);
     hcdl_setfuncs(L, plain, 0);
@@ -67,18 +100,12 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
 
     /* parse() decodes with a private lua-cjson instance, so the caller's
      * cjson settings are neither used nor changed. */
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "cjson.safe");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "new");
-    lua_call(L, 0, 1);
-    lua_remove(L, -2);
-    lua_getfield(L, -1, "decode_max_depth");
-    lua_pushinteger(L, 64);
-    lua_call(L, 1, 1);
-    lua_pop(L, 1);
+    push_json_decoder(L);
+    lua_pushvalue(L, -1);
     lua_pushcclosure(L, hcdl_api_parse, 1);
-    lua_setfield(L, -2, "parse");
+    lua_setfield(L, -3, "parse");
+    lua_pushcclosure(L, hcdl_api_normalize, 1);
+    lua_setfield(L, -2, "normalize");
 
     lua_pushliteral(L, HCDL_VERSION);
     lua_setfield(L, -2, "version");

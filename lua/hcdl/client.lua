@@ -5,6 +5,8 @@
 -- transport (hcdl.transport).  Secrets live in a private table keyed by the
 -- client, so printing or serialising a client shows none of them.
 local core = require "hcdl.core"
+local host_mod = require "hcdl.host"
+local redact = require "hcdl.redact"
 local retry = require "hcdl.retry"
 local transport_mod = require "hcdl.transport"
 
@@ -49,30 +51,19 @@ client.METHODS = {
   "list_redislog",                  -- DCS: list run logs (companion)
 }
 
---- Replaces every secret the client holds by "<redacted>" in err.message:
--- a gateway may echo the canonical request, which includes a security
--- token, and a proxy may echo a header.
-local function scrub(p, err)
-  if type(err) == "table" and type(err.message) == "string" then
-    local msg = err.message
-    for _, secret in ipairs(p.secrets) do
-      local i, j = msg:find(secret, 1, true)
-      while i do
-        msg = msg:sub(1, i - 1) .. "<redacted>" .. msg:sub(j + 1)
-        i, j = msg:find(secret, i + 10, true)
-      end
-    end
-    err.message = msg
-  end
-  return err
+--- Takes every secret out of every string field of err: the client's
+-- keys and tokens, and what the request carried (its signature, a token):
+-- a gateway may echo the canonical request or the Authorization header.
+local function scrub(p, err, spec)
+  if type(err) ~= "table" then return err end
+  local list = redact.list()
+  for _, s in ipairs(p.secrets) do list.add(s) end
+  redact.add_request(list, spec)
+  return redact.error(err, list)
 end
 
 function client.new(cfg)
   local self = setmetatable({}, Client)
-  local secrets = {}
-  for _, s in ipairs{ cfg.sk, cfg.security_token, cfg.token, cfg.iam and cfg.iam.password } do
-    if s and #s >= 4 then secrets[#secrets + 1] = s end
-  end
   private[self] = {
     cfg = cfg,
     auth = {
@@ -84,7 +75,9 @@ function client.new(cfg)
       retries = cfg.retries, deadline = cfg.retry_deadline,
       base = cfg.retry_base, cap = cfg.retry_cap,
     },
-    secrets = secrets,
+    secrets = redact.list(cfg.sk, cfg.security_token, cfg.token, cfg.iam and cfg.iam.password),
+    pool = transport_mod.pool(cfg),
+    transports = setmetatable({}, { __mode = "k" }),
   }
   self.project_id = cfg.project_id
   self.region = cfg.region
@@ -92,38 +85,26 @@ function client.new(cfg)
   return self
 end
 
--- The host may replace just the clock (ngx.sleep, vim timers); a transport
--- without its own gets the blocking C one.
-local function with_clock(t, cfg)
-  if t.sleep and t.now and not cfg.sleep and not cfg.now then return t end
-  return { name = t.name, send = t.send, close = t.close,
-    sleep = cfg.sleep or t.sleep or core.sleep, now = cfg.now or t.now or core.now }
-end
-
---- The transport this client sends with (created on first use: inside
--- OpenResty the worker-thread one, else blocking libcurl).
+--- The transport for a call made now.  The host decides how the call
+-- waits (blocking, ngx.sleep, a Neovim task's yield), so it is chosen per
+-- call, never fixed at first use.  nil, err in an nginx phase that can
+-- neither yield nor block.
 function Client:transport()
   local p = private[self]
-  if not p.ready then
-    local t, err = p.cfg.transport, nil
-    if not t then
-      local o = {
-        timeout = p.cfg.timeout, connect_timeout = p.cfg.connect_timeout,
-        cafile = p.cfg.cafile, verify_tls = p.cfg.verify_tls, proxy = p.cfg.proxy,
-        user_agent = p.cfg.user_agent, max_body = p.cfg.max_body,
-        low_speed_limit = p.cfg.low_speed_limit, low_speed_time = p.cfg.low_speed_time,
-      }
-      if transport_mod.in_ngx() then
-        t, err = transport_mod.ngx(o, p.cfg.thread_pool)
-      else
-        t, err = transport_mod.curl(o)
-      end
-      if not t then return nil, err end
-      p.owned = t -- ours to close
-    end
-    p.ready = with_clock(t, p.cfg)
+  local own = p.cfg.transport
+  local h, err = host_mod.current()
+  if not h then return nil, err end
+  if own then
+    -- a caller's own send; waits follow the host
+    return { name = own.name or "custom", send = own.send, host = h, wait = h.wait,
+      sleep = p.cfg.sleep or own.sleep or h.sleep, now = p.cfg.now or own.now or h.now }
   end
-  return p.ready
+  local t = p.transports[h]
+  if not t then
+    t = transport_mod.new(p.pool, h, p.cfg)
+    p.transports[h] = t
+  end
+  return t
 end
 
 --- Makes sure p.auth.token holds a valid IAM token (iam config only).
@@ -143,7 +124,7 @@ local function ensure_token(p, t, force)
   end)
   if not token then return nil, scrub(p, expires) end
   p.auth.token = token
-  p.secrets[#p.secrets + 1] = token
+  p.secrets.add(token)
   return true
 end
 
@@ -170,7 +151,7 @@ function Client:call(name, params)
     local res, serr = t.send(spec, math.min(timeout, remaining))
     if not res then
       serr.api = serr.api or name
-      return nil, scrub(p, serr)
+      return nil, scrub(p, serr, spec)
     end
     local data, perr = core.parse(name, res)
     if data ~= nil then remember(name, params, data) end
@@ -183,7 +164,7 @@ function Client:call(name, params)
         perr.retryable = true
         perr.retry_after = 0
       end
-      return nil, scrub(p, perr)
+      return nil, scrub(p, perr, spec)
     end
     return data
   end)
@@ -265,24 +246,6 @@ function Client:refresh_entry(entry)
   return new
 end
 
-local function net_options(self)
-  local p = private[self]
-  local t = self:transport()
-  return {
-    connect_timeout = p.cfg.connect_timeout, cafile = p.cfg.cafile, verify_tls = p.cfg.verify_tls,
-    proxy = p.cfg.proxy, user_agent = p.cfg.user_agent, low_speed_time = p.cfg.low_speed_time,
-    sleep = t and t.sleep or core.sleep,
-    probe = function(url)
-      local s = core.session{ cafile = p.cfg.cafile, verify_tls = p.cfg.verify_tls, proxy = p.cfg.proxy,
-        connect_timeout = p.cfg.connect_timeout, timeout = p.cfg.timeout }
-      if not s then return nil end
-      local res = s:perform{ method = "GET", url = url, headers = { Range = "bytes=0-0" } }
-      s:close()
-      return res
-    end,
-  }
-end
-
 local function with_default_refresh(self, opts)
   local o = copy(opts or {})
   if o.refresh == nil then
@@ -291,58 +254,125 @@ local function with_default_refresh(self, opts)
   return o
 end
 
+-- What a download run needs: the client's engine, how to wait, its secrets.
+local function download_ctx(self)
+  local p = private[self]
+  local t, err = self:transport()
+  if not t then return nil, err end
+  local e, eerr = p.pool.engine()
+  if not e then return nil, eerr end
+  return { engine = e, host = t.host, secrets = p.secrets }
+end
+
+local function is_sink(v)
+  if type(v) == "function" then return true end
+  local ok, write = pcall(function() return v.write end)
+  return (type(v) == "userdata" or type(v) == "table") and ok and type(write) == "function"
+end
+
+-- dest as a directory and a name: an existing directory keeps the name the
+-- service gave; any other path names the file itself.
+local function split_dest(entry, dest, dl)
+  if core.is_dir(dest) then
+    local info, err = dl.describe_named(entry)
+    if not info then return nil, err end
+    return dest, info.name
+  end
+  local dir, name = dest:match("^(.*)/([^/]*)$")
+  if not dir then dir, name = ".", dest end
+  if dir == "" then dir = "/" end
+  if name == "" or name == "." or name == ".." or #name > dl.MAX_NAME then
+    return nil, core.error{ kind = "input", field = "dest", message = ("dest: the file name must be 1 to %d "
+      .. "bytes (255 with room for the temporary suffix), not '.' or '..'"):format(dl.MAX_NAME) }
+  end
+  return dir, name
+end
+
 --- Downloads one file: client:download(entry_or_url, dest, opts).
--- dest is a file path, or an existing directory (the file keeps the name
--- the service gave it).  Returns { path, bytes, md5, resumed, skipped,
--- refreshed } or nil, err.
+-- dest is a file path, an existing directory (the file keeps the name the
+-- service gave it), or a sink: a function(chunk) or a file handle such as
+-- io.stdout, which gets the bytes in order (verified at the end; on
+-- failure it has what arrived).  Returns { path, bytes, md5, resumed,
+-- skipped, refreshed } or nil, err.
 function Client:download(entry, dest, opts)
   local dl = require "hcdl.download"
-  if type(dest) ~= "string" or dest == "" then
-    error("hcdl: download(entry, dest, opts): dest must be a path", 2)
+  local sink = is_sink(dest) and dest or nil
+  if not sink and (type(dest) ~= "string" or dest == "") then
+    error("hcdl: download(entry, dest, opts): dest must be a path, a function or a file handle", 2)
   end
   local err = dl.check_options(opts)
   if err then return nil, err end
   local o = with_default_refresh(self, opts)
-  if core.is_dir(dest) then
-    local info, ierr = dl.describe_named(entry)
-    if not info then return nil, ierr end
-    dest = dest:gsub("/+$", "") .. "/" .. info.name
+  if sink then o.connections = 1 end
+  local ctx, cerr = download_ctx(self)
+  if not ctx then return nil, cerr end
+  local job = { entry = entry, sink = sink }
+  if not sink then
+    local dir_path, name = split_dest(entry, dest, dl)
+    if not dir_path then return nil, name end
+    local dir, derr = core.dir(dir_path)
+    if not dir then return nil, derr end
+    job.dir, job.dir_path, job.name = dir, dir_path, name
   end
-  local r = dl.run({ { entry = entry, dest = dest } }, o, net_options(self))[1]
+  local r = dl.run({ job }, o, ctx)[1]
+  if job.dir then job.dir:close() end
   if not r.ok then return nil, r.err end
   return r
 end
 
+-- Entries in one batch must not use each other's names, temporary ones
+-- included: an entry named `a.part` beside `a` would be a's partial file.
+local function batch_names(entries, dl)
+  local jobs, pre, finals, temps = {}, {}, {}, {}
+  for i, e in ipairs(entries) do
+    local info, ierr = dl.describe_named(e)
+    if info then
+      if finals[info.name] then
+        ierr = core.error{ kind = "input", field = "name", name = info.name,
+          message = info.name .. ": the same name appears twice in the batch" }
+      else
+        finals[info.name] = i
+        for _, t in ipairs(dl.temp_names(info.name)) do temps[t] = info.name end
+        jobs[#jobs + 1] = { entry = e, name = info.name, index = i }
+      end
+    end
+    if ierr then pre[i] = { ok = false, err = ierr, name = ierr.name, status = "failed" } end
+  end
+  local kept = {}
+  for _, job in ipairs(jobs) do
+    local owner = temps[job.name]
+    if owner then
+      pre[job.index] = { ok = false, name = job.name, status = "failed", err = core.error{ kind = "input",
+        field = "name", name = job.name, message = ("%s: refused: it is the name of a temporary file of %s "
+          .. "in the same batch"):format(job.name, owner) } }
+    else
+      kept[#kept + 1] = job
+    end
+  end
+  return kept, pre
+end
+
 --- Downloads many files into dir, opts.concurrency at a time (default 4)
--- on one connection pool.  Returns (report) or (report, err) when any
--- failed: report.files[i] = { ok, path, err, skipped, ... } in entry order,
--- report.failed = the failed ones, report.done / report.skipped counts.
+-- on the client's connection pool.  Returns (report) or (report, err) when
+-- any failed: report.files[i] = { ok, path, err, skipped, status, ... } in
+-- entry order, report.failed = the failed ones, report.done /
+-- report.skipped counts.
 function Client:download_all(entries, dir, opts)
   local dl = require "hcdl.download"
   if type(entries) ~= "table" then error("hcdl: download_all(entries, dir, opts): entries must be a list", 2) end
   if type(dir) ~= "string" or dir == "" then error("hcdl: download_all(entries, dir, opts): dir must be a path", 2) end
   local err = dl.check_options(opts)
   if err then return nil, err end
-  if not core.is_dir(dir) then
-    return nil, core.error{ kind = "io", path = dir, message = dir .. " is not a directory" }
-  end
+  local handle, derr = core.dir(dir)
+  if not handle then return nil, derr end
+  local ctx, cerr = download_ctx(self)
+  if not ctx then handle:close() return nil, cerr end
   local o = with_default_refresh(self, opts)
   o.concurrency = o.concurrency or 4
-  o.connections = 1
-  local jobs, seen, pre = {}, {}, {}
-  for i, entry in ipairs(entries) do
-    local info, ierr = dl.describe_named(entry)
-    if not info then
-      pre[i] = { ok = false, err = ierr, name = ierr.name }
-    elseif seen[info.name] then
-      pre[i] = { ok = false, name = info.name, err = core.error{ kind = "input", field = "name",
-        message = info.name .. ": the same name appears twice in the batch" } }
-    else
-      seen[info.name] = true
-      jobs[#jobs + 1] = { entry = entry, dest = dir:gsub("/+$", "") .. "/" .. info.name, index = i }
-    end
-  end
-  local ran = dl.run(jobs, o, net_options(self))
+  local jobs, pre = batch_names(entries, dl)
+  for _, job in ipairs(jobs) do job.dir, job.dir_path = handle, dir end
+  local ran = dl.run(jobs, o, ctx)
+  handle:close()
   local report = { files = {}, failed = {}, done = 0, skipped = 0 }
   for i = 1, #entries do report.files[i] = pre[i] end
   for k, job in ipairs(jobs) do report.files[job.index] = ran[k] end
@@ -367,13 +397,10 @@ function Client:download_all(entries, dir, opts)
   return report
 end
 
---- Releases the connection (the client can still be used: it reconnects).
+--- Stops the client's transfers and its thread and closes its
+-- connections (the client can still be used: it starts afresh).
 function Client:close()
-  local p = private[self]
-  if p.owned then
-    p.owned.close()
-    p.owned, p.ready = nil, nil
-  end
+  private[self].pool.close()
 end
 
 function Client:__tostring()

@@ -1,38 +1,60 @@
---- hcdl.download: download policy.  Bytes move in C (hcdl.core.fetch); this
--- module decides what to fetch, and when a file counts as finished.
+--- hcdl.download: download policy.  Bytes move in C (the engine's thread);
+-- this module decides what to fetch and when a file counts as finished,
+-- as a small state machine per file:
+--
+--   queued -> plan -> fetch -> verify -> commit -> done
+--                       \-> wait (backoff) -/          \-> failed / skipped
 --
 -- The rules, for people who run this unattended:
--- * bytes go to `<dest>.part`; only a complete, verified file is flushed
---   (fsync) and renamed to `<dest>`, so nothing that looks finished is
---   ever half-written.  An existing `<dest>` is skipped: re-running a
---   batch is cheap and idempotent;
--- * an interrupted download resumes from the `.part` size with Range; a
---   server that ignores Range (200) or answers another range restarts the
---   file cleanly instead of appending;
--- * the size must match (Content-Length/Content-Range, and the entry's own
---   size), and a quoted-MD5 ETag must match the MD5 of the bytes; on a
---   mismatch the `.part` is kept and an "integrity" error returned;
--- * expired links (403 "Request has expired", or an expiry already past)
---   are refreshed through opts.refresh(entry), by default by asking the
---   API again for the same file, and the download resumes;
--- * network drops and 5xx are retried with backoff within a deadline;
--- * file names from the service are untrusted and checked before a byte
---   is written; link queries (signatures) never appear in errors.
+-- * hcdl writes only files it created.  Bytes go to `<name>.part`; its
+--   record `<name>.part.state` (validators, ranges) is written first and is
+--   what makes the .part hcdl's.  Both are opened relative to the
+--   destination directory, never through a link, must be regular files
+--   with one link owned by this user, and are created exclusively.  Any
+--   other file in their place is left alone and the file fails (kind "io",
+--   naming the path).  New files get mode 0600 (opts.mode to change it).
+-- * only a complete, verified file is flushed (fsync) and renamed over
+--   `<name>`; a failure leaves nothing that looks finished;
+-- * a resume sends If-Range with the first answer's ETag (or Last-Modified)
+--   and refuses an answer about another object (another ETag or size):
+--   the file restarts from zero, it is never spliced from two objects;
+-- * sizes must match (the answer's, the entry's), and a quoted-MD5 ETag
+--   must match the MD5 of the bytes that are renamed into place.  A file
+--   that fails verification is removed, so the next run starts afresh;
+-- * several connections keep their ranges in the state file while they
+--   run (only bytes known to be on disk are recorded), so a killed run
+--   resumes where it was;
+-- * expired links are renewed through opts.refresh(entry) (by default by
+--   asking the API again) and the file resumes; network errors, 5xx and
+--   throttling are retried with backoff, honouring Retry-After, all within
+--   opts.deadline (which also bounds a transfer that trickles or stalls);
+-- * after an authentication failure no new file is started.
 local core = require "hcdl.core"
+local entry_mod = require "hcdl.entry"
+local redact = require "hcdl.redact"
 local retry = require "hcdl.retry"
 
 local download = {}
 
-local MAX_NAME = 255
+-- The names hcdl derives from a file name, and what that leaves for it.
+local PART, STATE, STATE_TMP = ".part", ".part.state", ".part.state.tmp"
+download.MAX_NAME = 255 - #STATE_TMP
+
+local MULTI_MIN = 1024 * 1024       -- bytes per range, at least
+local SYNC_EVERY = 16 * 1024 * 1024 -- with fsync on: bytes between durability points
+local CHECKPOINT = 1.0              -- seconds between state-file updates
+local MAX_RESTARTS = 4
+local MAX_REFRESH = 5
 
 local OPTIONS = {
   connections = "number", concurrency = "number", progress = "function",
   refresh = "function", deadline = "number", retries = "number",
-  buffer_size = "number", fsync = "boolean", verify = "boolean",
+  buffer_size = "number", fsync = "boolean", verify = "boolean", mode = "number",
+  force = "boolean", progress_interval = "number",
 }
 
 local function input(field, msg)
-  return nil, core.error{ kind = "input", field = field, message = field .. ": " .. msg }
+  return core.error{ kind = "input", field = field, message = field .. ": " .. msg }
 end
 
 --- The URL without its query: what may appear in messages.
@@ -40,477 +62,948 @@ function download.redact(url)
   return (tostring(url):gsub("%?.*$", "?<signed query>"))
 end
 
+--- The temporary names of a file.
+function download.temp_names(name)
+  return { name .. PART, name .. STATE, name .. STATE_TMP }
+end
+
 --- Checks a file name that came from a service (or a URL).
 function download.safe_name(name)
   if type(name) ~= "string" or name == "" then return nil, "is empty" end
-  if #name > MAX_NAME then return nil, ("is longer than %d bytes"):format(MAX_NAME) end
+  if #name > download.MAX_NAME then
+    return nil, ("is longer than %d bytes (255 with room for hcdl's %s suffix)"):format(
+      download.MAX_NAME, STATE_TMP)
+  end
   if name:find("[/\\]") then return nil, "contains a path separator" end
   if name:find("%.%.") or name == "." then return nil, "contains '..' or is '.'" end
   if name:find("[%z\1-\31\127]") then return nil, "contains a control character" end
   return name
 end
 
-local function url_decode(s)
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
-end
-
-local parse_time = require("hcdl.timefmt").parse_offset
-
---- What hcdl knows about any file entry the five APIs return, or a URL.
--- Returns { url, name, exact (bytes), kb (approximate size), expires } or nil, err.
-function download.describe(entry)
-  local info = {}
-  if type(entry) == "string" then
-    info.url = entry
-  elseif type(entry) == "table" then
-    info.url = entry.download_link or entry.file_link or entry.link or entry.url
-    info.name = entry.name or entry.file_name
-    if entry.file_size ~= nil then               -- PostgreSQL: bytes as a string
-      info.exact = tonumber(entry.file_size)
-    elseif type(entry.size) == "number" then     -- TaurusDB, RDS: KB
-      info.kb = entry.size
-    end
-    info.expires = parse_time(entry.link_expired_time)
-  end
-  if type(info.url) ~= "string" or not info.url:match("^https?://") then
-    return input("entry", "has no http(s) link (download_link, file_link or link)")
-  end
-  local path = info.url:match("^https?://[^/]*(/[^?#]*)") or "/"
-  if not info.name then
-    info.name = url_decode(path:match("([^/]*)$") or "")
-  end
-  if not info.expires then
-    local e = info.url:match("[?&]Expires=(%d+)")
-    info.expires = e and tonumber(e) or nil
-  end
-  return info
-end
-
---- describe(entry), when its file name will name a file on disk: an
--- "input" error (field "name") unless the name is safe.
-function download.describe_named(entry)
-  local info, err = download.describe(entry)
+--- describe(entry) whose name will name a file: an "input" error (field
+-- "name") unless the name is safe.
+function download.describe_named(e, answer)
+  local info, err = entry_mod.describe(e, answer)
   if not info then return nil, err end
   local ok, why = download.safe_name(info.name)
   if not ok then
     return nil, core.error{ kind = "input", field = "name", name = info.name,
-      message = ("file name %s refused: %s"):format(string.format("%q", tostring(info.name)):sub(1, 80), why) }
+      message = ("file name %s refused: %s"):format(("%q"):format(tostring(info.name)):sub(1, 80), why) }
   end
   return info
-end
-
--- ---------------------------------------------------------------------------
--- One file's state across rounds.
-
-local function new_file(entry, dest)
-  local info, err = download.describe(entry)
-  if not info then return nil, err end
-  return {
-    entry = entry, info = info, url = info.url, final = dest, part = dest .. ".part",
-    state = dest .. ".part.ranges", pieces = nil, total = info.exact, etag = nil,
-    refreshed = 0, resumed = false, failures = 0,
-  }
-end
-
--- The byte ranges still to fetch for a file, from disk.
-local function plan(f, connections)
-  local part_size = core.file_size(f.part)
-  local sf = io.open(f.state, "r")
-  if sf then
-    -- a multi-connection download was under way: continue its ranges
-    local total = tonumber(sf:read("*l") or "")
-    local pieces = {}
-    for line in sf:lines() do
-      local a, b, done = line:match("^(%d+) (%d+) (%d+)$")
-      if a then pieces[#pieces + 1] = { start = tonumber(a), stop = tonumber(b), done = tonumber(done) } end
-    end
-    sf:close()
-    if total and #pieces > 0 and part_size == total then
-      f.total, f.pieces, f.multi = total, pieces, true
-      for _, p in ipairs(pieces) do if p.done > 0 then f.resumed = true end end
-      return true
-    end
-    os.remove(f.state) -- unusable: start over
-    core.truncate(f.part, 0)
-    part_size = 0
-  end
-  if connections > 1 and f.total and f.total >= connections * 1024 * 1024 then
-    local pieces, size = {}, math.floor(f.total / connections)
-    for i = 1, connections do
-      local start = (i - 1) * size
-      pieces[i] = { start = start, stop = (i == connections) and f.total - 1 or start + size - 1, done = 0 }
-    end
-    f.pieces, f.multi = pieces, true
-    -- The state goes first: a preallocated .part without its state must
-    -- never be mistaken by a later run for a finished single download.
-    local ok, err = download.save_state(f)
-    if not ok then return nil, err end
-    return core.allocate(f.part, f.total)
-  end
-  f.multi = false
-  local offset = part_size or 0
-  if offset > 0 then f.resumed = true end
-  f.pieces = { { start = offset, stop = nil, done = 0, single = true } }
-  return true
-end
-
-function download.save_state(f)
-  local tmp = f.state .. ".tmp"
-  local out = io.open(tmp, "w")
-  if not out then
-    return nil, core.error{ kind = "io", path = f.state, message = "cannot write " .. f.state }
-  end
-  out:write(("%d\n"):format(f.total))
-  for _, p in ipairs(f.pieces) do out:write(("%d %d %d\n"):format(p.start, p.stop, p.done)) end
-  out:close()
-  return core.rename(tmp, f.state)
-end
-
-local function transfers_for(f, buffer, o)
-  local writeback = o.fsync ~= false -- the file will be fsync'd: start writing early
-  for _, p in ipairs(f.pieces) do
-    if p.single then
-      buffer[#buffer + 1] = { file = f, piece = p, spec = {
-        url = f.url, path = f.part, offset = p.start, md5 = true, md5_prefix = p.start,
-        range_start = p.start > 0 and p.start or nil, writeback = writeback } }
-    elseif p.start + p.done <= p.stop then
-      local from = p.start + p.done
-      buffer[#buffer + 1] = { file = f, piece = p, spec = {
-        url = f.url, path = f.part, offset = from, range_start = from, range_end = p.stop,
-        writeback = writeback } }
-    end
-  end
-end
-
-local function quoted_md5(etag)
-  if type(etag) ~= "string" then return nil end
-  return etag:match('^"?(%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x)"?$')
-end
-
-local function integrity(f, msg)
-  return nil, core.error{ kind = "integrity", path = f.part, name = f.info.name,
-    message = ("%s: %s (the partial file is kept at %s)"):format(f.info.name, msg, f.part) }
-end
-
--- All bytes are on disk: check them, flush, rename.  Returns true or nil, err.
-local function finalize(f, o, streamed_md5)
-  local size, serr = core.file_size(f.part)
-  if not size then return nil, serr or core.error{ kind = "io", message = f.part .. " vanished" } end
-  if f.total and size ~= f.total then
-    return integrity(f, ("%d bytes on disk, the server announced %d"):format(size, f.total))
-  end
-  if f.info.exact and size ~= f.info.exact then
-    return integrity(f, ("%d bytes, the service listed %d"):format(size, f.info.exact))
-  end
-  if f.info.kb and math.abs(size / 1024 - f.info.kb) >= 1 then
-    return integrity(f, ("%d bytes, the service listed %d KB"):format(size, f.info.kb))
-  end
-  local want = o.verify ~= false and quoted_md5(f.etag)
-  if want then
-    local got = streamed_md5
-    if not got then
-      local err
-      got, err = core.md5_file(f.part)
-      if not got then return nil, err end
-    end
-    if got ~= want:lower() then
-      return integrity(f, ("MD5 %s does not match the ETag %s"):format(got, want))
-    end
-    f.md5 = got
-  end
-  if o.fsync ~= false then
-    local ok, err = core.fsync(f.part)
-    if not ok then return nil, err end
-  end
-  local ok, err = core.rename(f.part, f.final)
-  if not ok then return nil, err end
-  os.remove(f.state)
-  if o.fsync ~= false then
-    core.fsync(f.final:match("^(.*)/[^/]*$") or ".")
-  end
-  f.bytes = size
-  return true
-end
-
-local function is_expired(res)
-  return res.status == 403 and type(res.body) == "string" and res.body:find("Request has expired", 1, true)
-end
-
-local function store_error(f, res)
-  local code = type(res.body) == "string" and res.body:match("<Code>([^<]+)</Code>") or nil
-  local msg = type(res.body) == "string" and res.body:match("<Message>([^<]+)</Message>") or nil
-  return core.error{ kind = res.status == 403 and "auth" or "http", status = res.status, code = code,
-    request_id = res.headers and (res.headers["x-obs-request-id"] or res.headers["x-request-id"]) or nil,
-    retryable = res.status == 429 or res.status >= 500, name = f.info.name,
-    message = ("%s: %s answered HTTP %d%s"):format(f.info.name, download.redact(f.url), res.status,
-      msg and (" (" .. msg .. ")") or "") }
-end
-
--- Refreshes an expired link: true, or nil, err.
-local function refresh(f, o)
-  if not o.refresh then
-    return nil, core.error{ kind = "expired", name = f.info.name,
-      message = ("%s: the link expired and no refresh is available"):format(f.info.name) }
-  end
-  f.refreshed = f.refreshed + 1
-  if f.refreshed > 5 then
-    return nil, core.error{ kind = "expired", name = f.info.name,
-      message = ("%s: the link kept expiring after %d refreshes"):format(f.info.name, f.refreshed - 1) }
-  end
-  local new, err = o.refresh(f.entry)
-  if not new then
-    return nil, err or core.error{ kind = "expired", name = f.info.name,
-      message = f.info.name .. ": the link expired and could not be refreshed" }
-  end
-  local info, ierr = download.describe(new)
-  if not info then return nil, ierr end
-  f.entry, f.url = new, info.url
-  f.info.expires = info.expires
-  return true
-end
-
--- Settles one transfer result into the file's state.  Returns one of
--- "piece-done", "again" (re-plan now), "retry" (after a backoff), or
--- nil, err (the file failed).
-local function settle(f, piece, res)
-  f.etag = f.etag or (res.headers and res.headers.etag)
-  if res.ok then
-    if piece.single then
-      if res.status == 200 then
-        f.total = tonumber(res.headers["content-length"]) or (piece.start + res.bytes)
-      elseif res.range_total and res.range_total >= 0 then
-        f.total = res.range_total
-      end
-      piece.md5 = res.md5
-      piece.complete = true
-    else
-      piece.done = piece.done + res.bytes
-      if piece.start + piece.done <= piece.stop then return "retry" end
-    end
-    return "piece-done"
-  end
-  if not piece.single then piece.done = piece.done + (res.bytes or 0) end
-  if res.status == 416 and piece.single then
-    -- asked from where the .part ends: if that is the end, all bytes are here
-    if res.range_total and res.range_total == piece.start then
-      f.total = res.range_total
-      piece.complete = true
-      return "piece-done"
-    end
-    core.truncate(f.part, 0) -- the .part is longer than the object: start over
-    return "again"
-  end
-  if is_expired(res) then return "expired" end
-  local err = res.error
-  if err and err.refused then
-    -- 200 to a range request, or another range: restart cleanly
-    if piece.single then core.truncate(f.part, 0) else f.abandon_multi = true end
-    return "again"
-  end
-  if err and err.kind == "io" then return nil, err end
-  if not err then err = store_error(f, res) end
-  err.name = err.name or f.info.name
-  if err.retryable == false then return nil, err end
-  f.last_error = err
-  return "retry"
-end
-
---- Downloads many files; the engine behind client:download and download_all.
--- jobs: list of { entry =, dest = }.  Returns a list of per-job results
--- { ok =, path =, err =, skipped =, bytes =, md5 =, resumed =, refreshed = }.
-function download.run(jobs, o, net)
-  local policy = { retries = o.retries or 8, base = 0.5, cap = 10 }
-  local deadline = core.now() + (o.deadline or 3600)
-  local results, files = {}, {}
-  for i, job in ipairs(jobs) do
-    local f, err = new_file(job.entry, job.dest)
-    if not f then
-      results[i] = { ok = false, err = err, path = job.dest }
-    elseif core.file_size(job.dest) then
-      results[i] = { ok = true, skipped = true, path = job.dest, name = f.info.name }
-    else
-      f.index = i
-      files[#files + 1] = f
-    end
-  end
-
-  -- refresh links that are known to be expired already (a hint only: the
-  -- server's clock decides, so without a refresh we try anyway)
-  for _, f in ipairs(files) do
-    if f.info.expires and f.info.expires <= os.time() and o.refresh then
-      local ok, err = refresh(f, o)
-      if not ok then f.failed = err end
-    end
-  end
-
-  -- several connections need the size first (entries in KB are not exact)
-  if (o.connections or 1) > 1 then
-    for _, f in ipairs(files) do
-      if not f.failed and not f.total and not core.file_size(f.state) then
-        local res = net.probe(f.url)
-        if res and res.status == 206 then
-          f.total = tonumber((res.headers["content-range"] or ""):match("/(%d+)$"))
-          f.etag = res.headers.etag
-        end
-      end
-    end
-  end
-
-  local round = 0
-  while true do
-    local pending = {}
-    for _, f in ipairs(files) do
-      if not f.failed and not f.finished then
-        if not f.pieces or f.replan then
-          f.replan = false
-          if f.abandon_multi then
-            os.remove(f.state)
-            core.truncate(f.part, 0)
-            f.abandon_multi, f.multi, f.pieces = false, false, nil
-            o.connections = 1
-          end
-          local ok, err = plan(f, f.force_single and 1 or (o.connections or 1))
-          if not ok then f.failed = err end
-        end
-        if not f.failed then pending[#pending + 1] = f end
-      end
-    end
-    if #pending == 0 then break end
-    round = round + 1
-
-    local transfers, specs = {}, {}
-    for _, f in ipairs(pending) do transfers_for(f, transfers, o) end
-    for i, t in ipairs(transfers) do specs[i] = t.spec end
-
-    local on_disk = 0
-    for _, f in ipairs(pending) do
-      for _, p in ipairs(f.pieces) do on_disk = on_disk + (p.single and p.start or p.done) end
-    end
-    local total_known = 0
-    for _, f in ipairs(files) do total_known = total_known + (f.total or f.info.exact or (f.info.kb or 0) * 1024) end
-    local last_t, last_b = core.now(), 0
-    local progress = o.progress and function(bytes)
-      local now = core.now()
-      local rate = (now - last_t) > 0 and (bytes - last_b) / (now - last_t) or 0
-      last_t, last_b = now, bytes
-      return o.progress(on_disk + bytes, total_known, rate)
-    end or nil
-
-    local results_round, cancelled = core.fetch{
-      transfers = specs, concurrency = o.concurrency or #specs, buffer_size = o.buffer_size,
-      connect_timeout = net.connect_timeout, cafile = net.cafile, verify_tls = net.verify_tls,
-      proxy = net.proxy, user_agent = net.user_agent, progress = progress, progress_interval = 0.1,
-      low_speed_limit = 1, low_speed_time = net.low_speed_time or 60,
-    }
-    if cancelled then
-      for _, f in ipairs(pending) do
-        if f.multi then download.save_state(f) end
-        f.failed = core.error{ kind = "io", name = f.info.name, message = f.info.name .. ": cancelled (the partial file is kept)" }
-      end
-      break
-    end
-
-    local wait = false
-    for i, t in ipairs(transfers) do
-      local f, p = t.file, t.piece
-      if not f.failed then
-        local outcome, err = settle(f, p, results_round[i])
-        if outcome == nil then
-          f.failed = err
-        elseif outcome == "expired" then
-          local ok, rerr = refresh(f, o)
-          if not ok then f.failed = rerr else f.replan = not f.multi end
-        elseif outcome == "again" then
-          f.replan = true
-          f.restarts = (f.restarts or 0) + 1
-          if f.restarts > 3 then
-            f.force_single = true
-          end
-          if f.restarts > 6 then
-            f.failed = core.error{ kind = "http", name = f.info.name,
-              message = f.info.name .. ": the server keeps answering a different range than asked" }
-          end
-        elseif outcome == "retry" then
-          f.failures = f.failures + 1
-          f.replan = not f.multi
-          if f.failures > policy.retries then
-            f.failed = f.last_error or core.error{ kind = "network", name = f.info.name,
-              message = f.info.name .. ": gave up after " .. f.failures .. " failed attempts" }
-          else
-            wait = true
-          end
-        end
-      end
-    end
-    for _, f in ipairs(pending) do
-      if f.multi and not f.failed then download.save_state(f) end
-      if not f.failed then
-        local all = true
-        for _, p in ipairs(f.pieces) do
-          if p.single then all = all and p.complete
-          else all = all and (p.start + p.done > p.stop) end
-        end
-        if all and not f.replan then
-          local single = f.pieces[1].single and f.pieces[1] or nil
-          local ok, err = finalize(f, o, single and single.md5 or nil)
-          if ok then f.finished = true else f.failed = err end
-        end
-      end
-    end
-    if wait then
-      local d = retry.delay(policy, round, nil)
-      if core.now() + d >= deadline then
-        for _, f in ipairs(files) do
-          if not f.finished and not f.failed then
-            f.failed = f.last_error or core.error{ kind = "timeout", name = f.info.name,
-              message = f.info.name .. ": download deadline reached" }
-            if f.multi then download.save_state(f) end
-          end
-        end
-        break
-      end
-      net.sleep(d)
-    end
-    if core.now() >= deadline then
-      for _, f in ipairs(files) do
-        if not f.finished and not f.failed then
-          f.failed = core.error{ kind = "timeout", name = f.info.name, message = f.info.name .. ": download deadline reached" }
-        end
-      end
-      break
-    end
-  end
-
-  for _, f in ipairs(files) do
-    results[f.index] = {
-      ok = f.finished == true, err = f.failed, path = f.final, name = f.info.name,
-      bytes = f.bytes, md5 = f.md5, resumed = f.resumed, refreshed = f.refreshed,
-    }
-  end
-  return results
 end
 
 --- Validates download options: nil, or err.
 function download.check_options(opts)
   if opts == nil then return nil end
-  if type(opts) ~= "table" then
-    error("hcdl: download options must be a table", 3)
-  end
+  if type(opts) ~= "table" then error("hcdl: download options must be a table", 3) end
+  local known = {}
+  for k in pairs(OPTIONS) do known[#known + 1] = k end
+  table.sort(known)
   for k, v in pairs(opts) do
     if not OPTIONS[k] then
-      return select(2, input(tostring(k), "unknown option (known: buffer_size, concurrency, connections, deadline, fsync, progress, refresh, retries, verify)"))
+      return input(tostring(k), "unknown option (known: " .. table.concat(known, ", ") .. ")")
     end
-    if type(v) ~= OPTIONS[k] then
-      return select(2, input(k, "must be a " .. OPTIONS[k]))
+    if type(v) ~= OPTIONS[k] then return input(k, "must be a " .. OPTIONS[k]) end
+  end
+  local function whole(k, lo, hi)
+    local v = opts[k]
+    if v ~= nil and (v ~= v or v < lo or v > hi or v % 1 ~= 0) then
+      return input(k, ("must be a whole number from %d to %d"):format(lo, hi))
     end
   end
-  if opts.connections and (opts.connections < 1 or opts.connections > 16 or opts.connections % 1 ~= 0) then
-    return select(2, input("connections", "must be a whole number from 1 to 16"))
+  local err = whole("connections", 1, 16) or whole("concurrency", 1, 64) or whole("retries", 0, 100)
+    or whole("mode", 0, 511)
+  if err then return err end
+  if opts.mode and opts.mode % 512 ~= opts.mode then return input("mode", "permission bits only") end
+  if opts.deadline and not (opts.deadline > 0) then
+    return input("deadline", "must be a number of seconds > 0")
   end
-  if opts.concurrency and (opts.concurrency < 1 or opts.concurrency > 64 or opts.concurrency % 1 ~= 0) then
-    return select(2, input("concurrency", "must be a whole number from 1 to 64"))
+  if opts.progress_interval and not (opts.progress_interval >= 0.01) then
+    return input("progress_interval", "must be at least 0.01 seconds")
   end
   return nil
+end
+
+-- ---------------------------------------------------------------------------
+-- The state file: "hcdl-part 1" then "key value" lines.
+
+local function encode_state(s)
+  local out = { "hcdl-part 1" }
+  for _, k in ipairs{ "total", "etag", "last-modified" } do
+    if s[k] ~= nil then out[#out + 1] = k .. " " .. tostring(s[k]) end
+  end
+  for _, r in ipairs(s.ranges or {}) do
+    out[#out + 1] = ("range %d %d %d"):format(r.start, r.stop, r.durable)
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+local function decode_state(text)
+  local lines = {}
+  for line in text:gmatch("[^\n]+") do lines[#lines + 1] = line end
+  if lines[1] ~= "hcdl-part 1" then return nil end
+  local s = {}
+  for i = 2, #lines do
+    local k, v = lines[i]:match("^(%S+) (.*)$")
+    if k == "total" then
+      s.total = tonumber(v:match("^%d+$") or "")
+    elseif k == "etag" or k == "last-modified" then
+      s[k] = v
+    elseif k == "range" then
+      local a, b, d = v:match("^(%d+) (%d+) (%d+)$")
+      if not a then return nil end
+      s.ranges = s.ranges or {}
+      s.ranges[#s.ranges + 1] = { start = tonumber(a), stop = tonumber(b),
+        durable = tonumber(d), done = tonumber(d) }
+    end
+  end
+  if s.ranges and not s.total then return nil end
+  return s
+end
+
+local function quoted_md5(etag)
+  if type(etag) ~= "string" then return nil end
+  local hex = etag:match('^"(%x+)"$') or etag:match("^(%x+)$")
+  return hex and #hex == 32 and hex:lower() or nil
+end
+
+-- ---------------------------------------------------------------------------
+-- Errors about a file.
+
+local function file_error(f, fields)
+  fields.name = fields.name or f.info.name
+  if fields.path == nil and f.dir_path then fields.path = f.final_path end
+  return core.error(fields)
+end
+
+local function retry_after(headers)
+  local v = headers and headers["retry-after"]
+  if type(v) ~= "string" then return nil end
+  local secs = tonumber(v:match("^%s*(%d+%.?%d*)%s*$") or "")
+  return secs
+end
+
+local function store_error(f, res)
+  local body = type(res.body) == "string" and res.body or ""
+  local code = body:match("<Code>([^<]*)</Code>")
+  local msg = body:match("<Message>([^<]*)</Message>")
+  local status = res.status or 0
+  local throttled = status == 429 or code == "SlowDown"
+  local kind = throttled and "throttled" or (status == 401 or status == 403) and "auth" or "http"
+  return file_error(f, { kind = kind, status = status, code = code,
+    request_id = res.headers and (res.headers["x-obs-request-id"] or res.headers["x-request-id"]) or nil,
+    retryable = throttled or status >= 500, retry_after = retry_after(res.headers),
+    message = ("%s: %s answered HTTP %d%s"):format(f.info.name, download.redact(f.url), status,
+      msg and (" (" .. msg .. ")") or "") })
+end
+
+-- The size of the whole object, from an answer's headers.
+local function total_of(h)
+  local cr = h["content-range"]
+  if cr then return tonumber(cr:match("/(%d+)%s*$") or "") end
+  return tonumber(h["content-length"] or "")
+end
+
+local function is_expired(res)
+  return res.status == 403 and type(res.body) == "string"
+    and res.body:find("Request has expired", 1, true) ~= nil
+end
+
+-- ---------------------------------------------------------------------------
+-- A run: many files, a scheduler, one engine.
+
+local Run = {}
+Run.__index = Run
+
+local function new_file(run, job, index)
+  local f = {
+    run = run, entry = job.entry, index = index, dir = job.dir, dir_path = job.dir_path,
+    name = job.name, sink = job.sink, status = "queued", transfers = {},
+    refreshed = 0, failures = 0, restarts = 0, resumed = false, urls = {},
+  }
+  local info, err = entry_mod.describe(job.entry, job.answer)
+  if not info then
+    f.status, f.err = "failed", err
+    f.info = { name = tostring(job.name) }
+    return f
+  end
+  f.info, f.url = info, info.url
+  f.urls[1] = info.url
+  if f.dir then
+    f.part, f.state = job.name .. PART, job.name .. STATE
+    f.final_path = f.dir:path(job.name)
+  end
+  return f
+end
+
+function Run:now() return self.h.now() end
+
+function Run:fail(f, err)
+  if f.status == "done" or f.status == "failed" then return end
+  for _, t in pairs(f.transfers) do t.ticket:cancel() end
+  f.transfers = {}
+  f.status, f.err = "failed", err
+  if f.file then f.file:close() f.file = nil end
+  if err.kind == "auth" and not err.not_started then self.stop_new = self.stop_new or err end
+end
+
+function Run:finish(f, fields)
+  f.status = "done"
+  for k, v in pairs(fields) do f[k] = v end
+  if f.file then f.file:close() f.file = nil end
+end
+
+-- An async step: op (a task or a ticket) then k(self, f, value, err).
+function Run:after(f, op, k)
+  f.pending = { op = op, k = k }
+end
+
+-- State writes of a file go one at a time, in order: a later one started
+-- while one is in flight is written after it (with the latest ranges);
+-- k runs once the state holding what it needs is on disk.
+function Run:save(f, k)
+  f.write_waiters = f.write_waiters or {}
+  if k then f.write_waiters[#f.write_waiters + 1] = k end
+  if f.writing then
+    f.write_again = true
+    return
+  end
+  f.state_dirty = false
+  f.writing_for, f.write_waiters = f.write_waiters, {}
+  f.writing = core.task("write", { dir = f.dir, name = f.state, data = encode_state(f.saved),
+    fsync = self.o.fsync ~= false })
+end
+
+function Run:write_state(f, k) self:save(f, k) end
+
+-- Runs k once no state write is in flight (the commit removes the state).
+function Run:when_idle(f, k)
+  if not f.writing then return k(self, f) end
+  f.idle_waiters = f.idle_waiters or {}
+  f.idle_waiters[#f.idle_waiters + 1] = k
+end
+
+function Run:saved_done(f)
+  local ok, err = f.writing:result()
+  local done_for = f.writing_for or {}
+  f.writing, f.writing_for = nil, nil
+  if not ok then return self:fail(f, err) end
+  if f.write_again then
+    f.write_again = false
+    self:save(f)
+  end
+  for _, k in ipairs(done_for) do
+    if f.status == "failed" then return end
+    k(self, f)
+  end
+  if not f.writing and f.idle_waiters then
+    local waiters = f.idle_waiters
+    f.idle_waiters = nil
+    for _, k in ipairs(waiters) do
+      if f.status == "failed" then return end
+      k(self, f)
+    end
+  end
+end
+
+-- ---- plan -----------------------------------------------------------------
+
+function Run:start_file(f)
+  f.status = "plan"
+  if f.sink then return self:start_stream(f) end
+  local st, err = f.dir:stat(f.name)
+  if st == nil then return self:fail(f, err) end
+  if st then
+    if st.type == "dir" then
+      return self:fail(f, file_error(f, { kind = "io",
+        message = f.final_path .. " is a directory; a file was to be written there" }))
+    elseif st.type ~= "file" then
+      return self:fail(f, file_error(f, { kind = "io",
+        message = f.final_path .. " exists and is not a regular file; hcdl leaves it alone" }))
+    elseif not self.o.force and entry_mod.size_agrees(f.info, st.size) then
+      f.status, f.bytes, f.skipped = "skipped", st.size, true
+      return
+    end
+    -- a different size: downloaded again and replaced atomically
+  end
+  self:plan(f)
+end
+
+function Run:plan(f)
+  local text, err = f.dir:read(f.state, 1024 * 1024)
+  if text == nil then return self:fail(f, err) end
+  local pst, perr = f.dir:stat(f.part)
+  if pst == nil then return self:fail(f, perr) end
+  local saved = text and decode_state(text) or nil
+  if not pst then
+    -- no .part (a state without one: a crash between writing the two)
+    return self:fresh(f)
+  end
+  local part_path = f.dir:path(f.part)
+  if pst.type ~= "file" then
+    return self:fail(f, file_error(f, { kind = "io", path = part_path, message = part_path ..
+      (pst.type == "link" and " is a symbolic link; hcdl does not write through links"
+        or " is not a regular file; hcdl leaves it alone") }))
+  end
+  if not saved then
+    return self:fail(f, file_error(f, { kind = "io", path = part_path, message = part_path
+      .. " exists but hcdl has no record of creating it (" .. f.state .. "); it is left alone" }))
+  end
+  local file, oerr = f.dir:open(f.part)
+  if not file then return self:fail(f, oerr) end
+  f.file, f.saved = file, saved
+  if saved.ranges then
+    if pst.size ~= saved.total then return self:restart(f, "the partial file has the wrong size") end
+    f.resumed = true
+    return self:fetch_ranges(f)
+  end
+  f.resumed = pst.size > 0
+  self:fetch_single(f)
+end
+
+function Run:fresh(f)
+  f.saved = {}
+  self:write_state(f, function(run, ff)
+    local file, err = ff.dir:open(ff.part, { create = true, mode = run.o.mode or 384 })
+    if not file then return run:fail(ff, err) end
+    ff.file = file
+    if run.connections > 1 then return run:probe(ff) end
+    run:fetch_single(ff)
+  end)
+end
+
+-- From zero: the object changed, or what is on disk cannot be trusted.
+function Run:restart(f, why)
+  f.restarts = f.restarts + 1
+  if f.restarts > MAX_RESTARTS then
+    return self:fail(f, file_error(f, { kind = "http", message = ("%s: %s, again after %d restarts; giving up")
+      :format(f.info.name, why, MAX_RESTARTS) }))
+  end
+  for _, t in pairs(f.transfers) do t.ticket:cancel() end
+  f.transfers = {}
+  f.resumed, f.streamed_md5 = false, nil
+  f.saved = {}
+  if not f.file then
+    local file, err = f.dir:open(f.part)
+    if not file then return self:fail(f, err) end
+    f.file = file
+  end
+  local ok, err = f.file:truncate(0, f.dir:path(f.part))
+  if not ok then return self:fail(f, err) end
+  self:write_state(f, function(run, ff)
+    if run.connections > 1 then return run:probe(ff) end
+    run:fetch_single(ff)
+  end)
+end
+
+-- ---- fetch: one stream ------------------------------------------------------
+
+function Run:transfer(f, piece, spec)
+  spec.url, spec.deadline = f.url, self.deadline
+  local ticket, err = self.engine:start(spec)
+  if not ticket then return self:fail(f, err) end
+  f.transfers[ticket] = { ticket = ticket, piece = piece, spec = spec }
+  f.status = "fetch"
+end
+
+function Run:fetch_single(f)
+  local st, err = f.file:stat(f.dir:path(f.part))
+  if not st then return self:fail(f, err) end
+  local size, saved = st.size, f.saved
+  local spec = { file = f.file, offset = size, md5 = self.o.verify ~= false, md5_prefix = size,
+    writeback = self.o.fsync ~= false }
+  if size > 0 then
+    spec.range_start = size
+    spec.if_range = saved.etag or saved["last-modified"]
+    spec.expect_etag, spec.expect_total = saved.etag, saved.total
+  end
+  self:transfer(f, { single = true, start = size }, spec)
+end
+
+-- Records the first answer's validators (once), so later resumes can
+-- prove they continue the same object.
+function Run:learn(f, headers, total)
+  local s = f.saved
+  if s.etag or s["last-modified"] or not headers then return end
+  s.etag, s["last-modified"] = headers.etag, headers["last-modified"]
+  s.total = s.total or total
+  if s.etag or s["last-modified"] then f.state_dirty = true end
+end
+
+function Run:on_single(f, t, r)
+  local piece = t.piece
+  if r.ok then
+    local total = total_of(r.headers)
+    self:learn(f, r.headers, total)
+    f.total = total or (piece.start + r.bytes)
+    if r.md5 then f.streamed_md5 = r.md5 end
+    return self:verify(f)
+  end
+  if r.status == 200 or r.status == 206 then self:learn(f, r.headers, total_of(r.headers)) end
+  if r.status == 416 then return self:on_416(f, piece, r) end
+  self:on_failure(f, r, function(run, ff) run:fetch_single(ff) end)
+end
+
+-- 416: asked from where the .part ends.  Complete only if that is the end
+-- and the bytes can be verified; anything else starts over.
+function Run:on_416(f, piece, r)
+  if not piece.start or piece.start == 0 then
+    return self:on_failure(f, { status = 416, headers = r.headers, error = file_error(f, {
+      kind = "http", status = 416, retryable = true,
+      message = f.info.name .. ": HTTP 416 to a request for the whole object" }) },
+      function(run, ff) run:fetch_single(ff) end)
+  end
+  local want = self.o.verify ~= false and quoted_md5(f.saved.etag)
+  if r.range_total == piece.start and want then
+    f.total = piece.start
+    return self:verify(f, "416")
+  end
+  self:restart(f, "the server says the partial file is complete, but it cannot be verified")
+end
+
+-- A transfer that did not succeed: refresh, restart, retry or fail.
+function Run:on_failure(f, r, again)
+  if is_expired(r) then return self:refresh(f, again) end
+  local err = r.error
+  if err and err.refused then return self:restart(f, err.message) end
+  if err and err.kind == "io" then
+    err.path = err.path or f.dir:path(f.part)
+    err.message = err.path .. ": " .. err.message
+    err.name = f.info.name
+    return self:fail(f, err)
+  end
+  if err then
+    err.name = err.name or f.info.name
+    err.status = err.status or (r.status ~= 0 and r.status or nil)
+  else
+    err = store_error(f, r)
+  end
+  if self.deadline and self:now() >= self.deadline then
+    if err.kind ~= "timeout" then
+      err = file_error(f, { kind = "timeout", message = f.info.name
+        .. ": the download deadline passed (last error: " .. tostring(err.message) .. ")" })
+    end
+    return self:fail(f, err)
+  end
+  if err.retryable == false then return self:fail(f, err) end
+  self:backoff(f, err, again)
+end
+
+function Run:backoff(f, err, again)
+  f.failures = f.failures + 1
+  if f.failures > self.policy.retries then return self:fail(f, err) end
+  local delay = retry.delay(self.policy, f.failures, err)
+  if self.deadline and self:now() + delay >= self.deadline then return self:fail(f, err) end
+  f.status, f.wake_at, f.on_wake = "wait", self:now() + delay, again
+end
+
+function Run:refresh(f, again)
+  if not self.o.refresh then
+    return self:fail(f, file_error(f, { kind = "expired",
+      message = f.info.name .. ": the link expired and no refresh is available" }))
+  end
+  f.refreshed = f.refreshed + 1
+  if f.refreshed > MAX_REFRESH then
+    return self:fail(f, file_error(f, { kind = "expired", message = ("%s: the link kept expiring after %d refreshes")
+      :format(f.info.name, MAX_REFRESH) }))
+  end
+  local new, err = self.o.refresh(f.entry)
+  if not new then
+    return self:fail(f, err or file_error(f, { kind = "expired",
+      message = f.info.name .. ": the link expired and could not be refreshed" }))
+  end
+  local info, ierr = entry_mod.describe(new)
+  if not info then return self:fail(f, ierr) end
+  f.entry, f.url, f.info.expires = new, info.url, info.expires
+  f.urls[#f.urls + 1] = info.url
+  again(self, f)
+end
+
+-- ---- fetch: ranges ------------------------------------------------------------
+
+function Run:probe(f)
+  local ticket, err = self.engine:start{ url = f.url, headers = { Range = "bytes=0-0" },
+    max_body = 65536, deadline = self.deadline }
+  if not ticket then return self:fail(f, err) end
+  f.status = "fetch"
+  self:after(f, ticket, function(run, ff, r)
+    if r.status == 206 and r.range_total and r.range_total >= run.connections * MULTI_MIN then
+      ff.saved = { total = r.range_total, etag = r.headers.etag,
+        ["last-modified"] = r.headers["last-modified"] }
+      return run:plan_ranges(ff)
+    end
+    if r.status == 206 or r.status == 200 or (r.error and r.error.kind == "http") then
+      return run:fetch_single(ff) -- small, or no ranges: one stream
+    end
+    run:on_failure(ff, r, function(rr, fff) rr:probe(fff) end)
+  end)
+end
+
+function Run:plan_ranges(f)
+  local total, n = f.saved.total, self.connections
+  local size = math.floor(total / n)
+  f.saved.ranges = {}
+  for i = 1, n do
+    local start = (i - 1) * size
+    f.saved.ranges[i] = { start = start, stop = i == n and total - 1 or start + size - 1,
+      done = 0, durable = 0 }
+  end
+  -- the record goes first: a preallocated .part without it would be
+  -- taken by a later run for someone else's file
+  self:write_state(f, function(run, ff)
+    run:after(ff, core.task("allocate", { file = ff.file, size = total, path = ff.dir:path(ff.part) }),
+      function(r2, fff, ok, err)
+        if not ok then return r2:fail(fff, err) end
+        r2:fetch_ranges(fff)
+      end)
+  end)
+end
+
+function Run:fetch_ranges(f)
+  local s = f.saved
+  local pending = false
+  for _, p in ipairs(s.ranges) do
+    local from = p.start + p.done
+    if from <= p.stop and not p.active then
+      pending = true
+      p.active = true
+      self:transfer(f, p, { file = f.file, offset = from, range_start = from, range_end = p.stop,
+        if_range = s.etag or s["last-modified"], expect_etag = s.etag, expect_total = s.total,
+        writeback = self.o.fsync ~= false, sync_every = self.o.fsync ~= false and SYNC_EVERY or 0 })
+      if f.status == "failed" then return end
+    elseif from <= p.stop then
+      pending = true
+    end
+  end
+  if not pending then
+    f.total = s.total
+    self:verify(f)
+  end
+end
+
+function Run:on_range(f, t, r)
+  local p = t.piece
+  p.active = false
+  p.done = p.done + (r.bytes or 0)
+  p.durable = p.durable + (self.o.fsync ~= false and (r.synced or 0) or (r.bytes or 0))
+  f.state_dirty = true
+  if r.ok then return self:fetch_ranges(f) end
+  if r.status == 416 then return self:restart(f, "HTTP 416 to a range inside the object") end
+  self:on_failure(f, r, function(run, ff) run:fetch_ranges(ff) end)
+end
+
+-- ---- stream to a sink ----------------------------------------------------------
+
+function Run:start_stream(f)
+  f.digest = self.o.verify ~= false and core.md5() or nil
+  f.delivered = f.delivered or 0
+  f.saved = f.saved or {}
+  local spec = { stream = true }
+  if f.delivered > 0 then
+    spec.range_start = f.delivered
+    spec.if_range = f.saved.etag or f.saved["last-modified"]
+    spec.expect_etag, spec.expect_total = f.saved.etag, f.saved.total
+    f.digest = f.stream_digest
+  end
+  f.stream_digest = f.digest
+  self:transfer(f, { stream = true, start = f.delivered }, spec)
+end
+
+function Run:deliver(f, t)
+  local chunk = t.ticket:read()
+  if #chunk == 0 then return true end
+  if f.stream_digest then f.stream_digest:update(chunk) end
+  f.delivered = f.delivered + #chunk
+  local ok, err
+  if type(f.sink) == "function" then
+    ok, err = pcall(f.sink, chunk)
+    if ok and err == false then ok, err = false, "the sink returned false" end
+  else
+    ok, err = f.sink:write(chunk)
+  end
+  if not ok then
+    self:fail(f, file_error(f, { kind = "io", path = "sink",
+      message = f.info.name .. ": the sink refused the data (sink: " .. tostring(err) .. ")" }))
+    return false
+  end
+  return true
+end
+
+function Run:on_stream(f, t, r)
+  if r.ok then
+    local total = total_of(r.headers)
+    self:learn(f, r.headers, total)
+    f.total = total or f.delivered
+    return self:verify(f)
+  end
+  if r.status == 200 or r.status == 206 then self:learn(f, r.headers, total_of(r.headers)) end
+  if r.error and r.error.refused then
+    -- the sink already has bytes of the first object: it cannot be undone
+    return self:fail(f, file_error(f, { kind = "integrity", path = "sink", message = f.info.name
+      .. ": the object changed after " .. f.delivered .. " bytes were delivered to the sink ("
+      .. r.error.message .. ")" }))
+  end
+  self:on_failure(f, r, function(run, ff) run:start_stream(ff) end)
+end
+
+-- ---- verify and commit ---------------------------------------------------------
+
+function Run:integrity(f, msg)
+  if f.sink then
+    return self:fail(f, file_error(f, { kind = "integrity", path = "sink", message = f.info.name .. ": " .. msg }))
+  end
+  if f.resumed and not f.fresh_retry then
+    -- the bytes kept from an earlier attempt may be the bad ones: once
+    f.fresh_retry = true
+    return self:restart(f, msg)
+  end
+  if f.file then f.file:close() f.file = nil end
+  f.dir:remove(f.part)
+  f.dir:remove(f.state)
+  self:fail(f, file_error(f, { kind = "integrity", message = ("%s: %s; the partial file was removed, "
+    .. "so the next run starts afresh"):format(f.info.name, msg) }))
+end
+
+function Run:verify(f, via)
+  f.status = "verify"
+  local size
+  if f.sink then
+    size = f.delivered
+  else
+    local st, err = f.file:stat(f.dir:path(f.part))
+    if not st then return self:fail(f, err) end
+    size = st.size
+  end
+  if f.total and size ~= f.total then
+    return self:integrity(f, ("%d bytes received, the server announced %d"):format(size, f.total))
+  end
+  if f.info.exact and size ~= f.info.exact then
+    return self:integrity(f, ("%d bytes, the service listed %d"):format(size, f.info.exact))
+  end
+  if f.info.kb and not entry_mod.size_agrees(f.info, size) then
+    return self:integrity(f, ("%d bytes, the service listed %d KB"):format(size, f.info.kb))
+  end
+  local want = self.o.verify ~= false and quoted_md5(f.saved.etag)
+  local function check(got)
+    if want and got ~= want then
+      return self:integrity(f, ("MD5 %s does not match the ETag %s"):format(tostring(got), want))
+    end
+    f.md5 = want and got or nil
+    f.bytes = size
+    self:commit(f)
+  end
+  if not want then return check(nil) end
+  if f.sink then return check(f.stream_digest and f.stream_digest:hex()) end
+  if f.streamed_md5 and via ~= "416" then return check(f.streamed_md5) end
+  self:after(f, core.task("hash", { file = f.file, path = f.dir:path(f.part) }), function(run, ff, got, err)
+    if not got then return run:fail(ff, err) end
+    check(got)
+  end)
+end
+
+function Run:commit(f)
+  if f.sink then
+    return self:finish(f, { resumed = f.restarts == 0 and f.failures > 0 })
+  end
+  f.status = "commit"
+  if f.file then f.file:close() f.file = nil end
+  self:when_idle(f, function(run, ff) run:commit_now(ff) end)
+end
+
+function Run:commit_now(f)
+  self:after(f, core.task("commit", { dir = f.dir, part = f.part, final = f.name, state = f.state,
+    fsync = self.o.fsync ~= false, mtime = f.info.mtime }), function(run, ff, ok, err)
+    if not ok then return run:fail(ff, err) end
+    run:finish(ff, {})
+  end)
+end
+
+-- ---- the scheduler ----------------------------------------------------------------
+
+function Run:checkpoint(f, now)
+  if not (f.saved and f.saved.ranges) or f.writing or f.status ~= "fetch" then return end
+  if not f.state_dirty and now - (f.checkpointed or 0) < CHECKPOINT then return end
+  local moved = f.state_dirty
+  for _, t in pairs(f.transfers) do
+    local written, synced = t.ticket:progress()
+    local d = self.o.fsync ~= false and synced or written
+    if d > (t.recorded or 0) then
+      t.piece.durable = t.piece.durable + d - (t.recorded or 0)
+      t.recorded = d
+      moved = true
+    end
+  end
+  f.checkpointed = now
+  if moved then self:save(f) end
+end
+
+-- Single streams: once the validators are known, record them, so a killed
+-- run resumes with If-Range.
+function Run:record_single(f)
+  if not f.state_dirty or f.writing or not f.saved or f.saved.ranges or f.sink
+    or f.status ~= "fetch" then return end
+  self:save(f)
+end
+
+function Run:poll_file(f)
+  local progressed = false
+  if f.writing and f.writing:ready() then
+    self:saved_done(f)
+    progressed = true
+    if f.status == "failed" then return true end
+  end
+  if f.pending and f.pending.op:ready() then
+    local p = f.pending
+    f.pending = nil
+    p.k(self, f, p.op:result())
+    progressed = true
+  end
+  -- a snapshot: handling a result may start new transfers
+  local current = {}
+  for key, t in pairs(f.transfers) do current[#current + 1] = { key, t } end
+  for _, kt in ipairs(current) do
+    local key, t = kt[1], kt[2]
+    if f.status == "failed" then break end
+    local finished = t.ticket:finished()
+    if t.piece.stream and not self:deliver(f, t) then return true end
+    if not finished and t.piece.single and not (f.saved.etag or f.saved["last-modified"]) then
+      -- record the first answer's validators as soon as they arrive
+      local h = t.ticket:headers()
+      if h then self:learn(f, h, total_of(h)) end
+    end
+    if finished then
+      local r = t.ticket:result()
+      f.transfers[key] = nil
+      progressed = true
+      if f.status ~= "failed" then
+        if t.piece.single then self:on_single(f, t, r)
+        elseif t.piece.stream then self:on_stream(f, t, r)
+        else self:on_range(f, t, r) end
+      end
+    end
+  end
+  return progressed
+end
+
+function Run:terminal(f)
+  return f.status == "done" or f.status == "failed" or f.status == "skipped"
+end
+
+-- Files start in entry order, `concurrency` at a time.
+function Run:admit()
+  local active = 0
+  for _, f in ipairs(self.files) do
+    if f.status ~= "queued" and not self:terminal(f) then active = active + 1 end
+  end
+  for _, f in ipairs(self.files) do
+    if active >= self.concurrency then break end
+    if f.status == "queued" then
+      if self.stop_new then
+        self:fail(f, file_error(f, { kind = "auth", not_started = true, status = self.stop_new.status,
+          message = f.info.name .. ": not started: an earlier file failed with an authentication error ("
+            .. tostring(self.stop_new.message) .. ")" }))
+      else
+        self:start_file(f)
+        if not self:terminal(f) then active = active + 1 end
+      end
+    end
+  end
+end
+
+function Run:wake_timers(now)
+  local next_wake
+  for _, f in ipairs(self.files) do
+    if f.status == "wait" then
+      if now >= f.wake_at then
+        f.status = "fetch"
+        local k = f.on_wake
+        f.on_wake = nil
+        k(self, f)
+      elseif not next_wake or f.wake_at < next_wake then
+        next_wake = f.wake_at
+      end
+    end
+  end
+  return next_wake
+end
+
+function Run:progress(now, force)
+  local o = self.o
+  if not o.progress then return end
+  if not force and now - self.last_progress < self.progress_interval then return end
+  local done, total, info = 0, 0, { files = {} }
+  for i, f in ipairs(self.files) do
+    local fd = 0
+    if f.status == "done" or f.status == "skipped" then
+      fd = f.bytes or 0
+    elseif f.sink then
+      fd = f.delivered or 0
+    elseif f.saved and f.saved.ranges then
+      for _, p in ipairs(f.saved.ranges) do fd = fd + p.done end
+      for _, t in pairs(f.transfers) do fd = fd + (t.ticket:progress()) end
+    else
+      for _, t in pairs(f.transfers) do fd = fd + t.piece.start + (t.ticket:progress()) end
+      if not next(f.transfers) and f.file then
+        local st = f.file:stat()
+        fd = st and st.size or 0
+      end
+    end
+    local ft = f.total or (f.saved and f.saved.total) or f.info.exact or (f.info.kb and f.info.kb * 1024) or nil
+    local state = f.status == "queued" and "queued" or f.status == "done" and "done"
+      or f.status == "skipped" and "skipped" or f.status == "failed" and "failed" or "active"
+    info.files[i] = { name = f.info.name, done = fd, total = ft, state = state }
+    done, total = done + fd, total + (ft or fd)
+  end
+  local dt = now - self.last_progress
+  local rate = dt > 0 and math.max(0, done - self.last_done) / dt or 0
+  self.last_progress, self.last_done = now, done
+  if o.progress(done, total, rate, info) == false then self.cancelled = true end
+end
+
+function Run:all_terminal()
+  for _, f in ipairs(self.files) do
+    if not self:terminal(f) then return false end
+  end
+  return true
+end
+
+-- Something to wait on: any transfer ending (or streaming), any task done.
+function Run:waitable()
+  local e, since = self.engine, self.engine:events()
+  local tasks = {}
+  for _, f in ipairs(self.files) do
+    if f.pending and f.pending.op.ready then tasks[#tasks + 1] = f.pending.op end
+    if f.writing then tasks[#tasks + 1] = f.writing end
+  end
+  local function any_task()
+    for _, k in ipairs(tasks) do if k:ready() then return true end end
+    return false
+  end
+  return {
+    ready = function() return e:events() ~= since or any_task() end,
+    wait = function(_, t)
+      if any_task() then return true end
+      -- tasks end on threads of their own: look at them every 20 ms
+      return e:wait(#tasks > 0 and math.min(t, 0.02) or t, since) or any_task()
+    end,
+  }
+end
+
+function Run:cancel_all(why)
+  for _, f in ipairs(self.files) do
+    if not self:terminal(f) then
+      for _, t in pairs(f.transfers) do t.ticket:cancel() end
+    end
+  end
+  -- let the cancelled transfers report what they wrote, then record it
+  local deadline = core.now() + 2
+  for _, f in ipairs(self.files) do
+    for key, t in pairs(f.transfers) do
+      while not t.ticket:ready() and core.now() < deadline do t.ticket:wait(0.05) end
+      local r = t.ticket:result()
+      f.transfers[key] = nil
+      if r and t.piece and not t.piece.single and not t.piece.stream then
+        t.piece.done = t.piece.done + (r.bytes or 0)
+        t.piece.durable = t.piece.durable + (self.o.fsync ~= false and (r.synced or 0) or (r.bytes or 0))
+      end
+    end
+    if f.writing then f.writing:wait(5) f.writing = nil end
+    if f.saved and f.saved.ranges and f.dir and f.status ~= "done" then
+      local k = core.task("write", { dir = f.dir, name = f.state, data = encode_state(f.saved),
+        fsync = self.o.fsync ~= false })
+      k:wait(10)
+    end
+    if f.pending and f.pending.op.wait then f.pending.op:wait(10) end
+    if not self:terminal(f) then
+      f.status, f.err = "failed", file_error(f, { kind = "io", cancelled = true,
+        message = f.info.name .. ": " .. why .. " (the partial file is kept for the next run)" })
+    end
+    if f.file then f.file:close() f.file = nil end
+  end
+end
+
+function Run:loop()
+  while true do
+    local now = self:now()
+    if self.deadline and now >= self.deadline then
+      for _, f in ipairs(self.files) do
+        if not self:terminal(f) then
+          self:fail(f, file_error(f, { kind = "timeout", message = f.info.name .. ": the download deadline passed" }))
+        end
+      end
+    end
+    self:admit()
+    local progressed = false
+    for _, f in ipairs(self.files) do
+      if not self:terminal(f) and self:poll_file(f) then progressed = true end
+    end
+    local next_wake = self:wake_timers(self:now())
+    for _, f in ipairs(self.files) do
+      if not self:terminal(f) then
+        self:checkpoint(f, self:now())
+        self:record_single(f)
+      end
+    end
+    self:progress(self:now())
+    if self.cancelled then return self:cancel_all("cancelled") end
+    if self:all_terminal() then break end
+    if not progressed then
+      local timeout = self.progress_interval
+      if next_wake then timeout = math.min(timeout, math.max(0.001, next_wake - self:now())) end
+      if self.deadline then timeout = math.min(timeout, math.max(0.001, self.deadline - self:now())) end
+      self.h.wait(self:waitable(), timeout)
+    end
+  end
+  self:progress(self:now())
+end
+
+-- The secrets of a file's result: the client's, and every link it used.
+function Run:secrets(f)
+  local list = redact.list()
+  for _, s in ipairs(self.ctx.secrets or {}) do list.add(s) end
+  for _, u in ipairs(f.urls) do redact.add_link(list, u) end
+  return list
+end
+
+function Run:results()
+  local out = {}
+  for i, f in ipairs(self.files) do
+    local r = { ok = f.status == "done" or f.status == "skipped", path = f.final_path, name = f.info.name,
+      err = f.err, skipped = f.status == "skipped" or nil, bytes = f.bytes, md5 = f.md5,
+      resumed = f.resumed, refreshed = f.refreshed, status = f.status == "done" and "downloaded" or f.status }
+    if r.err then r.err = redact.error(r.err, self:secrets(f)) end
+    out[i] = r
+  end
+  return out
+end
+
+--- Downloads files; the engine behind client:download and download_all.
+-- jobs: list of { entry =, dir = <core.dir handle>, dir_path =, name =,
+--   answer = <descriptor answer>, sink = <fn or file handle> }.
+-- ctx: { engine =, host =, secrets = {...} }.
+-- Returns one result per job: { ok, path, name, err, skipped, bytes, md5,
+-- resumed, refreshed, status }.
+function download.run(jobs, o, ctx)
+  local run = setmetatable({
+    o = o, ctx = ctx, h = ctx.host, engine = ctx.engine, files = {},
+    concurrency = o.concurrency or 1, connections = o.connections or 1,
+    policy = { retries = o.retries or 8, base = 0.5, cap = 10 },
+    progress_interval = o.progress_interval or 0.1,
+  }, Run)
+  run.last_progress, run.last_done = run:now(), 0
+  run.deadline = o.deadline and (run:now() + o.deadline) or nil
+  for i, job in ipairs(jobs) do
+    run.files[i] = new_file(run, job, i)
+  end
+  local ok, err = pcall(Run.loop, run)
+  if not ok then
+    -- interrupted (Ctrl-C in a script raises "interrupted!") or a bug:
+    -- stop the transfers, keep what is on disk resumable, then re-raise
+    pcall(Run.cancel_all, run, "interrupted")
+    error(err, 0)
+  end
+  return run:results()
 end
 
 return download

@@ -6,7 +6,7 @@
 -- body; tokens live 24 h.  (api-facts.md section B.)  The password is
 -- never put into an error or a log.
 local core = require "hcdl.core"
-local cjson = require "cjson.safe"
+local cjson = require "hcdl.json"
 
 local iam = {}
 

@@ -1,96 +1,85 @@
---- hcdl.transport: how a request spec reaches the network, and how to wait.
+--- hcdl.transport: how a request spec reaches the network, and how the
+-- caller waits for it.
 --
 -- Everything in hcdl that waits or loops is written straight-line over a
 -- small table:
 --
---   { send = function(spec, timeout) -> res | nil, err,
---     sleep = function(seconds), now = function() -> seconds (monotonic),
---     close = function() }
+--   { name, send = function(spec, timeout) -> res | nil, err,
+--     sleep = function(seconds), now = function() -> monotonic seconds,
+--     wait = function(waitable, timeout) -> ready, pool = <engine pool> }
 --
--- The default one below calls libcurl directly (blocking) with one kept-
--- alive session.  Hosts with an event loop pass their own `sleep`/`now`
--- (e.g. ngx.sleep) or a whole transport through the client config.
+-- Requests run on the client's transfer engine (hcdl.core: a thread with
+-- a curl multi handle and the client's connection pool); the host
+-- (hcdl.host) decides how this call waits: blocking, ngx.sleep, or a
+-- Neovim task's yield.  A transport is chosen per call, never fixed at the
+-- client's first use.
 local core = require "hcdl.core"
+local host_mod = require "hcdl.host"
 
 local transport = {}
 
---- A blocking libcurl transport.  opts: timeout, connect_timeout, cafile,
--- verify_tls, proxy, user_agent, low_speed_limit, low_speed_time, max_body.
+--- The client settings that shape every transfer (one table, read by
+-- hcdl.core's one list of curl options).
+function transport.net_options(cfg)
+  return {
+    connect_timeout = cfg.connect_timeout, cafile = cfg.cafile, verify_tls = cfg.verify_tls,
+    proxy = cfg.proxy, user_agent = cfg.user_agent, low_speed_limit = cfg.low_speed_limit,
+    low_speed_time = cfg.low_speed_time, buffer_size = cfg.buffer_size,
+  }
+end
+
+--- A pool: the client's engine, one per process (a forked child never
+-- shares its parent's connections or thread).
+function transport.pool(cfg)
+  local pool = {}
+  function pool.engine()
+    local pid = core.pid()
+    if not pool.e or pool.pid ~= pid then
+      local e, err = core.engine(transport.net_options(cfg))
+      if not e then return nil, err end
+      pool.e, pool.pid = e, pid
+    end
+    return pool.e
+  end
+  function pool.close()
+    if pool.e and pool.pid == core.pid() then pool.e:close() end
+    pool.e = nil
+  end
+  return pool
+end
+
+--- Waits for a ticket through the host; its result table.
+function transport.await(h, ticket)
+  while not h.wait(ticket, 3600) do end
+  return ticket:result()
+end
+
+--- A transport for host h over pool.  cfg may override sleep and now.
+function transport.new(pool, h, cfg)
+  local t = { name = h.name, host = h, pool = pool, wait = h.wait,
+    sleep = cfg.sleep or h.sleep, now = cfg.now or h.now }
+  function t.send(spec, timeout)
+    local e, err = pool.engine()
+    if not e then return nil, err end
+    local ticket, serr = e:start{
+      method = spec.method, url = spec.url, headers = spec.headers,
+      body = spec.body ~= "" and spec.body or (spec.method ~= "GET" and "" or nil),
+      timeout = timeout, max_body = cfg.max_body,
+    }
+    if not ticket then return nil, serr end
+    local r = transport.await(h, ticket)
+    if r.error then return nil, r.error end
+    return { status = r.status, headers = r.headers, body = r.body }
+  end
+  t.close = pool.close
+  return t
+end
+
+--- A blocking transport of its own (scripts and tests that want one
+-- without a client).  opts: the client's network options, max_body.
 function transport.curl(opts)
   opts = opts or {}
-  local session, err = core.session{
-    timeout = opts.timeout, connect_timeout = opts.connect_timeout,
-    cafile = opts.cafile, verify_tls = opts.verify_tls, proxy = opts.proxy,
-    user_agent = opts.user_agent, low_speed_limit = opts.low_speed_limit,
-    low_speed_time = opts.low_speed_time, max_body = opts.max_body,
-  }
-  if not session then return nil, err end
-  return {
-    name = "curl",
-    send = function(spec, timeout)
-      return session:perform{
-        method = spec.method, url = spec.url, headers = spec.headers,
-        body = spec.body ~= "" and spec.body or (spec.method ~= "GET" and "" or nil),
-        timeout = timeout,
-      }
-    end,
-    sleep = core.sleep,
-    now = core.now,
-    close = function() session:close() end,
-  }
-end
-
---- The OpenResty transport: each request runs in an nginx worker thread
--- (ngx.run_worker_thread, thread pool `pool`), so the event loop never
--- blocks on the network; waits use ngx.sleep.  Needs lua-nginx-module with
--- run_worker_thread (0.10.21+) and `thread_pool <pool> threads=N;` in
--- nginx.conf.  opts as for transport.curl.
-function transport.ngx(opts, pool)
-  local ngx = rawget(_G, "ngx") -- never indexed at require time
-  if type(ngx) ~= "table" or type(ngx.run_worker_thread) ~= "function" then
-    return nil, core.error{ kind = "input", field = "transport",
-      message = "transport: ngx.run_worker_thread is not available (lua-nginx-module 0.10.21+)" }
-  end
-  opts = opts or {}
-  pool = pool or "hcdl"
-  return {
-    name = "ngx",
-    send = function(spec, timeout)
-      local o = {
-        cafile = opts.cafile, verify_tls = opts.verify_tls, proxy = opts.proxy,
-        user_agent = opts.user_agent, connect_timeout = opts.connect_timeout,
-        max_body = opts.max_body, timeout = timeout or opts.timeout,
-      }
-      local ok, res, err = ngx.run_worker_thread(pool, "hcdl.thread", "send", spec, o)
-      if not ok then
-        return nil, core.error{ kind = "network", retryable = false,
-          message = "ngx.run_worker_thread: " .. tostring(res) }
-      end
-      if res == nil then
-        err = err or {}
-        err.kind = err.kind or "network"
-        return nil, core.error(err)
-      end
-      return res
-    end,
-    sleep = function(s) ngx.sleep(s) end,
-    now = function()
-      ngx.update_time()
-      return ngx.now()
-    end,
-    close = function() end,
-  }
-end
-
---- True inside an OpenResty request or timer (where yielding is allowed).
-function transport.in_ngx()
-  local ngx = rawget(_G, "ngx")
-  if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function"
-    or type(ngx.run_worker_thread) ~= "function" then
-    return false
-  end
-  local phase = ngx.get_phase()
-  return phase == "rewrite" or phase == "access" or phase == "content" or phase == "timer"
+  return transport.new(transport.pool(opts), host_mod.plain, opts)
 end
 
 return transport

@@ -1,0 +1,46 @@
+/*
+ * buf.c - see buf.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+int hcdl_buf_append(hcdl_buf *b, const char *p, size_t n)
+{
+    if (n > ((size_t)-1) - b->len - 1)
+        return -1;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *q;
+        while (cap < b->len + n + 1)
+            cap = cap > ((size_t)-1) / 2 ? b->len + n + 1 : cap * 2;
+        q = realloc(b->data, cap);
+        if (q == NULL)
+            return -1;
+        b->data = q;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+void hcdl_buf_reset(hcdl_buf *b, size_t keep)
+{
+    b->len = 0;
+    /* Don't hold on to a huge buffer after one big answer. */
+    if (b->cap > keep) {
+        free(b->data);
+        b->data = NULL;
+        b->cap = 0;
+    }
+}
+
+void hcdl_buf_free(hcdl_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}

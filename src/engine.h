@@ -1,0 +1,29 @@
+/*
+ * engine.h - the transfer engine: a curl multi handle driven by a thread the
+ * engine owns, so the host's thread never blocks on the network.
+ *
+ * The host (a script, an nginx worker, Neovim's main loop) starts transfers
+ * and gets a ticket for each; it then waits however its loop waits: a plain
+ * script blocks on ticket:wait(seconds), an event loop polls ticket:ready()
+ * between its own sleeps.  Only plain values cross between the threads
+ * (transfer specs are copied in, results copied out); the worker never
+ * touches Lua.  API calls and downloads share the engine's connection pool.
+ *
+ * Lifetime: the worker starts on the first transfer and ends after a short
+ * idle time; engine:close() or the engine's collection cancels what is
+ * running and joins the thread, so nothing outlives its owner.
+ */
+#ifndef HCDL_ENGINE_H
+#define HCDL_ENGINE_H
+
+#include <lua.h>
+
+void hcdl_engine_init(lua_State *L);
+
+/* Lua: core.engine(net_options) -> engine | nil, err */
+int hcdl_engine_new(lua_State *L);
+
+/* Lua: core.pid() -> the process id (a client must not cross a fork) */
+int hcdl_engine_pid(lua_State *L);
+
+#endif

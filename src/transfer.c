@@ -1,0 +1,825 @@
+/*
+ * transfer.c - see transfer.h.
+ *
+ * Safety rules a download keeps, whatever the server says:
+ * - bytes reach the file (or the stream) only when the answer is the one
+ *   asked for: 206 with a Content-Range starting at the requested byte, or
+ *   200 when the whole object was asked for.  A 200 to a range request (the
+ *   server ignored Range, or If-Range said the object changed) or a
+ *   Content-Range elsewhere is refused before a byte is written;
+ * - when the caller knows what the object was (its ETag, its size), an
+ *   answer about another object is refused the same way: the caller
+ *   restarts from zero instead of splicing two objects;
+ * - never more than the requested range is written;
+ * - error answers (403 expired, 5xx) go to a small memory buffer;
+ * - the MD5 covers exactly the bytes on disk from offset 0: the prefix is
+ *   read back from the file itself, then every byte written after it.
+ */
+/* _GNU_SOURCE for sync_file_range (Linux): start write-back while receiving. */
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+
+#include "compat.h"
+#include "error.h"
+#include "fileio.h"
+#include "thread.h"
+#include "transfer.h"
+
+#define MAX_ERROR_BODY (64 * 1024)
+#define MAX_HEADERS (256 * 1024)
+#define DEFAULT_MAX_BODY (16u * 1024u * 1024u)
+#define DEFAULT_STREAM_LIMIT (4u * 1024u * 1024u)
+#define WRITEBACK_CHUNK (8LL * 1024 * 1024)
+
+/* ---- reading the spec (host thread) --------------------------------------- */
+
+static char *copy_string(const char *s, size_t n)
+{
+    char *c = malloc(n + 1);
+    if (c != NULL) {
+        memcpy(c, s, n);
+        c[n] = '\0';
+    }
+    return c;
+}
+
+/* A link is sent byte for byte: refuse what no server would take as
+ * given, rather than letting libcurl encode or truncate it. */
+static int url_is_sendable(const char *u, size_t n)
+{
+    size_t i;
+    if (!((n > 7 && strncasecmp(u, "http://", 7) == 0) || (n > 8 && strncasecmp(u, "https://", 8) == 0)))
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)u[i];
+        if (c <= 0x20 || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+static int header_text_ok(const char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0')
+            return 0;
+    return 1;
+}
+
+static int add_header(hcdl_transfer *t, const char *name, size_t nl, const char *value, size_t vl)
+{
+    struct curl_slist *tmp;
+    char *line = malloc(nl + vl + 3);
+    if (line == NULL)
+        return -1;
+    memcpy(line, name, nl);
+    if (vl == 0) {
+        line[nl] = ';'; /* curl's way to send a header with an empty value */
+        line[nl + 1] = '\0';
+    } else {
+        line[nl] = ':';
+        line[nl + 1] = ' ';
+        memcpy(line + nl + 2, value, vl);
+        line[nl + 2 + vl] = '\0';
+    }
+    tmp = curl_slist_append(t->headers, line);
+    free(line);
+    if (tmp == NULL)
+        return -1;
+    t->headers = tmp;
+    return 0;
+}
+
+static int read_headers(lua_State *L, int spec, hcdl_transfer *t)
+{
+    lua_getfield(L, spec, "headers");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_istable(L, -1)) {
+            lua_pop(L, 1);
+            return hcdl_error_input(L, "headers", "must be a table of name = value");
+        }
+        lua_pushnil(L);
+        while (lua_next(L, -2) != 0) {
+            const char *k, *v;
+            size_t kl, vl;
+            if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+                lua_pop(L, 3);
+                return hcdl_error_input(L, "headers", "names and values must be strings");
+            }
+            k = lua_tolstring(L, -2, &kl);
+            v = lua_tolstring(L, -1, &vl);
+            if (kl == 0 || kl > 256 || vl > 256 * 1024 || !header_text_ok(k, kl) ||
+                !header_text_ok(v, vl) || memchr(k, ':', kl) != NULL || memchr(k, ' ', kl) != NULL) {
+                lua_pop(L, 3);
+                return hcdl_error_input(L, "headers", "a header name or value is malformed or too long");
+            }
+            if (add_header(t, k, kl, v, vl) != 0)
+                return luaL_error(L, "hcdl: out of memory");
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    /* Never let curl add "Expect: 100-continue" (an extra round trip). */
+    if (add_header(t, "Expect", 6, "", 0) != 0)
+        return luaL_error(L, "hcdl: out of memory");
+    return 0;
+}
+
+static int read_int(lua_State *L, int spec, const char *field, long long dflt, long long *out)
+{
+    lua_Number v;
+    lua_getfield(L, spec, field);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        *out = dflt;
+        return 0;
+    }
+    if (lua_type(L, -1) != LUA_TNUMBER)
+        return luaL_error(L, "hcdl transfer: %s must be a number", field);
+    v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (!(v >= -1 && v <= 9007199254740992.0) || v != (lua_Number)(long long)v)
+        return luaL_error(L, "hcdl transfer: %s must be a whole number", field);
+    *out = (long long)v;
+    return 0;
+}
+
+static int read_opt_string(lua_State *L, int spec, const char *field, char **out)
+{
+    const char *s;
+    size_t n;
+    lua_getfield(L, spec, field);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, "hcdl transfer: %s must be a string", field);
+    s = lua_tolstring(L, -1, &n);
+    *out = copy_string(s, n);
+    lua_pop(L, 1);
+    if (*out == NULL)
+        return luaL_error(L, "hcdl: out of memory");
+    return 0;
+}
+
+static int read_seconds(lua_State *L, int spec, const char *field, double *out)
+{
+    lua_getfield(L, spec, field);
+    *out = 0;
+    if (!lua_isnil(L, -1)) {
+        lua_Number v = lua_tonumber(L, -1);
+        if (lua_type(L, -1) != LUA_TNUMBER || !(v >= 0))
+            return luaL_error(L, "hcdl transfer: %s must be a number of seconds >= 0", field);
+        *out = v;
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int read_request(lua_State *L, int spec, hcdl_transfer *t)
+{
+    const char *s;
+    size_t n;
+    double timeout;
+    int rc;
+
+    lua_getfield(L, spec, "url");
+    if (lua_type(L, -1) != LUA_TSTRING) {
+        lua_pop(L, 1);
+        return hcdl_error_input(L, "url", "required, a string");
+    }
+    s = lua_tolstring(L, -1, &n);
+    if (!url_is_sendable(s, n)) {
+        lua_pop(L, 1);
+        return hcdl_error_input(L, "url", "must be an http:// or https:// link without spaces, "
+                                "control characters or NUL bytes (links are sent byte for byte)");
+    }
+    t->url = copy_string(s, n);
+    lua_pop(L, 1);
+    if (t->url == NULL)
+        return luaL_error(L, "hcdl: out of memory");
+
+    lua_getfield(L, spec, "method");
+    s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    if (lua_isnil(L, -1))
+        s = "GET";
+    if (s == NULL || strlen(s) == 0 || strlen(s) > 16 || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(s)) {
+        lua_pop(L, 1);
+        return hcdl_error_input(L, "method", "must be an HTTP method name in capitals");
+    }
+    t->method = copy_string(s, strlen(s));
+    lua_pop(L, 1);
+    if (t->method == NULL)
+        return luaL_error(L, "hcdl: out of memory");
+
+    lua_getfield(L, spec, "body");
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            return hcdl_error_input(L, "body", "must be a string");
+        }
+        s = lua_tolstring(L, -1, &n);
+        t->body = copy_string(s, n);
+        t->body_len = n;
+        if (t->body == NULL)
+            return luaL_error(L, "hcdl: out of memory");
+    }
+    lua_pop(L, 1);
+    if ((rc = read_headers(L, spec, t)) != 0)
+        return rc;
+    if ((rc = read_seconds(L, spec, "timeout", &timeout)) != 0 ||
+        (rc = read_seconds(L, spec, "deadline", &t->deadline)) != 0)
+        return rc;
+    t->timeout_ms = timeout > 0 ? (long)(timeout * 1000.0 + 0.5) : 0;
+    if (timeout > 0 && t->timeout_ms == 0)
+        t->timeout_ms = 1;
+    return 0;
+}
+
+static int read_sink(lua_State *L, int spec, hcdl_transfer *t)
+{
+    long long v;
+    int rc;
+    lua_getfield(L, spec, "file");
+    if (!lua_isnil(L, -1)) {
+        int fd = hcdl_file_fd(L, lua_gettop(L));
+        t->sink = SINK_FILE;
+        t->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (t->fd < 0)
+            return luaL_error(L, "hcdl: cannot duplicate a file descriptor: %s", strerror(errno));
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, spec, "stream");
+    if (lua_toboolean(L, -1)) {
+        if (t->sink == SINK_FILE)
+            return luaL_error(L, "hcdl transfer: file and stream are exclusive");
+        t->sink = SINK_STREAM;
+    }
+    lua_pop(L, 1);
+    if ((rc = read_int(L, spec, "offset", 0, &t->file_offset)) != 0 ||
+        (rc = read_int(L, spec, "range_start", -1, &t->range_start)) != 0 ||
+        (rc = read_int(L, spec, "range_end", -1, &t->range_end)) != 0 ||
+        (rc = read_int(L, spec, "md5_prefix", 0, &t->md5_prefix)) != 0 ||
+        (rc = read_int(L, spec, "sync_every", 0, &t->sync_every)) != 0 ||
+        (rc = read_int(L, spec, "expect_total", -1, &t->expect_total)) != 0)
+        return rc;
+    if ((rc = read_int(L, spec, "max_body", DEFAULT_MAX_BODY, &v)) != 0)
+        return rc;
+    t->max_body = v > 0 ? (size_t)v : DEFAULT_MAX_BODY;
+    if ((rc = read_int(L, spec, "stream_limit", DEFAULT_STREAM_LIMIT, &v)) != 0)
+        return rc;
+    t->stream_limit = v > 0 ? (size_t)v : DEFAULT_STREAM_LIMIT;
+    if ((rc = read_opt_string(L, spec, "expect_etag", &t->expect_etag)) != 0)
+        return rc;
+    lua_getfield(L, spec, "md5");
+    t->want_md5 = lua_toboolean(L, -1);
+    lua_getfield(L, spec, "writeback");
+    t->writeback = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    if (t->file_offset < 0 || t->md5_prefix < 0 || t->sync_every < 0 ||
+        (t->range_end >= 0 && t->range_end < t->range_start) ||
+        (t->md5_prefix > 0 && t->sink != SINK_FILE))
+        return luaL_error(L, "hcdl transfer: bad offset, range or md5_prefix");
+    return 0;
+}
+
+int hcdl_transfer_read(lua_State *L, int idx, hcdl_transfer *t)
+{
+    int rc;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    idx = hcdl_absindex(L, idx);
+    t->fd = -1;
+    t->range_start = t->range_end = t->expect_total = -1;
+    t->cr_start = t->cr_end = t->cr_total = t->content_length = -1;
+    if ((rc = read_request(L, idx, t)) != 0 || (rc = read_sink(L, idx, t)) != 0)
+        return rc;
+    /* If-Range: the server sends the rest only if the object is the one
+     * the caller started with, else the whole new object (which the range
+     * check then refuses, so the caller restarts cleanly). */
+    lua_getfield(L, idx, "if_range");
+    if (!lua_isnil(L, -1)) {
+        size_t n;
+        const char *v = lua_tolstring(L, -1, &n);
+        if (lua_type(L, -1) != LUA_TSTRING || !header_text_ok(v, n) || n == 0 || n > 200)
+            return luaL_error(L, "hcdl transfer: if_range must be an ETag or an HTTP date");
+        if (t->range_start >= 0 && add_header(t, "If-Range", 8, v, n) != 0)
+            return luaL_error(L, "hcdl: out of memory");
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* ---- libcurl callbacks (worker thread, plain C) --------------------------- */
+
+static long long parse_ll(const char *p, const char *end, const char **next)
+{
+    long long v = 0;
+    int any = 0;
+    while (p < end && *p >= '0' && *p <= '9') {
+        if (v > (LLONG_MAX - 9) / 10) {
+            *next = p;
+            return -1;
+        }
+        v = v * 10 + (*p - '0');
+        p++;
+        any = 1;
+    }
+    *next = p;
+    return any ? v : -1;
+}
+
+static const char *skip_space(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    return p;
+}
+
+/* Content-Range: bytes a-b/total  (or bytes * /total on 416) */
+static void parse_content_range(hcdl_transfer *t, const char *p, const char *end)
+{
+    const char *q = end;
+    p = skip_space(p, end);
+    if (end - p <= 6 || strncasecmp(p, "bytes ", 6) != 0)
+        return;
+    p = skip_space(p + 6, end);
+    if (p < end && *p == '*') {
+        p++;
+    } else {
+        t->cr_start = parse_ll(p, end, &q);
+        p = q;
+        if (p < end && *p == '-') {
+            t->cr_end = parse_ll(p + 1, end, &q);
+            p = q;
+        }
+    }
+    if (p < end && *p == '/')
+        t->cr_total = parse_ll(p + 1, end, &q);
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    hcdl_transfer *t = ud;
+    size_t n = size * nmemb;
+    /* A new status line starts a new answer (1xx, a proxy's CONNECT). */
+    if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+        t->head.len = 0;
+        t->cr_start = t->cr_end = t->cr_total = t->content_length = -1;
+    }
+    if (t->head.len + n > MAX_HEADERS || hcdl_buf_append(&t->head, ptr, n) != 0) {
+        t->alloc_failed = 1;
+        return 0;
+    }
+    if (n > 14 && strncasecmp(ptr, "content-range:", 14) == 0) {
+        parse_content_range(t, ptr + 14, ptr + n);
+    } else if (n > 15 && strncasecmp(ptr, "content-length:", 15) == 0) {
+        const char *q;
+        t->content_length = parse_ll(skip_space(ptr + 15, ptr + n), ptr + n, &q);
+    }
+    return n;
+}
+
+/* The value of header `name` (lower-case, with the colon) in the raw block,
+ * or NULL; *len gets its length without surrounding blanks. */
+static const char *find_header(const hcdl_buf *h, const char *name, size_t *len)
+{
+    const char *p = h->data, *end = h->data + h->len;
+    size_t nl = strlen(name);
+    while (p != NULL && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (eol == NULL)
+            eol = end;
+        if ((size_t)(eol - p) > nl && strncasecmp(p, name, nl) == 0) {
+            const char *v = skip_space(p + nl, eol), *ve = eol;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            *len = (size_t)(ve - v);
+            return v;
+        }
+        p = eol < end ? eol + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* 1 if the answer's ETag is a quoted MD5 (32 hex digits): then, and only
+ * then, hashing the bytes verifies them (multipart ETags are not MD5s). */
+static int etag_is_md5(const hcdl_buf *h)
+{
+    size_t n, i;
+    const char *v = find_header(h, "etag:", &n);
+    if (v == NULL)
+        return 0;
+    if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+        v++;
+        n -= 2;
+    }
+    if (n != 32)
+        return 0;
+    for (i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return 0;
+    }
+    return 1;
+}
+
+/* Hashes the first md5_prefix bytes of the file into the digest. */
+static int hash_prefix(hcdl_transfer *t)
+{
+    char buf[1 << 16];
+    long long left = t->md5_prefix, pos = 0;
+    while (left > 0) {
+        size_t want = (size_t)(left < (long long)sizeof buf ? left : (long long)sizeof buf);
+        ssize_t r = pread(t->fd, buf, want, (off_t)pos);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            t->io_errno = r < 0 ? errno : EIO; /* a file shorter than it was */
+            return -1;
+        }
+        if (EVP_DigestUpdate(t->md5, buf, (size_t)r) != 1) {
+            t->io_errno = EIO;
+            return -1;
+        }
+        left -= r;
+        pos += r;
+    }
+    return 0;
+}
+
+static int start_md5(hcdl_transfer *t)
+{
+    t->md5 = EVP_MD_CTX_new();
+    if (t->md5 == NULL || EVP_DigestInit_ex(t->md5, t->md5_alg, NULL) != 1) {
+        t->io_errno = ENOMEM;
+        return -1;
+    }
+    return hash_prefix(t);
+}
+
+/* Refuses the answer: not a byte of its body goes anywhere. */
+static void refuse(hcdl_transfer *t, const char *code, const char *message)
+{
+    t->mode = MODE_REFUSED;
+    t->refused_code = code;
+    snprintf(t->refused, sizeof t->refused, "%s", message);
+}
+
+/* Is this answer about the object the caller started with? */
+static int same_object(hcdl_transfer *t)
+{
+    long long total = t->status == 206 ? t->cr_total : t->content_length;
+    char msg[160];
+    if (t->expect_total >= 0 && total >= 0 && total != t->expect_total) {
+        snprintf(msg, sizeof msg, "the object is now %lld bytes, it was %lld: it changed", total,
+                 t->expect_total);
+        refuse(t, "changed", msg);
+        return 0;
+    }
+    if (t->expect_etag != NULL) {
+        size_t n;
+        const char *v = find_header(&t->head, "etag:", &n);
+        if (v == NULL || n != strlen(t->expect_etag) || memcmp(v, t->expect_etag, n) != 0) {
+            refuse(t, "changed", "the object's ETag is not the one of the first answer: it changed");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Decides, before the first body byte lands, where the body may go. */
+static void decide(hcdl_transfer *t)
+{
+    char msg[160];
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
+    if (t->sink == SINK_MEMORY) {
+        t->mode = MODE_BODY;
+        return;
+    }
+    if (t->status < 200 || t->status >= 300) {
+        t->mode = MODE_ERROR_BODY;
+        return;
+    }
+    if (t->range_start >= 0) {
+        if (t->status != 206) {
+            snprintf(msg, sizeof msg, "HTTP %ld to a range request (the server ignored Range, "
+                     "or the object changed)", t->status);
+            refuse(t, "range", msg);
+            return;
+        }
+        if (t->cr_start != t->range_start) {
+            snprintf(msg, sizeof msg, "Content-Range starts at %lld, not at the requested %lld",
+                     t->cr_start, t->range_start);
+            refuse(t, "range", msg);
+            return;
+        }
+    } else if (t->status != 200) {
+        snprintf(msg, sizeof msg, "HTTP %ld to a request for the whole object", t->status);
+        refuse(t, "range", msg);
+        return;
+    }
+    if (!same_object(t))
+        return;
+    t->mode = MODE_BODY;
+    /* MD5 costs about as much CPU as receiving: only when it can verify */
+    if (t->want_md5 && etag_is_md5(&t->head) && start_md5(t) != 0)
+        t->mode = MODE_REFUSED;
+    /* The caller records validators before the body ends (a killed run
+     * must resume with them): the headers are shared now. */
+    if (t->mode == MODE_BODY && pthread_mutex_lock(t->lock) == 0) {
+        if (hcdl_buf_append(&t->shared_head, t->head.data != NULL ? t->head.data : "", t->head.len) != 0)
+            t->alloc_failed = 1;
+        pthread_mutex_unlock(t->lock);
+    }
+}
+
+static size_t keep_error_body(hcdl_transfer *t, const char *ptr, size_t n)
+{
+    size_t room = MAX_ERROR_BODY > t->body_in.len ? MAX_ERROR_BODY - t->body_in.len : 0;
+    if (room > 0 && hcdl_buf_append(&t->body_in, ptr, n < room ? n : room) != 0) {
+        t->alloc_failed = 1;
+        return 0;
+    }
+    return n;
+}
+
+static size_t to_memory(hcdl_transfer *t, const char *ptr, size_t n)
+{
+    if (t->body_in.len + n > t->max_body) {
+        t->body_overflow = 1;
+        return 0; /* aborts with CURLE_WRITE_ERROR */
+    }
+    if (hcdl_buf_append(&t->body_in, ptr, n) != 0) {
+        t->alloc_failed = 1;
+        return 0;
+    }
+    return n;
+}
+
+static void after_file_write(hcdl_transfer *t)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+    /* Start write-back of every 8 MiB now: it overlaps the disk with the
+     * network, so the final fsync has little left to wait for. */
+    if (t->writeback && t->written - t->flushed >= WRITEBACK_CHUNK) {
+        sync_file_range(t->fd, (off_t)(t->file_offset + t->flushed),
+                        (off_t)(t->written - t->flushed), SYNC_FILE_RANGE_WRITE);
+        t->flushed = t->written;
+    }
+#endif
+    /* Progress the caller records as durable must be on disk first. */
+    if (t->sync_every > 0 && t->written - t->synced >= t->sync_every) {
+        if (fdatasync(t->fd) != 0 && errno != EINVAL)
+            t->io_errno = errno;
+        else
+            t->synced = t->written;
+    }
+}
+
+static size_t to_file(hcdl_transfer *t, const char *ptr, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = pwrite(t->fd, ptr + done, n - done, (off_t)(t->file_offset + t->written));
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            t->io_errno = errno;
+            return 0;
+        }
+        if (t->md5 != NULL && EVP_DigestUpdate(t->md5, ptr + done, (size_t)w) != 1) {
+            t->io_errno = EIO;
+            return 0;
+        }
+        done += (size_t)w;
+        t->written += w;
+    }
+    after_file_write(t);
+    return t->io_errno != 0 ? 0 : n;
+}
+
+static size_t to_stream(hcdl_transfer *t, const char *ptr, size_t n)
+{
+    size_t r = n;
+    if (pthread_mutex_lock(t->lock) != 0)
+        return 0;
+    if (t->stream.len >= t->stream_limit) {
+        /* Lua has not read what came before: hold the connection until it
+         * does (curl delivers this same chunk again after unpausing). */
+        t->paused = 1;
+        r = CURL_WRITEFUNC_PAUSE;
+    } else if (hcdl_buf_append(&t->stream, ptr, n) != 0) {
+        t->alloc_failed = 1;
+        r = 0;
+    }
+    pthread_mutex_unlock(t->lock);
+    if (r == n) {
+        if (t->md5 != NULL && EVP_DigestUpdate(t->md5, ptr, n) != 1) {
+            t->io_errno = EIO;
+            return 0;
+        }
+        t->written += (long long)n;
+    }
+    return r;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    hcdl_transfer *t = ud;
+    size_t n = size * nmemb;
+    if (t->mode == MODE_UNDECIDED)
+        decide(t);
+    if (t->mode == MODE_REFUSED || t->io_errno != 0)
+        return 0; /* aborts the transfer: nothing written */
+    if (t->mode == MODE_ERROR_BODY)
+        return keep_error_body(t, ptr, n);
+    if (t->sink == SINK_MEMORY)
+        return to_memory(t, ptr, n);
+    if (t->range_end >= 0 && t->range_start + t->written + (long long)n > t->range_end + 1) {
+        refuse(t, "overflow", "the server sent more than the requested range");
+        return 0;
+    }
+    return t->sink == SINK_FILE ? to_file(t, ptr, n) : to_stream(t, ptr, n);
+}
+
+/* ---- setup and finish ------------------------------------------------------- */
+
+static CURLcode set_method(hcdl_transfer *t)
+{
+    CURLcode rc;
+    if (strcmp(t->method, "GET") == 0 && t->body == NULL)
+        return curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
+    if (strcmp(t->method, "HEAD") == 0)
+        return curl_easy_setopt(t->easy, CURLOPT_NOBODY, 1L);
+    rc = curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body != NULL ? t->body : "");
+    if (rc == CURLE_OK && strcmp(t->method, "POST") != 0)
+        rc = curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, t->method);
+    return rc;
+}
+
+CURLcode hcdl_transfer_setup(hcdl_transfer *t, const hcdl_net *net, const EVP_MD *md5_alg)
+{
+    CURLcode rc;
+    char range[64];
+    t->md5_alg = md5_alg;
+    t->easy = curl_easy_init();
+    if (t->easy == NULL)
+        return CURLE_OUT_OF_MEMORY;
+    rc = hcdl_net_apply(t->easy, net);
+#define SET(opt, val)                                                          \
+    do {                                                                       \
+        if (rc == CURLE_OK)                                                    \
+            rc = curl_easy_setopt(t->easy, opt, val);                          \
+    } while (0)
+    SET(CURLOPT_URL, t->url);
+    SET(CURLOPT_PRIVATE, (void *)t);
+    SET(CURLOPT_ERRORBUFFER, t->errbuf);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, (void *)t);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, (void *)t);
+    SET(CURLOPT_HTTPHEADER, t->headers);
+    if (t->timeout_ms > 0)
+        SET(CURLOPT_TIMEOUT_MS, t->timeout_ms);
+    if (t->range_start >= 0) {
+        if (t->range_end >= 0)
+            snprintf(range, sizeof range, "%lld-%lld", t->range_start, t->range_end);
+        else
+            snprintf(range, sizeof range, "%lld-", t->range_start);
+        SET(CURLOPT_RANGE, range); /* libcurl copies it */
+    }
+#undef SET
+    if (rc == CURLE_OK)
+        rc = set_method(t);
+    return rc;
+}
+
+void hcdl_transfer_finish(hcdl_transfer *t, CURLcode rc)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0, i;
+    t->rc = rc;
+    if (t->easy != NULL && t->status == 0)
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
+    /* An empty body never reached on_body: decide now (a 0-byte object). */
+    if (rc == CURLE_OK && t->mode == MODE_UNDECIDED && t->easy != NULL)
+        decide(t);
+    if (t->md5 != NULL && rc == CURLE_OK && t->mode == MODE_BODY &&
+        EVP_DigestFinal_ex(t->md5, md, &mdlen) == 1) {
+        for (i = 0; i < mdlen && i < 16; i++)
+            snprintf(t->md5_hex + 2 * i, 3, "%02x", md[i]);
+    }
+    if (rc == CURLE_OK && t->mode == MODE_BODY && t->sink == SINK_FILE && t->sync_every > 0 &&
+        t->synced < t->written) {
+        if (fdatasync(t->fd) != 0 && errno != EINVAL)
+            t->io_errno = errno;
+        else
+            t->synced = t->written;
+    }
+}
+
+/* ---- results (host thread) -------------------------------------------------- */
+
+static void push_error_field(lua_State *L, hcdl_transfer *t)
+{
+    if (t->io_errno != 0) {
+        lua_pushstring(L, t->io_errno == ENOSPC ? "no space left on the device" : strerror(t->io_errno));
+        hcdl_error_push(L, "io", lua_tostring(L, -1));
+        lua_remove(L, -2);
+        hcdl_pushinteger(L, t->io_errno);
+        lua_setfield(L, -2, "errno");
+    } else if (t->mode == MODE_REFUSED) {
+        hcdl_error_push(L, "http", t->refused);
+        hcdl_pushinteger(L, t->status);
+        lua_setfield(L, -2, "status");
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "retryable");
+        lua_pushstring(L, t->refused_code != NULL ? t->refused_code : "range");
+        lua_setfield(L, -2, "refused");
+    } else if (t->body_overflow) {
+        lua_pushfstring(L, "the answer is larger than %d bytes", (int)t->max_body);
+        hcdl_error_push(L, "http", lua_tostring(L, -1));
+        lua_remove(L, -2);
+    } else if (t->alloc_failed) {
+        hcdl_error_push(L, "network", "out of memory while receiving");
+    } else if (t->rc != CURLE_OK) {
+        hcdl_http_push_curl_error(L, t->rc, t->errbuf);
+    } else {
+        return;
+    }
+    lua_setfield(L, -2, "error");
+}
+
+void hcdl_transfer_push_result(lua_State *L, hcdl_transfer *t)
+{
+    int ok = t->rc == CURLE_OK && t->io_errno == 0 && t->mode == MODE_BODY && !t->alloc_failed;
+    lua_createtable(L, 0, 12);
+    lua_pushboolean(L, ok);
+    lua_setfield(L, -2, "ok");
+    hcdl_pushinteger(L, t->status);
+    lua_setfield(L, -2, "status");
+    hcdl_pushinteger(L, t->written);
+    lua_setfield(L, -2, "bytes");
+    hcdl_pushinteger(L, t->synced);
+    lua_setfield(L, -2, "synced");
+    hcdl_http_push_headers(L, &t->head);
+    lua_setfield(L, -2, "headers");
+    if (t->cr_total >= 0 || t->cr_start >= 0) {
+        hcdl_pushinteger(L, t->cr_start);
+        lua_setfield(L, -2, "range_start");
+        hcdl_pushinteger(L, t->cr_total);
+        lua_setfield(L, -2, "range_total");
+    }
+    if (t->md5_hex[0] != '\0') {
+        lua_pushstring(L, t->md5_hex);
+        lua_setfield(L, -2, "md5");
+    }
+    if (t->sink == SINK_MEMORY || t->mode == MODE_ERROR_BODY) {
+        lua_pushlstring(L, t->body_in.data != NULL ? t->body_in.data : "", t->body_in.len);
+        lua_setfield(L, -2, "body");
+    }
+    push_error_field(L, t);
+}
+
+void hcdl_transfer_free(hcdl_transfer *t)
+{
+    if (t->easy != NULL) {
+        curl_easy_cleanup(t->easy);
+        t->easy = NULL;
+    }
+    if (t->fd >= 0) {
+        close(t->fd);
+        t->fd = -1;
+    }
+    if (t->md5 != NULL) {
+        EVP_MD_CTX_free(t->md5);
+        t->md5 = NULL;
+    }
+    curl_slist_free_all(t->headers);
+    t->headers = NULL;
+    free(t->url);
+    free(t->method);
+    free(t->body);
+    free(t->expect_etag);
+    t->url = t->method = t->body = t->expect_etag = NULL;
+    hcdl_buf_free(&t->head);
+    hcdl_buf_free(&t->body_in);
+    hcdl_buf_free(&t->stream);
+    hcdl_buf_free(&t->shared_head);
+}

@@ -1,0 +1,95 @@
+/*
+ * transfer.h - one HTTP transfer: an API request into memory, a download
+ * into a file at an offset, or a download streamed to Lua in chunks.
+ *
+ * A transfer is read from its Lua spec on the host's thread (every string
+ * copied), run by the engine's worker thread (plain C callbacks, no Lua),
+ * and turned back into a Lua table on the host's thread once finished.
+ * Lua decides policy; a transfer only moves bytes and reports exactly what
+ * happened, and refuses to write a byte anywhere it was not asked to.
+ */
+#ifndef HCDL_TRANSFER_H
+#define HCDL_TRANSFER_H
+
+#include <pthread.h>
+
+#include <curl/curl.h>
+#include <lua.h>
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "http.h"
+
+enum { SINK_MEMORY, SINK_FILE, SINK_STREAM };
+enum { MODE_UNDECIDED, MODE_BODY, MODE_ERROR_BODY, MODE_REFUSED };
+
+typedef struct hcdl_transfer hcdl_transfer;
+
+struct hcdl_transfer {
+    /* ---- the request (owned copies) ---- */
+    char *url;
+    char *method;
+    char *body;
+    size_t body_len;
+    struct curl_slist *headers;
+    long timeout_ms;          /* this transfer's total time; 0 = none */
+    double deadline;          /* monotonic seconds; 0 = none */
+    int sink;
+    int fd;                   /* SINK_FILE: our own dup of the file */
+    long long file_offset;    /* where the first body byte goes */
+    long long range_start;    /* -1: no Range (the whole object) */
+    long long range_end;      /* -1: open-ended */
+    char *expect_etag;        /* the object must still be this one */
+    long long expect_total;   /* ... of this size; -1: not checked */
+    int want_md5;
+    long long md5_prefix;     /* hash this many bytes of the file first */
+    int writeback;            /* start write-back every 8 MiB */
+    long long sync_every;     /* fdatasync after this many new bytes; 0 = never */
+    size_t max_body;          /* memory sink limit */
+    size_t stream_limit;      /* stream sink: pause when this much is unread */
+
+    /* ---- run by the worker ---- */
+    CURL *easy;
+    pthread_mutex_t *lock;    /* the engine's: guards the shared fields below */
+    const EVP_MD *md5_alg;
+    int mode;
+    long status;
+    hcdl_buf head;            /* raw header lines of the final answer */
+    hcdl_buf body_in;         /* memory sink, or an error answer */
+    long long written, synced, flushed;
+    long long cr_start, cr_end, cr_total, content_length;
+    EVP_MD_CTX *md5;
+    char md5_hex[33];
+    char refused[160];
+    const char *refused_code; /* "range", "changed", "overflow" */
+    int io_errno;
+    int body_overflow, alloc_failed;
+    CURLcode rc;
+    char errbuf[CURL_ERROR_SIZE];
+
+    /* ---- shared with the host thread, under *lock ---- */
+    long long shared_written, shared_synced;
+    hcdl_buf stream;          /* SINK_STREAM: bytes Lua has not read yet */
+    hcdl_buf shared_head;     /* the accepted answer's headers, once decided */
+    int paused, unpause;      /* SINK_STREAM back-pressure */
+};
+
+/* Reads the spec at idx into a zeroed transfer.  0, or pushes nil, err
+ * (an "input" error naming the field) and returns 2; raises for programmer
+ * errors.  The transfer must be released with hcdl_transfer_free. */
+int hcdl_transfer_read(lua_State *L, int idx, hcdl_transfer *t);
+
+/* Creates and configures the easy handle (worker thread or host thread). */
+CURLcode hcdl_transfer_setup(hcdl_transfer *t, const hcdl_net *net, const EVP_MD *md5_alg);
+
+/* Called once curl reports the transfer done (worker thread). */
+void hcdl_transfer_finish(hcdl_transfer *t, CURLcode rc);
+
+/* Pushes the result table (host thread). */
+void hcdl_transfer_push_result(lua_State *L, hcdl_transfer *t);
+
+/* Releases everything the transfer owns (the easy handle must already be
+ * out of any multi handle). */
+void hcdl_transfer_free(hcdl_transfer *t);
+
+#endif
