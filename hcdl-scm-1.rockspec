@@ -48,6 +48,7 @@ build = {
     ["hcdl.regions"] = "lua/hcdl/regions.lua",
     ["hcdl.redact"] = "lua/hcdl/redact.lua",
     ["hcdl.retry"] = "lua/hcdl/retry.lua",
+    ["hcdl.sync"] = "lua/hcdl/sync.lua",
     ["hcdl.timefmt"] = "lua/hcdl/timefmt.lua",
     ["hcdl.transport"] = "lua/hcdl/transport.lua",
   },

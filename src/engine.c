@@ -274,8 +274,9 @@ static void snapshot_progress(engine *e)
     pthread_mutex_unlock(&e->mu);
 }
 
-/* One turn of the wheel: act on the host's requests, let curl work. */
-static void drive(engine *e, job *admit, job *cancel, job *unpause)
+/* One turn of the wheel: act on the host's requests, let curl work for at
+ * most max_ms (lock not held). */
+static void drive(engine *e, job *admit, job *cancel, job *unpause, long max_ms)
 {
     job *j, *n;
     int running = 0;
@@ -298,9 +299,21 @@ static void drive(engine *e, job *admit, job *cancel, job *unpause)
     snapshot_progress(e);
     if (e->active != NULL) {
         long wait = enforce_deadlines(e);
-        if (e->active != NULL)
+        if (wait > max_ms)
+            wait = max_ms;
+        if (e->active != NULL && wait > 0)
             curl_multi_poll(e->multi, NULL, 0, (int)wait, NULL);
     }
+}
+
+/* A turn taken by whoever drives (the worker, or a blocking waiter). */
+static void turn(engine *e, long max_ms)
+{
+    job *admit = NULL, *cancel = NULL, *unpause = NULL;
+    pthread_mutex_lock(&e->mu);
+    take_requests(e, &admit, &cancel, &unpause);
+    pthread_mutex_unlock(&e->mu);
+    drive(e, admit, cancel, unpause, max_ms);
 }
 
 static void *worker(void *arg)
@@ -321,7 +334,7 @@ static void *worker(void *arg)
             continue;
         }
         pthread_mutex_unlock(&e->mu);
-        drive(e, admit, cancel, unpause);
+        drive(e, admit, cancel, unpause, POLL_MS);
         idle_since = hcdl_monotonic();
         pthread_mutex_lock(&e->mu);
     }
@@ -331,13 +344,31 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* Makes sure a worker runs (lock held).  0 or an errno. */
+/* A running worker has new requests to act on (lock held). */
+static void nudge_worker(engine *e)
+{
+    if (e->thread_state == T_RUNNING) {
+        pthread_cond_signal(&e->work_cv);
+        curl_multi_wakeup(e->multi);
+    }
+}
+
+static int has_work(const engine *e)
+{
+    return e->pending != NULL || e->active != NULL;
+}
+
+/*
+ * Makes sure a worker runs (lock held): for hosts that poll ticket:ready()
+ * between their own sleeps, nobody else drives the transfers.  A blocking
+ * waiter drives them itself, on its own thread (no hand-off, no thread at
+ * all in a plain script).  0 or an errno.
+ */
 static int ensure_worker(engine *e)
 {
     int rc;
     if (e->thread_state == T_RUNNING) {
-        pthread_cond_signal(&e->work_cv);
-        curl_multi_wakeup(e->multi);
+        nudge_worker(e);
         return 0;
     }
     if (e->thread_state == T_EXITED) {
@@ -374,7 +405,10 @@ static void engine_close(engine *e)
         pthread_join(e->thread, NULL);
         e->thread_state = T_NONE;
     }
-    /* The worker is gone: whatever it did not admit ends here. */
+    /* No worker (or it is gone): end what is still running here. */
+    if (e->active != NULL)
+        turn(e, 0);
+    /* Whatever was never admitted ends here. */
     pthread_mutex_lock(&e->mu);
     while ((j = e->pending) != NULL) {
         e->pending = j->next;
@@ -512,22 +546,7 @@ static int engine_start(lua_State *L)
     else
         e->pending = j;
     e->pending_tail = j;
-    rc = ensure_worker(e);
-    if (rc != 0) {
-        /* no thread: nobody will run it, end it now */
-        job *p, **pp = &e->pending;
-        for (p = e->pending; p != NULL && p != j; p = p->next)
-            pp = &p->next;
-        *pp = j->next;
-        if (e->pending_tail == j) {
-            e->pending_tail = NULL;
-            for (p = e->pending; p != NULL; p = p->next)
-                e->pending_tail = p;
-        }
-        j->next = NULL;
-        fail_job(j, CURLE_FAILED_INIT, "cannot start a thread");
-        j->state = J_DONE;
-    }
+    nudge_worker(e);
     pthread_mutex_unlock(&e->mu);
     lua_settop(L, 3);
     return 1;
@@ -545,22 +564,72 @@ static int engine_events(lua_State *L)
     return 1;
 }
 
+/*
+ * Blocks until ready(e, arg) or `secs` pass.  With a worker running, waits
+ * on its condition variable; without one, drives the transfers on this
+ * thread in slices (so a signal's Lua hook, e.g. Ctrl-C, runs within one
+ * slice).  Returns ready.
+ */
+typedef int (*ready_fn)(engine *e, const void *arg);
+
+static int block_until(engine *e, ready_fn ready, const void *arg, double secs)
+{
+    double end = hcdl_monotonic() + secs;
+    for (;;) {
+        int r, worker;
+        double left;
+        pthread_mutex_lock(&e->mu);
+        r = ready(e, arg);
+        worker = e->thread_state == T_RUNNING;
+        if (!r && worker) {
+            struct timespec ts;
+            hcdl_deadline_in(&ts, end - hcdl_monotonic());
+            while (!(r = ready(e, arg)) && e->thread_state == T_RUNNING)
+                if (pthread_cond_timedwait(&e->done_cv, &e->mu, &ts) == ETIMEDOUT)
+                    break;
+            r = ready(e, arg);
+            worker = e->thread_state == T_RUNNING;
+        }
+        pthread_mutex_unlock(&e->mu);
+        left = end - hcdl_monotonic();
+        if (r || left <= 0)
+            return r;
+        if (!worker) {
+            if (!has_work(e))
+                return 0; /* nothing that could make it ready */
+            turn(e, left * 1000 < POLL_MS ? (long)(left * 1000) + 1 : POLL_MS);
+        }
+    }
+}
+
+static int events_moved(engine *e, const void *arg)
+{
+    return e->events != *(const long *)arg;
+}
+
 /* engine:wait(seconds, since) -> true when events moved past `since` */
 static int engine_wait(lua_State *L)
 {
     engine *e = check_engine(L, 1);
     lua_Number secs = luaL_checknumber(L, 2);
     long since = (long)luaL_checknumber(L, 3);
-    struct timespec ts;
-    int moved;
-    hcdl_deadline_in(&ts, secs);
+    lua_pushboolean(L, block_until(e, events_moved, &since, secs));
+    return 1;
+}
+
+/* engine:ready(since) -> true when events moved past `since`; for hosts
+ * that poll: a worker drives the transfers meanwhile */
+static int engine_ready(lua_State *L)
+{
+    engine *e = check_engine(L, 1);
+    long since = (long)luaL_checknumber(L, 2);
+    int r;
     pthread_mutex_lock(&e->mu);
-    while (e->events == since && e->thread_state == T_RUNNING)
-        if (pthread_cond_timedwait(&e->done_cv, &e->mu, &ts) == ETIMEDOUT)
-            break;
-    moved = e->events != since;
+    r = e->events != since;
+    if (!r && has_work(e))
+        ensure_worker(e);
     pthread_mutex_unlock(&e->mu);
-    lua_pushboolean(L, moved);
+    lua_pushboolean(L, r);
     return 1;
 }
 
@@ -612,13 +681,22 @@ static int is_ready(const job *j)
     return j->state == J_DONE || j->t.stream.len > 0;
 }
 
-/* ticket:ready() -> true when done (or, streaming, when data is waiting) */
+static int job_ready(engine *e, const void *arg)
+{
+    (void)e;
+    return is_ready((const job *)arg);
+}
+
+/* ticket:ready() -> true when done (or, streaming, when data is waiting);
+ * for hosts that poll: a worker drives the transfer meanwhile */
 static int ticket_ready(lua_State *L)
 {
     ticket_ud *tk = check_ticket(L, 1);
     int r;
     pthread_mutex_lock(&tk->e->mu);
     r = is_ready(tk->j);
+    if (!r)
+        ensure_worker(tk->e);
     pthread_mutex_unlock(&tk->e->mu);
     lua_pushboolean(L, r);
     return 1;
@@ -628,18 +706,7 @@ static int ticket_ready(lua_State *L)
 static int ticket_wait(lua_State *L)
 {
     ticket_ud *tk = check_ticket(L, 1);
-    lua_Number secs = luaL_checknumber(L, 2);
-    engine *e = tk->e;
-    struct timespec ts;
-    int r;
-    hcdl_deadline_in(&ts, secs);
-    pthread_mutex_lock(&e->mu);
-    while (!(r = is_ready(tk->j)))
-        if (pthread_cond_timedwait(&e->done_cv, &e->mu, &ts) == ETIMEDOUT)
-            break;
-    r = is_ready(tk->j);
-    pthread_mutex_unlock(&e->mu);
-    lua_pushboolean(L, r);
+    lua_pushboolean(L, block_until(tk->e, job_ready, tk->j, luaL_checknumber(L, 2)));
     return 1;
 }
 
@@ -818,6 +885,7 @@ void hcdl_engine_init(lua_State *L)
 {
     static const luaL_Reg engine_methods[] = {
         {"start", engine_start}, {"events", engine_events}, {"wait", engine_wait},
+        {"ready", engine_ready},
         {"perform", engine_perform}, {"close", engine_close_l}, {NULL, NULL},
     };
     static const luaL_Reg ticket_methods[] = {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -334,6 +335,50 @@ static int dir_remove(lua_State *L)
     return 1;
 }
 
+/* dir:lock(name) -> lock | false (another process holds it) | nil, err
+ * An advisory lock (flock) on a file of ours: the kernel releases it when
+ * the holder exits, however it exits, so a crashed run leaves no lock. */
+static int dir_lock(lua_State *L)
+{
+    dir_handle *d = check_dir(L, 1);
+    const char *name = check_name(L, 2);
+    struct stat st;
+    const char *why;
+    file_handle *f;
+    int fd = openat(d->fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600), err;
+    if (fd < 0) {
+        if (errno == ELOOP)
+            return io_refusal(L, push_joined(L, d, name), "is a symbolic link; hcdl does not use it");
+        return hcdl_io_error(L, "cannot create the lock file", push_joined(L, d, name), errno);
+    }
+    if (fstat(fd, &st) != 0) {
+        err = errno;
+        close(fd);
+        return hcdl_io_error(L, "cannot look at", push_joined(L, d, name), err);
+    }
+    why = not_ours(&st);
+    if (why != NULL) {
+        close(fd);
+        return io_refusal(L, push_joined(L, d, name), why);
+    }
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR)
+            continue;
+        err = errno;
+        close(fd);
+        if (err == EWOULDBLOCK) {
+            lua_pushboolean(L, 0);
+            return 1;
+        }
+        return hcdl_io_error(L, "cannot lock", push_joined(L, d, name), err);
+    }
+    f = lua_newuserdata(L, sizeof *f); /* closing it (or collecting it) unlocks */
+    f->fd = fd;
+    luaL_getmetatable(L, HCDL_FILE_MT);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
 /* dir:path(name) -> "dir/name" (for messages) */
 static int dir_path(lua_State *L)
 {
@@ -469,6 +514,7 @@ void hcdl_fileio_init(lua_State *L)
     static const luaL_Reg dir_methods[] = {
         {"stat", dir_stat},     {"open", dir_open_file}, {"read", dir_read},
         {"remove", dir_remove}, {"path", dir_path},      {"close", dir_close},
+        {"lock", dir_lock},
         {NULL, NULL},
     };
     static const luaL_Reg file_methods[] = {

@@ -191,6 +191,13 @@ function Client:list_audit_log_files(params)
   return require("hcdl.pages").all_audit_log_files(self, params)
 end
 
+--- Mirrors the TaurusDB full-SQL files of a time range into dir, run
+-- after run (cron): new files, and the ones that grew, replaced
+-- atomically.  Returns a report, or nil, err (see hcdl.sync).
+function Client:sync_audit_log_files(params)
+  return require("hcdl.sync").audit_log_files(self, params)
+end
+
 --- Polls download_errorlog until FINISH: the list of files, or nil, err.
 function Client:wait_errorlog_links(params)
   local t, err = self:transport()

@@ -857,8 +857,11 @@ function Run:progress(now, force)
   end
   local dt = now - self.last_progress
   local rate = dt > 0 and math.max(0, done - self.last_done) / dt or 0
-  self.last_progress, self.last_done = now, done
-  if o.progress(done, total, rate, info) == false then self.cancelled = true end
+  self.last_done = done
+  local go_on = o.progress(done, total, rate, info)
+  -- measured from the end of this call: never more often than the interval
+  self.last_progress = self:now()
+  if go_on == false then self.cancelled = true end
 end
 
 function Run:all_terminal()
@@ -881,7 +884,7 @@ function Run:waitable()
     return false
   end
   return {
-    ready = function() return e:events() ~= since or any_task() end,
+    ready = function() return e:ready(since) or any_task() end,
     wait = function(_, t)
       if any_task() then return true end
       -- tasks end on threads of their own: look at them every 20 ms

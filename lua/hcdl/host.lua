@@ -44,7 +44,8 @@ local function make_ngx_host(ngx)
       while true do
         local left = deadline - core.now()
         if left <= 0 then return w:ready() end
-        ngx.sleep(math.min(step, left))
+        -- nginx's timers have millisecond resolution (sleep(0) only yields)
+        ngx.sleep(math.max(0.001, math.min(step, left)))
         if w:ready() then return true end
         step = math.min(step * 2, 0.02)
       end
