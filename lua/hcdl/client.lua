@@ -7,6 +7,8 @@
 local core = require "hcdl.core"
 local retry = require "hcdl.retry"
 local transport_mod = require "hcdl.transport"
+local auth_mod = require "hcdl.auth"
+local debuglog = require "hcdl.debuglog"
 
 local client = {}
 
@@ -49,44 +51,22 @@ client.METHODS = {
   "list_redislog",                  -- DCS: list run logs (companion)
 }
 
---- Replaces every secret the client holds by "<redacted>" in err.message:
--- a gateway may echo the canonical request, which includes a security
--- token, and a proxy may echo a header.
-local function scrub(p, err)
-  if type(err) == "table" and type(err.message) == "string" then
-    local msg = err.message
-    for _, secret in ipairs(p.secrets) do
-      local i, j = msg:find(secret, 1, true)
-      while i do
-        msg = msg:sub(1, i - 1) .. "<redacted>" .. msg:sub(j + 1)
-        i, j = msg:find(secret, i + 10, true)
-      end
-    end
-    err.message = msg
-  end
-  return err
-end
-
 function client.new(cfg)
   local self = setmetatable({}, Client)
+  -- every secret seen (keys, tokens, passwords): scrubbed from errors and
+  -- debug lines; hcdl.auth adds to it as keys are fetched
   local secrets = {}
-  for _, s in ipairs{ cfg.sk, cfg.security_token, cfg.token, cfg.iam and cfg.iam.password } do
-    if s and #s >= 4 then secrets[#secrets + 1] = s end
-  end
+  cfg.debug = debuglog.scrubbing(cfg.debug, secrets)
   private[self] = {
     cfg = cfg,
-    auth = {
-      endpoints = cfg.endpoints, project_id = cfg.project_id,
-      ak = cfg.ak, sk = cfg.sk, security_token = cfg.security_token,
-      token = cfg.token, language = cfg.language,
-    },
+    auth = auth_mod.new(cfg, secrets),
     policy = {
       retries = cfg.retries, deadline = cfg.retry_deadline,
       base = cfg.retry_base, cap = cfg.retry_cap,
     },
     secrets = secrets,
   }
-  self.project_id = cfg.project_id
+  self.project_id = cfg.project_id -- nil until the first call looks it up
   self.region = cfg.region
   self.endpoints = cfg.endpoints
   return self
@@ -126,28 +106,13 @@ function Client:transport()
   return p.ready
 end
 
---- Makes sure p.auth.token holds a valid IAM token (iam config only).
-local function ensure_token(p, t, force)
-  if not p.cfg.iam then return true end
-  local now = os.time()
-  if not force and p.auth.token and p.token_expires and p.token_expires - now > require("hcdl.iam").REFRESH_MARGIN then
-    return true
-  end
-  local iam = require "hcdl.iam"
-  local token, expires = retry.run(p.policy, t, function(remaining)
-    local tok, exp_or_err = iam.fetch(t.send, p.cfg.endpoints.iam, p.cfg.iam, p.cfg.project_id,
-      math.min(p.cfg.timeout, remaining))
-    if not tok then return nil, exp_or_err end
-    p.token_expires = exp_or_err
-    return tok
-  end)
-  if not token then return nil, scrub(p, expires) end
-  p.auth.token = token
-  p.secrets[#p.secrets + 1] = token
-  return true
-end
+local PLACEHOLDER_PROJECT = ("0"):rep(32)
 
 --- Calls API `name` with `params`: the decoded answer, or nil, err.
+-- Per attempt: fresh keys and the project id (hcdl.auth: refreshed before
+-- they expire, once for concurrent callers), a fresh signature, and the
+-- service's next endpoint when one cannot be reached.  A refusal of
+-- refreshable credentials (IAM token, temporary keys) fetches new ones once.
 function Client:call(name, params)
   if params ~= nil and type(params) ~= "table" then
     error(("hcdl: %s expects a table of parameters, got %s"):format(name, type(params)), 3)
@@ -155,36 +120,47 @@ function Client:call(name, params)
   local p = private[self]
   local t, terr = self:transport()
   if not t then return nil, terr end
+  local a = p.auth
+  -- the parameters are checked before anything is sent (fetching keys or
+  -- the project id included): a build with placeholder credentials
+  local _, ierr = core.build(name, params, { project_id = PLACEHOLDER_PROJECT, ak = "-", sk = "-",
+    endpoints = a.endpoints:current() })
+  if ierr then return nil, ierr end
   local timeout = p.cfg.timeout
-  local ok, ierr = ensure_token(p, t)
-  if not ok then return nil, ierr end
-  local refreshed = false
+  local force, refreshed, attempt = false, false, 0
   return retry.run(p.policy, t, function(remaining)
+    attempt = attempt + 1
     if remaining <= 0 then
       return nil, core.error{ kind = "timeout", api = name, retryable = false,
         message = ("%s: retry deadline of %gs reached"):format(name, p.policy.deadline) }
     end
-    -- built (and signed) again for every attempt: a fresh X-Sdk-Date
-    local spec, err = core.build(name, params, p.auth)
-    if not spec then return nil, err end
-    local res, serr = t.send(spec, math.min(timeout, remaining))
+    local fields, aerr = a:for_call(t, force)
+    force = false
+    if not fields then
+      aerr.api = aerr.api or name
+      return nil, aerr
+    end
+    self.project_id = fields.project_id
+    -- built (and signed) again for every attempt and endpoint: a fresh X-Sdk-Date
+    local res, serr = a:send(t, function(endpoints)
+      fields.endpoints = endpoints
+      return core.build(name, params, fields)
+    end, math.min(timeout, remaining), { api = name, attempt = attempt, retries = p.policy.retries })
     if not res then
       serr.api = serr.api or name
-      return nil, scrub(p, serr)
+      return nil, serr
     end
     local data, perr = core.parse(name, res)
-    if data ~= nil then remember(name, params, data) end
     if data == nil then
-      -- an IAM token revoked or expired early: fetch a new one, once
-      if p.cfg.iam and perr.kind == "auth" and not refreshed then
-        refreshed = true
-        local tok_ok, terr = ensure_token(p, t, true)
-        if not tok_ok then return nil, terr end
+      -- keys or a token revoked or expired early: fetch new ones, once
+      if perr.kind == "auth" and a:refreshable() and not refreshed then
+        force, refreshed = true, true
         perr.retryable = true
         perr.retry_after = 0
       end
-      return nil, scrub(p, perr)
+      return nil, a:scrub(perr)
     end
+    remember(name, params, data)
     return data
   end)
 end
@@ -379,7 +355,8 @@ end
 function Client:__tostring()
   local p = private[self]
   return ("hcdl client (project %s, %s, credentials from %s)"):format(
-    self.project_id, p.cfg.region or "explicit endpoints", p.cfg.credential_source or "config")
+    self.project_id or "looked up at the first call", p.cfg.region or "explicit endpoints",
+    p.auth:source_name())
 end
 
 client.Client = Client
