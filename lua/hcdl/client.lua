@@ -112,7 +112,8 @@ local PLACEHOLDER_PROJECT = ("0"):rep(32)
 -- Per attempt: fresh keys and the project id (hcdl.auth: refreshed before
 -- they expire, once for concurrent callers), a fresh signature, and the
 -- service's next endpoint when one cannot be reached.  A refusal of
--- refreshable credentials (IAM token, temporary keys) fetches new ones once.
+-- refreshable credentials (IAM token, temporary keys) fetches new ones and
+-- sends again, once per call (not counted as a retry).
 function Client:call(name, params)
   if params ~= nil and type(params) ~= "table" then
     error(("hcdl: %s expects a table of parameters, got %s"):format(name, type(params)), 3)
@@ -127,41 +128,44 @@ function Client:call(name, params)
     endpoints = a.endpoints:current() })
   if ierr then return nil, ierr end
   local timeout = p.cfg.timeout
-  local force, refreshed, attempt = false, false, 0
+  local refreshed, attempt = false, 0
   return retry.run(p.policy, t, function(remaining)
     attempt = attempt + 1
-    if remaining <= 0 then
-      return nil, core.error{ kind = "timeout", api = name, retryable = false,
-        message = ("%s: retry deadline of %gs reached"):format(name, p.policy.deadline) }
-    end
-    local fields, aerr = a:for_call(t, force)
-    force = false
-    if not fields then
-      aerr.api = aerr.api or name
-      return nil, aerr
-    end
-    self.project_id = fields.project_id
-    -- built (and signed) again for every attempt and endpoint: a fresh X-Sdk-Date
-    local res, serr = a:send(t, function(endpoints)
-      fields.endpoints = endpoints
-      return core.build(name, params, fields)
-    end, math.min(timeout, remaining), { api = name, attempt = attempt, retries = p.policy.retries })
-    if not res then
-      serr.api = serr.api or name
-      return nil, serr
-    end
-    local data, perr = core.parse(name, res)
-    if data == nil then
-      -- keys or a token revoked or expired early: fetch new ones, once
-      if perr.kind == "auth" and a:refreshable() and not refreshed then
-        force, refreshed = true, true
-        perr.retryable = true
-        perr.retry_after = 0
+    local started = t.now()
+    -- a second pass only when the service refused refreshable credentials
+    -- (an IAM token or temporary keys revoked or expired early): once a call
+    local force = false
+    for _ = 1, 2 do
+      local left = remaining - (t.now() - started)
+      if left <= 0 then
+        return nil, core.error{ kind = "timeout", api = name, retryable = false,
+          message = ("%s: retry deadline of %gs reached"):format(name, p.policy.deadline) }
       end
-      return nil, a:scrub(perr)
+      local fields, aerr = a:for_call(t, force)
+      if not fields then
+        aerr.api = aerr.api or name
+        return nil, aerr
+      end
+      self.project_id = fields.project_id
+      -- built (and signed) again for every attempt and endpoint: a fresh X-Sdk-Date
+      local res, serr = a:send(t, function(endpoints)
+        fields.endpoints = endpoints
+        return core.build(name, params, fields)
+      end, math.min(timeout, left), { api = name, attempt = attempt, retries = p.policy.retries })
+      if not res then
+        serr.api = serr.api or name
+        return nil, serr
+      end
+      local data, perr = core.parse(name, res)
+      if data ~= nil then
+        remember(name, params, data)
+        return data
+      end
+      if perr.kind ~= "auth" or refreshed or not a:refreshable() then
+        return nil, a:scrub(perr)
+      end
+      refreshed, force = true, true
     end
-    remember(name, params, data)
-    return data
   end)
 end
 

@@ -95,7 +95,7 @@ end
 
 local function word(v)
   v = tostring(v)
-  if v:find('[%s"=]') or v == "" then
+  if v:find('[%s"]') or v == "" then
     return '"' .. v:gsub('[%c"\\]', function(c)
       return c == '"' and '\\"' or c == "\\" and "\\\\" or " "
     end) .. '"'
