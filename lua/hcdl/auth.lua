@@ -65,8 +65,9 @@ function Auth:wall(t)
   return math.max(os.time(), self.anchor.wall + (t.now() - self.anchor.mono))
 end
 
---- What providers and IAM calls get to work with.
+--- What providers and IAM calls get to work with (one per transport).
 function Auth:net(t)
+  if self.net_for == t then return self.net_cache end
   local a = self
   local net = { now = t.now, sleep = t.sleep, timeout = self.cfg.timeout }
   function net.wall() return a:wall(t) end
@@ -81,7 +82,13 @@ function Auth:net(t)
       return spec, err
     end, timeout or a.cfg.timeout, { api = api })
   end
+  self.net_for, self.net_cache = t, net
   return net
+end
+
+--- True when for_call can send nothing (fixed keys, known project).
+function Auth:settled()
+  return self.project_id ~= nil and self.holder.source.static ~= nil
 end
 
 --- Name of the credential source, for tostring(client).
@@ -119,8 +126,14 @@ function Auth:for_call(t, force)
     if not pid then return nil, self:scrub(perr) end
     self.project_id = pid
   end
-  return { project_id = self.project_id, ak = creds.ak, sk = creds.sk,
-    security_token = creds.security_token, token = creds.token, language = self.cfg.language }
+  -- the same table while the keys stay the same (callers only set its
+  -- endpoints right before a build, which cannot yield)
+  if self.fields_for ~= creds then
+    self.fields_for = creds
+    self.fields = { project_id = self.project_id, ak = creds.ak, sk = creds.sk,
+      security_token = creds.security_token, token = creds.token, language = self.cfg.language }
+  end
+  return self.fields
 end
 
 --- Sends build(current endpoints) with endpoint fail-over and debug lines.

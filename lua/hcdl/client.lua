@@ -122,11 +122,13 @@ function Client:call(name, params)
   local t, terr = self:transport()
   if not t then return nil, terr end
   local a = p.auth
-  -- the parameters are checked before anything is sent (fetching keys or
-  -- the project id included): a build with placeholder credentials
-  local _, ierr = core.build(name, params, { project_id = PLACEHOLDER_PROJECT, ak = "-", sk = "-",
-    endpoints = a.endpoints:current() })
-  if ierr then return nil, ierr end
+  if not a:settled() then
+    -- the parameters are checked before anything is sent, fetching keys or
+    -- the project id included: a build with placeholder credentials
+    local _, ierr = core.build(name, params, { project_id = PLACEHOLDER_PROJECT, ak = "-", sk = "-",
+      endpoints = a.endpoints:current() })
+    if ierr then return nil, ierr end
+  end
   local timeout = p.cfg.timeout
   local refreshed, attempt = false, 0
   return retry.run(p.policy, t, function(remaining)

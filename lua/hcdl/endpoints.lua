@@ -31,16 +31,23 @@ end
 
 --- lists: { service = { url, ... } }.
 function endpoints.new(lists)
-  local self = setmetatable({ lists = lists, index = {} }, endpoints)
-  for service in pairs(lists) do self.index[service] = 1 end
+  local self = setmetatable({ lists = lists, index = {}, now = {} }, endpoints)
+  for service, list in pairs(lists) do
+    self.index[service] = 1
+    self.now[service] = list[1]
+  end
   return self
 end
 
---- { service = the endpoint in use } (what hcdl.core.build reads).
+--- { service = the endpoint in use } (what hcdl.core.build reads; the
+-- same table, kept up to date: read it, do not keep it).
 function endpoints:current()
-  local now = {}
-  for service, list in pairs(self.lists) do now[service] = list[self.index[service]] end
-  return now
+  return self.now
+end
+
+function endpoints:move(service, i)
+  self.index[service] = i
+  self.now[service] = self.lists[service][i]
 end
 
 --- The list of service (never nil).
@@ -54,7 +61,7 @@ end
 -- config (for debug lines); info: { api=, attempt=, retries= }.
 -- Returns res, nil, spec or nil, err.
 function endpoints:send(t, build, timeout, cfg, info)
-  local failures = {}
+  local failures
   local tried = 0
   while true do
     local spec, berr = build(self:current())
@@ -62,21 +69,25 @@ function endpoints:send(t, build, timeout, cfg, info)
     local service = spec.service
     local list = self.lists[service] or {}
     local i = self.index[service] or 1
-    local trace = { api = info and info.api, attempt = info and info.attempt, retries = info and info.retries,
-      endpoint = #list > 1 and ("%d/%d"):format(i, #list) or nil }
+    local trace = info
+    if cfg and cfg.debug then
+      trace = { api = info and info.api, attempt = info and info.attempt, retries = info and info.retries,
+        endpoint = #list > 1 and ("%d/%d"):format(i, #list) or nil }
+    end
     local res, err = debuglog.send(cfg, t, spec, timeout, trace)
     if res then return res, nil, spec end
     tried = tried + 1
     if not endpoints.unreachable(err) or #list < 2 then return nil, err end
+    failures = failures or {}
     failures[#failures + 1] = ("%s: %s"):format(list[i], tostring(err.message))
     if tried >= #list then
-      self.index[service] = 1
+      self:move(service, 1)
       local e = core.error{ kind = "network", curl_code = err.curl_code, retryable = err.retryable,
         api = err.api, attempts = err.attempts,
         message = ("no %s endpoint could be reached: %s"):format(service, table.concat(failures, "; ")) }
       return nil, e
     end
-    self.index[service] = i % #list + 1
+    self:move(service, i % #list + 1)
   end
 end
 
