@@ -142,11 +142,12 @@ bench-api: $(SO)
 	bench/api
 
 install: $(SO)
-	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/hcdl $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/hcdl
+	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/hcdl $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/hcdl \
+	  $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/hcdl/credentials
 	install -m 0755 $(SO) $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/hcdl/core.so
 	install -m 0644 lua/hcdl.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/hcdl.lua
-	for f in lua/hcdl/*.lua; do [ -e "$$f" ] || continue; \
-	  install -m 0644 "$$f" $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/hcdl/; done
+	for f in lua/hcdl/*.lua lua/hcdl/credentials/*.lua; do [ -e "$$f" ] || continue; \
+	  install -m 0644 "$$f" $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/$${f#lua/}; done
 
 clean:
 	rm -rf build

@@ -26,8 +26,8 @@ describe("packaging", function()
   end)
 
   it("installs every Lua module", function()
-    for _, f in ipairs(ls("lua/hcdl/*.lua")) do
-      local name = "hcdl." .. f:match("lua/hcdl/(.-)%.lua$")
+    for _, f in ipairs(ls("lua/hcdl/*.lua lua/hcdl/*/*.lua")) do
+      local name = "hcdl." .. f:match("lua/hcdl/(.-)%.lua$"):gsub("/", ".")
       assert.are.equal(f, spec.build.modules[name], name .. " is missing from the rockspec")
     end
     assert.are.equal("lua/hcdl.lua", spec.build.modules.hcdl)

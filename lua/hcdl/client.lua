@@ -9,6 +9,8 @@ local host_mod = require "hcdl.host"
 local redact = require "hcdl.redact"
 local retry = require "hcdl.retry"
 local transport_mod = require "hcdl.transport"
+local auth_mod = require "hcdl.auth"
+local debuglog = require "hcdl.debuglog"
 
 local client = {}
 
@@ -51,9 +53,10 @@ client.METHODS = {
   "list_redislog",                  -- DCS: list run logs (companion)
 }
 
---- Takes every secret out of every string field of err: the client's
--- keys and tokens, and what the request carried (its signature, a token):
--- a gateway may echo the canonical request or the Authorization header.
+--- Takes every secret out of every string field of err: the keys, tokens
+-- and passwords the client has seen (hcdl.auth adds fetched ones), and
+-- what the request carried (its signature, a token): a gateway may echo
+-- the canonical request or the Authorization header.
 local function scrub(p, err, spec)
   if type(err) ~= "table" then return err end
   local list = redact.list()
@@ -64,22 +67,22 @@ end
 
 function client.new(cfg)
   local self = setmetatable({}, Client)
+  -- every secret seen (keys, tokens, passwords): scrubbed from errors and
+  -- debug lines; hcdl.auth adds to it as keys are fetched
+  local secrets = {}
+  cfg.debug = debuglog.scrubbing(cfg.debug, secrets)
   private[self] = {
     cfg = cfg,
-    auth = {
-      endpoints = cfg.endpoints, project_id = cfg.project_id,
-      ak = cfg.ak, sk = cfg.sk, security_token = cfg.security_token,
-      token = cfg.token, language = cfg.language,
-    },
+    auth = auth_mod.new(cfg, secrets),
     policy = {
       retries = cfg.retries, deadline = cfg.retry_deadline,
       base = cfg.retry_base, cap = cfg.retry_cap,
     },
-    secrets = redact.list(cfg.sk, cfg.security_token, cfg.token, cfg.iam and cfg.iam.password),
+    secrets = secrets,
     pool = transport_mod.pool(cfg),
     transports = setmetatable({}, { __mode = "k" }),
   }
-  self.project_id = cfg.project_id
+  self.project_id = cfg.project_id -- nil until the first call looks it up
   self.region = cfg.region
   self.endpoints = cfg.endpoints
   return self
@@ -107,28 +110,14 @@ function Client:transport()
   return t
 end
 
---- Makes sure p.auth.token holds a valid IAM token (iam config only).
-local function ensure_token(p, t, force)
-  if not p.cfg.iam then return true end
-  local now = os.time()
-  if not force and p.auth.token and p.token_expires and p.token_expires - now > require("hcdl.iam").REFRESH_MARGIN then
-    return true
-  end
-  local iam = require "hcdl.iam"
-  local token, expires = retry.run(p.policy, t, function(remaining)
-    local tok, exp_or_err = iam.fetch(t.send, p.cfg.endpoints.iam, p.cfg.iam, p.cfg.project_id,
-      math.min(p.cfg.timeout, remaining))
-    if not tok then return nil, exp_or_err end
-    p.token_expires = exp_or_err
-    return tok
-  end)
-  if not token then return nil, scrub(p, expires) end
-  p.auth.token = token
-  p.secrets.add(token)
-  return true
-end
+local PLACEHOLDER_PROJECT = ("0"):rep(32)
 
 --- Calls API `name` with `params`: the decoded answer, or nil, err.
+-- Per attempt: fresh keys and the project id (hcdl.auth: refreshed before
+-- they expire, once for concurrent callers), a fresh signature, and the
+-- service's next endpoint when one cannot be reached.  A refusal of
+-- refreshable credentials (IAM token, temporary keys) fetches new ones and
+-- sends again, once per call (not counted as a retry).
 function Client:call(name, params)
   if params ~= nil and type(params) ~= "table" then
     error(("hcdl: %s expects a table of parameters, got %s"):format(name, type(params)), 3)
@@ -136,37 +125,56 @@ function Client:call(name, params)
   local p = private[self]
   local t, terr = self:transport()
   if not t then return nil, terr end
+  local a = p.auth
+  if not a:settled() then
+    -- the parameters are checked before anything is sent, fetching keys or
+    -- the project id included: a build with placeholder credentials
+    local _, ierr = core.build(name, params, { project_id = PLACEHOLDER_PROJECT, ak = "-", sk = "-",
+      endpoints = a.endpoints:current() })
+    if ierr then return nil, ierr end
+  end
   local timeout = p.cfg.timeout
-  local ok, ierr = ensure_token(p, t)
-  if not ok then return nil, ierr end
-  local refreshed = false
+  local refreshed, attempt = false, 0
   return retry.run(p.policy, t, function(remaining)
-    if remaining <= 0 then
-      return nil, core.error{ kind = "timeout", api = name, retryable = false,
-        message = ("%s: retry deadline of %gs reached"):format(name, p.policy.deadline) }
-    end
-    -- built (and signed) again for every attempt: a fresh X-Sdk-Date
-    local spec, err = core.build(name, params, p.auth)
-    if not spec then return nil, err end
-    local res, serr = t.send(spec, math.min(timeout, remaining))
-    if not res then
-      serr.api = serr.api or name
-      return nil, scrub(p, serr, spec)
-    end
-    local data, perr = core.parse(name, res)
-    if data ~= nil then remember(name, params, data) end
-    if data == nil then
-      -- an IAM token revoked or expired early: fetch a new one, once
-      if p.cfg.iam and perr.kind == "auth" and not refreshed then
-        refreshed = true
-        local tok_ok, terr = ensure_token(p, t, true)
-        if not tok_ok then return nil, terr end
-        perr.retryable = true
-        perr.retry_after = 0
+    attempt = attempt + 1
+    local started = t.now()
+    -- a second pass only when the service refused refreshable credentials
+    -- (an IAM token or temporary keys revoked or expired early): once a call
+    local force = false
+    for _ = 1, 2 do
+      local left = remaining - (t.now() - started)
+      if left <= 0 then
+        return nil, core.error{ kind = "timeout", api = name, retryable = false,
+          message = ("%s: retry deadline of %gs reached"):format(name, p.policy.deadline) }
       end
-      return nil, scrub(p, perr, spec)
+      local fields, aerr = a:for_call(t, force)
+      if not fields then
+        aerr.api = aerr.api or name
+        return nil, scrub(p, aerr)
+      end
+      self.project_id = fields.project_id
+      -- built (and signed) again for every attempt and endpoint: a fresh X-Sdk-Date
+      local spec
+      local res, serr = a:send(t, function(endpoints)
+        fields.endpoints = endpoints
+        local built, berr = core.build(name, params, fields)
+        spec = built or spec
+        return built, berr
+      end, math.min(timeout, left), { api = name, attempt = attempt, retries = p.policy.retries })
+      if not res then
+        serr.api = serr.api or name
+        return nil, scrub(p, serr, spec)
+      end
+      local data, perr = core.parse(name, res)
+      if data ~= nil then
+        remember(name, params, data)
+        return data
+      end
+      if perr.kind ~= "auth" or refreshed or not a:refreshable() then
+        return nil, scrub(p, perr, spec)
+      end
+      refreshed, force = true, true
     end
-    return data
   end)
 end
 
@@ -413,7 +421,8 @@ end
 function Client:__tostring()
   local p = private[self]
   return ("hcdl client (project %s, %s, credentials from %s)"):format(
-    self.project_id, p.cfg.region or "explicit endpoints", p.cfg.credential_source or "config")
+    self.project_id or "looked up at the first call", p.cfg.region or "explicit endpoints",
+    p.auth:source_name())
 end
 
 client.Client = Client

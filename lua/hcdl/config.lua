@@ -1,14 +1,22 @@
---- hcdl.config: validate a client configuration and fill it in from the
--- environment, the way the official SDKs do.
+--- hcdl.config: validate a client configuration and fill it in the way the
+-- official SDKs resolve theirs.  No network I/O: what needs the network
+-- (ECS metadata, pod identity, federation, the project id) happens at the
+-- first call (hcdl.auth).
 --
--- Credentials, in order: the config table; HUAWEICLOUD_SDK_AK/_SK (with
--- HUAWEICLOUD_SDK_SECURITY_TOKEN); CLOUD_SDK_AK/_SK (the convention of the
--- API Explorer samples); the profile file ~/.huaweicloud/credentials (or
--- HUAWEICLOUD_SDK_CREDENTIALS_FILE), section [basic].  Or a token
--- (X-Auth-Token) given directly.  The project id: config, then
--- HUAWEICLOUD_SDK_PROJECT_ID, then the profile.
+--   credentials  hcdl.credentials.chain: config, environment, profile,
+--                ECS metadata, CCE pod identity
+--   project_id   config, HUAWEICLOUD_SDK_PROJECT_ID, the profile's
+--                project_id, else looked up through IAM by region name
+--   endpoints    per service: config `endpoints`, then (IAM only)
+--                HUAWEICLOUD_SDK_IAM_ENDPOINT and the profile's iam_endpoint,
+--                then HUAWEICLOUD_SDK_REGION_<SERVICE>_<REGION>, the regions
+--                file, the built-in table (hcdl.regions); each a list
+--   debug        config `debug`, or HCDL_DEBUG=1 to stderr (hcdl.debuglog)
 local core = require "hcdl.core"
 local regions = require "hcdl.regions"
+local chain = require "hcdl.credentials.chain"
+local profile_mod = require "hcdl.credentials.profile"
+local debuglog = require "hcdl.debuglog"
 
 local config = {}
 
@@ -22,7 +30,11 @@ local OPTIONS = {
   sleep = "function", now = "function", max_body = "number",
   low_speed_limit = "number", low_speed_time = "number",
   credentials_file = "string", iam = "table", thread_pool = "string",
+  idp_id = "string", id_token_file = "string", regions_file = "string",
+  metadata_endpoint = "string", debug = "function",
 }
+-- options that also take `false` (turned off)
+local MAY_BE_FALSE = { metadata_endpoint = true }
 
 local function input(field, fmt, ...)
   return nil, core.error{ kind = "input", field = field,
@@ -38,24 +50,119 @@ end
 
 --- Reads section `section` of an INI file: { key = value } or nil.
 function config.read_ini(path, section)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local current, values = nil, {}
-  for line in f:lines() do
-    line = line:gsub("^%s+", ""):gsub("%s+$", "")
-    local name = line:match("^%[%s*(.-)%s*%]$")
-    if name then
-      current = name
-    elseif current == section and line ~= "" and not line:match("^[#;]") then
-      local k, v = line:match("^([^=]-)%s*=%s*(.*)$")
-      if k then values[k:lower()] = v end
-    end
-  end
-  f:close()
-  return values
+  return (profile_mod.read_ini(path, section))
 end
 
 local function nonempty(v) return v ~= nil and v ~= "" end
+
+local function check_types(user)
+  for k, v in pairs(user) do
+    if type(k) ~= "string" or not OPTIONS[k] then
+      return input(tostring(k), "unknown option (known: %s)", known_options())
+    end
+    if type(v) ~= OPTIONS[k] and not (v == false and MAY_BE_FALSE[k]) then
+      return input(k, "must be a %s, got %s", OPTIONS[k], type(v))
+    end
+  end
+  if type(user.metadata_endpoint) == "string" then
+    local url = regions.normalize(user.metadata_endpoint)
+    if not url or not user.metadata_endpoint:match("^https?://") then
+      return input("metadata_endpoint", "must be http[s]://host[:port] with no path, or false")
+    end
+  end
+  return true
+end
+
+-- The config's endpoints: { service = {urls} } or nil, err.
+local function configured_endpoints(given)
+  local out = {}
+  for k, v in pairs(given or {}) do
+    if type(k) ~= "string" then return input("endpoints", "keys must be service names") end
+    if not regions.is_service(k) then
+      return input("endpoints." .. k, "unknown service (known: %s)", table.concat(regions.SERVICES, ", "))
+    end
+    local list = type(v) == "table" and v or { v }
+    if #list == 0 then return input("endpoints." .. k, "must list at least one endpoint") end
+    out[k] = {}
+    for i, url in ipairs(list) do
+      local n = type(url) == "string" and url:match("^https?://") and regions.normalize(url)
+      if not n then
+        local field = type(v) == "table" and ("endpoints.%s[%d]"):format(k, i) or ("endpoints." .. k)
+        return input(field, "must be http[s]://host[:port] with no path (or a list of them)")
+      end
+      out[k][i] = n
+    end
+  end
+  return out
+end
+
+-- Every service's endpoint list; nil, err for malformed sources.
+local function resolve_endpoints(cfg, getenv, home, profile)
+  local lists, err = configured_endpoints(cfg.endpoints)
+  if not lists then return nil, err end
+  local file = {}
+  if cfg.region then
+    local path = regions.file_path(cfg.regions_file, getenv, home)
+    local ferr
+    file, ferr = regions.read_file(path)
+    if not file then return input("regions_file", "%s", ferr) end
+  end
+  if not lists.iam then
+    for _, candidate in ipairs{ { getenv("HUAWEICLOUD_SDK_IAM_ENDPOINT"), "HUAWEICLOUD_SDK_IAM_ENDPOINT" },
+                                { profile.get and profile.get("iam_endpoint"), "iam_endpoint in " .. tostring(profile.path) } } do
+      if nonempty(candidate[1]) then
+        local url = regions.normalize(candidate[1])
+        if not url then return input("endpoints.iam", "%s: '%s' is not an endpoint", candidate[2], candidate[1]) end
+        lists.iam = { url }
+        break
+      end
+    end
+  end
+  local found_data_service = false
+  for _, s in ipairs(regions.SERVICES) do
+    if lists[s] then
+      found_data_service = found_data_service or s ~= "iam"
+    elseif cfg.region then
+      local list, why, malformed = regions.endpoints(cfg.region, s, getenv, file)
+      if malformed then return input("endpoints." .. s, "%s", why) end
+      lists[s] = list
+      found_data_service = found_data_service or (list ~= nil and s ~= "iam")
+    end
+  end
+  if cfg.region and not found_data_service and not regions.is_known(cfg.region) then
+    return input("region", "unknown region '%s' (known: %s); or give endpoints, "
+      .. "HUAWEICLOUD_SDK_REGION_<SERVICE>_<REGION> or a regions file", cfg.region,
+      table.concat(regions.known(), ", "))
+  end
+  if not cfg.region and next(lists) == nil then
+    return input("region", "required (e.g. cn-north-4, eu-de), or endpoints")
+  end
+  lists.iam = lists.iam or { regions.IAM_DEFAULT }
+  return lists
+end
+
+-- The project id from the config, the environment or the profile; nil
+-- when it must be looked up (or nil, err).
+local function static_project_id(cfg, getenv, profile)
+  local pid = cfg.project_id
+  if not pid and nonempty(getenv("HUAWEICLOUD_SDK_PROJECT_ID")) then pid = getenv("HUAWEICLOUD_SDK_PROJECT_ID") end
+  if not pid and profile.get then pid = profile.get("project_id") end
+  if pid and (not pid:match("^%w+$") or #pid ~= 32) then
+    return input("project_id", "must be 32 letters or digits")
+  end
+  return pid
+end
+
+-- Proxy passwords (config or the variables libcurl reads) to scrub.
+local function proxy_secrets(cfg, getenv)
+  local out = {}
+  for _, v in ipairs{ cfg.proxy or false, getenv("https_proxy") or false, getenv("HTTPS_PROXY") or false,
+                      getenv("http_proxy") or false, getenv("all_proxy") or false, getenv("ALL_PROXY") or false } do
+    local pass = v and v:match("^[%a][%w+.-]*://[^:/@]*:([^@/]+)@")
+    if pass then out[#out + 1] = pass end
+  end
+  return out
+end
 
 --- Returns a resolved, validated config, or nil, err (kind "input").
 -- env: { getenv = fn, home = path } for tests; defaults to the process's.
@@ -64,125 +171,42 @@ function config.resolve(user, env)
     error("hcdl.new: config must be a table, got " .. type(user), 3)
   end
   local getenv = env and env.getenv or os.getenv
-  for k, v in pairs(user) do
-    if type(k) ~= "string" or not OPTIONS[k] then
-      return input(tostring(k), "unknown option (known: %s)", known_options())
-    end
-    if type(v) ~= OPTIONS[k] then
-      return input(k, "must be a %s, got %s", OPTIONS[k], type(v))
-    end
-  end
+  local home = env and env.home or getenv("HOME")
+  local ok, terr = check_types(user)
+  if not ok then return nil, terr end
 
   local cfg = {}
   for k, v in pairs(user) do cfg[k] = v end
 
-  -- Credentials.
-  if cfg.iam then
-    local e = require("hcdl.iam").validate(cfg.iam)
-    if e then return nil, e end
-    if cfg.token or cfg.ak or cfg.sk then
-      return input("iam", "give one of iam (a password), token or ak/sk")
-    end
-  end
-  if cfg.token and (cfg.ak or cfg.sk) then
-    return input("token", "give either token or ak/sk, not both")
-  end
-  if (cfg.ak ~= nil) ~= (cfg.sk ~= nil) then
-    return input(cfg.ak and "sk" or "ak", "ak and sk go together")
-  end
-  local profile
-  local function load_profile()
-    if profile == nil then
-      local path = cfg.credentials_file or getenv("HUAWEICLOUD_SDK_CREDENTIALS_FILE")
-      if not nonempty(path) then
-        local home = env and env.home or getenv("HOME")
-        path = home and (home .. "/.huaweicloud/credentials") or nil
-      end
-      profile = path and config.read_ini(path, "basic") or false
-    end
-    return profile or nil
-  end
-  if cfg.iam then
-    cfg.credential_source = "IAM password"
-  elseif not cfg.token and not cfg.ak then
-    if nonempty(getenv("HUAWEICLOUD_SDK_AK")) and nonempty(getenv("HUAWEICLOUD_SDK_SK")) then
-      cfg.ak, cfg.sk = getenv("HUAWEICLOUD_SDK_AK"), getenv("HUAWEICLOUD_SDK_SK")
-      local st = getenv("HUAWEICLOUD_SDK_SECURITY_TOKEN")
-      if nonempty(st) then cfg.security_token = st end
-      cfg.credential_source = "environment (HUAWEICLOUD_SDK_AK)"
-    elseif nonempty(getenv("CLOUD_SDK_AK")) and nonempty(getenv("CLOUD_SDK_SK")) then
-      cfg.ak, cfg.sk = getenv("CLOUD_SDK_AK"), getenv("CLOUD_SDK_SK")
-      cfg.credential_source = "environment (CLOUD_SDK_AK)"
-    else
-      local p = load_profile()
-      if p and nonempty(p.ak) and nonempty(p.sk) then
-        cfg.ak, cfg.sk = p.ak, p.sk
-        if nonempty(p.security_token) then cfg.security_token = p.security_token end
-        cfg.credential_source = "profile [basic]"
-      end
-    end
-  else
-    cfg.credential_source = "config"
-  end
-  if not cfg.token and not cfg.ak and not cfg.iam then
-    return input("ak", "no credentials: set ak and sk (or token) in the config, "
-      .. "HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK, CLOUD_SDK_AK/CLOUD_SDK_SK, or [basic] "
-      .. "in ~/.huaweicloud/credentials")
-  end
-  if cfg.token and cfg.security_token then
-    return input("security_token", "goes with ak/sk, not with a token")
-  end
-  if cfg.ak and not cfg.ak:match("^[%w%-_]+$") then
-    return input("ak", "must be letters, digits, '-' or '_'")
-  end
+  local profile = profile_mod.load(cfg, getenv, home)
+  local pid, perr = static_project_id(cfg, getenv, profile)
+  if perr then return nil, perr end
+  cfg.project_id = pid
 
-  if not cfg.project_id then
-    local pid = getenv("HUAWEICLOUD_SDK_PROJECT_ID")
-    if not nonempty(pid) then
-      local p = load_profile()
-      pid = p and p.project_id
-    end
-    if nonempty(pid) then cfg.project_id = pid end
+  local source, cerr = chain.resolve{ cfg = cfg, getenv = getenv, profile = profile,
+    project_scope = pid and { id = pid } or { name = (cfg.iam and cfg.iam.project_name) or cfg.region } }
+  if not source then return nil, cerr end
+  cfg.credentials = source
+  cfg.credential_source = source.name
+  if source.static then
+    cfg.ak, cfg.sk = source.static.ak, source.static.sk
+    cfg.security_token, cfg.token = source.static.security_token, source.static.token
   end
   if not cfg.project_id then
-    return input("project_id", "required: the 32-character project id of the region "
-      .. "(config, HUAWEICLOUD_SDK_PROJECT_ID or the profile)")
-  end
-  if not cfg.project_id:match("^%w+$") or #cfg.project_id ~= 32 then
-    return input("project_id", "must be 32 letters or digits")
+    if source.static and source.static.token then
+      return input("project_id", "required with token (the 32-character project id of the region)")
+    end
+    if not cfg.region and not (cfg.iam and cfg.iam.project_name) then
+      return input("project_id", "required without a region (it is looked up by region name): "
+        .. "config, HUAWEICLOUD_SDK_PROJECT_ID or the profile")
+    end
   end
 
-  -- Endpoints: explicit ones win; the region fills in the rest.
-  local endpoints = {}
-  for k, v in pairs(cfg.endpoints or {}) do
-    if type(k) ~= "string" then return input("endpoints", "keys must be service names") end
-    local known = false
-    for _, s in ipairs(regions.SERVICES) do known = known or s == k end
-    if not known then
-      return input("endpoints." .. k, "unknown service (known: %s)", table.concat(regions.SERVICES, ", "))
-    end
-    if type(v) ~= "string" or not v:match("^https?://[^/?#@%s]+/?$") then
-      return input("endpoints." .. k, "must be http[s]://host[:port] with no path")
-    end
-    endpoints[k] = (v:gsub("/$", ""))
-  end
-  if cfg.region then
-    if cfg.endpoints == nil and not regions.is_known(cfg.region) then
-      return input("region", "unknown region '%s' (known: %s)", cfg.region,
-        table.concat(regions.known(), ", "))
-    end
-    for _, s in ipairs(regions.SERVICES) do
-      if not endpoints[s] then
-        endpoints[s] = regions.endpoint(cfg.region, s, getenv) -- may stay nil
-      end
-    end
-  elseif not cfg.endpoints then
-    return input("region", "required (e.g. cn-north-4, eu-de), or endpoints")
-  end
-  cfg.endpoints = endpoints
-  if cfg.iam and not endpoints.iam then
-    return input("endpoints.iam", "required with iam (or a known region)")
-  end
+  local lists, eerr = resolve_endpoints(cfg, getenv, home, profile)
+  if not lists then return nil, eerr end
+  cfg.endpoint_lists = lists
+  cfg.endpoints = {}
+  for s, list in pairs(lists) do cfg.endpoints[s] = list[1] end
 
   -- Numbers with ranges.
   local function range(name, lo, hi, default)
@@ -199,8 +223,8 @@ function config.resolve(user, env)
     { "retry_base", 0, 3600, 0.5 }, { "retry_cap", 0, 3600, 20 },
     { "max_body", 1024, 1024 * 1024 * 1024, 16 * 1024 * 1024 },
   } do
-    local ok, err = range(r[1], r[2], r[3], r[4])
-    if not ok then return nil, err end
+    local rok, err = range(r[1], r[2], r[3], r[4])
+    if not rok then return nil, err end
   end
   if cfg.retries ~= math.floor(cfg.retries) then
     return input("retries", "must be a whole number")
@@ -211,6 +235,8 @@ function config.resolve(user, env)
   if cfg.transport and type(cfg.transport.send) ~= "function" then
     return input("transport", "must have a send(spec, timeout) function")
   end
+  cfg.debug = debuglog.sink(cfg.debug, getenv)
+  cfg.extra_secrets = proxy_secrets(cfg, getenv)
   return cfg
 end
 

@@ -31,8 +31,9 @@ class Auth:
     def __init__(self, state, project_id, region, ak, sk, temp_ak, temp_sk, security_token,
                  user, password, domain):
         self.state, self.project_id, self.region = state, project_id, region
-        # ak -> (sk, required security token or None)
-        self.keys = {ak: (sk, None), temp_ak: (temp_sk, security_token)}
+        # ak -> (sk, required security token or None, expiry or None)
+        self.keys = {ak: (sk, None, None), temp_ak: (temp_sk, security_token, None)}
+        self._fixed = set(self.keys)
         self.user, self.password, self.domain = user, password, domain
         self.domain_id = secrets.token_hex(16)
         self.user_id = secrets.token_hex(16)
@@ -85,7 +86,10 @@ class Auth:
         key = self.keys.get(ak)
         if key is None:
             raise AuthError(IAM_PREFIX + f"verify aksk signature fail: access key {ak} does not exist")
-        sk, want_token = key
+        sk, want_token, expires = key
+        if expires is not None and now >= expires:
+            raise AuthError(IAM_PREFIX + "verify aksk signature fail: the temporary access key "
+                            f"{ak} has expired (security token expired)")
         for name in signed:
             if name != name.lower():
                 raise AuthError(IAM_PREFIX + f"verify aksk signature fail: signed header {name!r} "
@@ -163,6 +167,23 @@ class Auth:
                                 "region_id": self.region, "url": base_url + suffix}]}
                 for t, suffix in (("rds", "/v3"), ("dcsv2", "/v2"), ("gaussdb", "/v3"), ("iam", "/v3"))]
         return token, {"token": tok}
+
+    # ---- temporary keys (issued by identity.py) -----------------------------------
+
+    def issue_temporary(self, ttl):
+        """A new temporary AK/SK + security token valid `ttl` seconds (emulator clock)."""
+        ak = "T" + secrets.token_hex(10).upper()[:19]
+        sk = secrets.token_urlsafe(30)
+        token = "gQpl" + base64.b64encode(secrets.token_bytes(300)).decode()
+        expires = self.state.now() + float(ttl)
+        with self._lock:
+            self.keys[ak] = (sk, token, expires)
+        return ak, sk, token, expires
+
+    def clear_temporary(self):
+        with self._lock:
+            for ak in [k for k in self.keys if k not in self._fixed]:
+                del self.keys[ak]
 
     def expire_tokens(self):
         with self._lock:

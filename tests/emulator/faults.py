@@ -9,12 +9,16 @@ unlimited count; the others default to 1.
 import itertools
 import threading
 
+from identity import NAMES as IDENTITY_NAMES
+
 API_NAMES = (
     "list_audit_log_download_link", "show_backup_download_link", "list_backup_file_links",
     "create_redislog", "list_redislog", "create_redislog_download_link", "download_errorlog",
     "iam_tokens",
 )
-TARGETS = API_NAMES + ("api", "store")
+# The identity calls (metadata, pod identity, IAM lookups) are targets of their own; the
+# "api" wildcard does not include them.
+TARGETS = API_NAMES + IDENTITY_NAMES + ("api", "store")
 
 # kind -> {param: (type, default)}
 KINDS = {

@@ -41,6 +41,7 @@ import auth  # noqa: E402
 import content  # noqa: E402
 import data  # noqa: E402
 import faults as faultmod  # noqa: E402
+import identity  # noqa: E402
 import sigv  # noqa: E402
 import store as storemod  # noqa: E402
 
@@ -98,6 +99,7 @@ class App:
         self.auth = auth.Auth(self.state, self.project_id, REGION, self.ak, self.sk, self.temp_ak,
                               self.temp_sk, self.security_token, self.iam_user, self.iam_password,
                               self.iam_domain)
+        self.identity = identity.Identity(self.state, self.auth, REGION, self.project_id)
         self.faults = faultmod.Faults()
         self.requests = RequestLog()
         self.quiet = args.quiet
@@ -107,6 +109,8 @@ class App:
         self.faults.clear()
         self.requests.clear()
         self.state.reset()
+        self.identity.reset()
+        self.auth.clear_temporary()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -192,7 +196,8 @@ class Handler(BaseHTTPRequestHandler):
                 hdrs.setdefault(k.lower(), v)
             if control:
                 return self._control(method, raw_path, raw_query, body)
-            rt = apis.route(method, raw_path)
+            idn = identity.Identity.route(method, raw_path)
+            rt = (idn, None, {}) if idn else apis.route(method, raw_path)
             first = urllib.parse.unquote(raw_path.lstrip("/").split("/", 1)[0])
             if rt is not None:
                 log["api"] = rt[0]
@@ -273,6 +278,9 @@ class Handler(BaseHTTPRequestHandler):
             query.setdefault(k, v)
         if name == "iam_tokens":
             reply = self._iam(body, query)
+        elif name in identity.NAMES:
+            status, headers, data = app.identity.handle(name, method, raw_path, raw_query, hdrs, body, self.rid)
+            reply = storemod.Reply(status, headers, data)
         else:
             reply = self._call(handler, params, method, raw_path, raw_query, hdrs, body, query, applied)
         if "malformed_json" in applied:
@@ -355,6 +363,16 @@ class Handler(BaseHTTPRequestHandler):
                     if not isinstance(req, dict):
                         raise ValueError("body must be a JSON object")
                     return ok(app.state.set_config(req))
+            if what == "identity":
+                if method == "GET":
+                    return ok({"config": app.identity.config, **app.identity.info(self.base_url())})
+                if method == "POST":
+                    if not isinstance(req, dict):
+                        raise ValueError("body must be a JSON object")
+                    return ok(app.identity.set_config(req))
+            if what == "identity/metadata-tokens" and method == "DELETE":
+                app.identity.forget_metadata_tokens()
+                return ok([])
             if what == "reset" and method == "POST":
                 app.reset()
                 return ok(app.state.config)
@@ -605,6 +623,7 @@ def main(argv=None):
             "iam": {"user": app.iam_user, "password": app.iam_password, "domain": app.iam_domain,
                     "project_name": REGION, "url": endpoint + "/v3/auth/tokens"},
             "control": endpoint + "/_emulator",
+            "identity": app.identity.info(endpoint),
             "store": {"buckets": list(data.BUCKETS)},
             "seed": app.seed.seed_json(),
             "pid": os.getpid(),

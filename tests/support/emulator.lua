@@ -35,7 +35,8 @@ function emulator.start(flags)
   end
   local self = setmetatable(cjson.decode(text), emulator)
   self.cfgfile, self.logfile, self.tmpbase = cfgfile, base .. ".log", base
-  self.session = assert(core.session{ timeout = 30 })
+  -- (with --tls the control endpoint is HTTPS too: trust the emulator's CA)
+  self.session = assert(core.session{ timeout = 30, cafile = self.cafile ~= cjson.null and self.cafile or nil })
   return self
 end
 

@@ -3,8 +3,12 @@
 form and CONNECT tunnels (for HTTPS), on a free loopback port.  It writes the
 port to the file named by its first argument once listening, and logs one
 line per request ("GET http://..." or "CONNECT host:port") to the second.
-Standard library only; stops on SIGTERM."""
+With a third argument "user:password" it demands those credentials
+(Proxy-Authorization: Basic) and answers 407 otherwise; the log line then
+ends in " auth=ok" or " auth=refused".  Standard library only; stops on
+SIGTERM."""
 
+import base64
 import http.server
 import select
 import signal
@@ -27,8 +31,24 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         with LOG_LOCK, open(sys.argv[2], "a") as f:
             f.write(line + "\n")
 
+    def _authorized(self, line):
+        if len(sys.argv) < 4:
+            self._log(line)
+            return True
+        want = "Basic " + base64.b64encode(sys.argv[3].encode()).decode()
+        ok = self.headers.get("Proxy-Authorization") == want
+        self._log(line + (" auth=ok" if ok else " auth=refused"))
+        if not ok:
+            self.send_response(407, "Proxy Authentication Required")
+            self.send_header("Proxy-Authenticate", 'Basic realm="hcdl-test"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.close_connection = True
+        return ok
+
     def do_CONNECT(self):
-        self._log("CONNECT " + self.path)
+        if not self._authorized("CONNECT " + self.path):
+            return
         host, port = self.path.rsplit(":", 1)
         upstream = socket.create_connection((host, int(port)), timeout=30)
         self.send_response(200, "Connection established")
@@ -50,7 +70,8 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _forward(self):
-        self._log(self.command + " " + self.path)
+        if not self._authorized(self.command + " " + self.path):
+            return
         u = urllib.parse.urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -58,7 +79,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         target = (u.path or "/") + ("?" + u.query if u.query else "")
         lines = [f"{self.command} {target} HTTP/1.1"]
         for k, v in self.headers.items():
-            if k.lower() not in ("proxy-connection", "connection", "keep-alive"):
+            if k.lower() not in ("proxy-connection", "connection", "keep-alive", "proxy-authorization"):
                 lines.append(f"{k}: {v}")
         lines.append("Connection: close")
         upstream.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)

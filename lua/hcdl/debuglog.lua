@@ -1,0 +1,174 @@
+--- hcdl.debuglog: one line per request and per answer, for the 3 a.m.
+-- investigation, with nothing secret in it.
+--
+-- Enabled by the client config's `debug = function(line)`, or by
+-- HCDL_DEBUG=1 (lines go to stderr).  A line is key=value words:
+--
+--   hcdl event=request api=show_backup_download_link method=GET host=rds.cn-north-4.myhuaweicloud.com
+--        path=/v3/<project>/backup-files query=backup_id=... attempt=1 retries=4
+--   hcdl event=answer ... status=200 request_id=5c2... seconds=0.042 attempt=1 retries=4
+--   hcdl event=error ... kind=network curl_code=7 message="..." seconds=0.001
+--
+-- Headers and bodies are never written (so no Authorization, security
+-- token or X-Auth-Token).  Query values are written only for parameters
+-- known to be harmless; every other value (a link's Signature,
+-- AWSAccessKeyId, x-obs-security-token, anything unknown) is <redacted>.
+-- Free text (error messages) has every secret the client knows replaced.
+--
+-- The download engine emits its own lines with debuglog.emit(cfg, event).
+local debuglog = {}
+
+-- Query parameters whose values are ids, times and sizes: shown.
+local SHOWN_QUERY = {}
+for _, k in ipairs{ "backup_id", "instance_id", "node_id", "start_time", "end_time", "limit",
+                    "offset", "last_file_name", "log_type", "query_time", "replication_id",
+                    "name", "id", "expires", "nocatalog", "partnumber", "uploadid" } do
+  SHOWN_QUERY[k] = true
+end
+
+--- The sink for a resolved config: the user's function, else stderr when
+-- HCDL_DEBUG is set to anything but "" or "0", else nil (off).
+function debuglog.sink(user_fn, getenv)
+  if user_fn then return user_fn end
+  local v = (getenv or os.getenv)("HCDL_DEBUG")
+  if v and v ~= "" and v ~= "0" then
+    return function(line) io.stderr:write(line, "\n") end
+  end
+  return nil
+end
+
+--- Wraps a sink so that no string of `secrets` (a list the owner may grow
+-- later) ever reaches it.
+function debuglog.scrubbing(sink, secrets)
+  if not sink then return nil end
+  return function(line)
+    return sink(debuglog.scrub(line, secrets))
+  end
+end
+
+--- Replaces each secret (plain text, at least 4 bytes) in s by <redacted>.
+function debuglog.scrub(s, secrets)
+  if type(s) ~= "string" or not secrets then return s end
+  for _, secret in ipairs(secrets) do
+    if type(secret) == "string" and #secret >= 4 then
+      local out, pos = {}, 1
+      while true do
+        local i, j = s:find(secret, pos, true)
+        if not i then break end
+        out[#out + 1] = s:sub(pos, i - 1)
+        out[#out + 1] = "<redacted>"
+        pos = j + 1
+      end
+      if pos > 1 then
+        out[#out + 1] = s:sub(pos)
+        s = table.concat(out)
+      end
+    end
+  end
+  return s
+end
+
+--- The query string with every value not known to be harmless redacted.
+function debuglog.redact_query(query)
+  if not query or query == "" then return query end
+  local parts = {}
+  for pair in query:gmatch("[^&]+") do
+    local k, v = pair:match("^([^=]*)=?(.*)$")
+    local shown = SHOWN_QUERY[k:lower()] or k == ""
+    parts[#parts + 1] = shown and pair or (k .. "=<redacted>")
+    if v == "" and not pair:find("=", 1, true) then parts[#parts] = k end
+  end
+  return table.concat(parts, "&")
+end
+
+--- Splits a URL into host (with port) and path, and the redacted query.
+-- User information (user:password@) is dropped.
+function debuglog.split_url(url)
+  if type(url) ~= "string" then return "?", "?", nil end
+  local rest = url:match("^%a[%w+.-]*://(.*)$") or url
+  local authority, path = rest:match("^([^/?#]*)(.*)$")
+  authority = authority:gsub("^.*@", "")
+  local p, q = path:match("^([^?#]*)%??([^#]*)")
+  if p == "" then p = "/" end
+  return authority, p, (q ~= "" and debuglog.redact_query(q) or nil)
+end
+
+local function word(v)
+  v = tostring(v)
+  if v:find('[%s"]') or v == "" then
+    return '"' .. v:gsub('[%c"\\]', function(c)
+      return c == '"' and '\\"' or c == "\\" and "\\\\" or " "
+    end) .. '"'
+  end
+  return v
+end
+
+--- Formats one event as a line.  event: { event=, api=, method=, url=,
+-- status=, request_id=, seconds=, attempt=, retries=, endpoint=, note=,
+-- err= (an hcdl error), bytes= }.
+function debuglog.format(ev)
+  local host, path, query = debuglog.split_url(ev.url)
+  local out = { "hcdl", "event=" .. word(ev.event or "note") }
+  local function add(k, v)
+    if v ~= nil and v ~= "" then out[#out + 1] = k .. "=" .. word(v) end
+  end
+  add("api", ev.api)
+  add("method", ev.method)
+  if ev.url then
+    add("host", host)
+    add("path", path)
+    add("query", query)
+  end
+  add("status", ev.status)
+  add("request_id", ev.request_id)
+  if ev.err then
+    add("kind", ev.err.kind)
+    add("curl_code", ev.err.curl_code)
+    add("code", ev.err.code)
+    add("message", ev.err.message)
+  end
+  if type(ev.seconds) == "number" then add("seconds", ("%.3f"):format(ev.seconds)) end
+  add("bytes", ev.bytes)
+  add("attempt", ev.attempt)
+  add("retries", ev.retries)
+  add("endpoint", ev.endpoint)
+  add("note", ev.note)
+  return table.concat(out, " ")
+end
+
+--- Writes one event through cfg.debug (a resolved client config; nothing
+-- happens when debugging is off).
+function debuglog.emit(cfg, ev)
+  local sink = cfg and cfg.debug
+  if not sink then return end
+  sink(debuglog.format(ev))
+end
+
+--- Sends spec through t with a line before and one after.  info: { api=,
+-- attempt=, retries=, endpoint= }.  Returns what t.send returns.
+function debuglog.send(cfg, t, spec, timeout, info)
+  if not (cfg and cfg.debug) then return t.send(spec, timeout) end
+  info = info or {}
+  local base = { api = info.api, method = spec.method, url = spec.url,
+    attempt = info.attempt, retries = info.retries, endpoint = info.endpoint }
+  local function event(name, extra)
+    local ev = { event = name }
+    for k, v in pairs(base) do ev[k] = v end
+    for k, v in pairs(extra or {}) do ev[k] = v end
+    return ev
+  end
+  debuglog.emit(cfg, event("request"))
+  local started = t.now()
+  local res, err = t.send(spec, timeout)
+  local seconds = t.now() - started
+  if res then
+    local h = res.headers or {}
+    debuglog.emit(cfg, event("answer", { status = res.status, seconds = seconds,
+      request_id = h["x-request-id"] or h["x-iam-trace-id"] or h["x-obs-request-id"] }))
+  else
+    debuglog.emit(cfg, event("error", { err = err, seconds = seconds }))
+  end
+  return res, err
+end
+
+return debuglog

@@ -1,0 +1,94 @@
+--- hcdl.endpoints: each service's list of endpoints, and moving a request
+-- to the next one when the current one cannot be reached.
+--
+-- As in the official SDKs (client.py do_http_request), only a failure to
+-- reach the server moves on: the host does not resolve, the connection is
+-- refused or unreachable, the TLS handshake or the certificate check
+-- fails.  Any HTTP answer (a 503 included) is the service's answer and is
+-- left to the retry policy; so is a timeout, which may come after the
+-- request was sent.  The endpoint that worked is kept for the next calls;
+-- when all have failed the next call starts again from the first.
+local core = require "hcdl.core"
+local debuglog = require "hcdl.debuglog"
+
+local endpoints = {}
+endpoints.__index = endpoints
+
+-- libcurl codes that mean "this endpoint could not be reached".
+local UNREACHABLE = {
+  [6] = true,   -- CURLE_COULDNT_RESOLVE_HOST
+  [7] = true,   -- CURLE_COULDNT_CONNECT (refused, unreachable)
+  [35] = true,  -- CURLE_SSL_CONNECT_ERROR (handshake)
+  [60] = true,  -- CURLE_PEER_FAILED_VERIFICATION (certificate)
+  [83] = true,  -- CURLE_SSL_ISSUER_ERROR
+  [91] = true,  -- CURLE_SSL_INVALIDCERTSTATUS
+}
+
+--- True when err says the endpoint could not be reached at all.
+function endpoints.unreachable(err)
+  return type(err) == "table" and err.kind == "network" and UNREACHABLE[err.curl_code] == true
+end
+
+--- lists: { service = { url, ... } }.
+function endpoints.new(lists)
+  local self = setmetatable({ lists = lists, index = {}, now = {} }, endpoints)
+  for service, list in pairs(lists) do
+    self.index[service] = 1
+    self.now[service] = list[1]
+  end
+  return self
+end
+
+--- { service = the endpoint in use } (what hcdl.core.build reads; the
+-- same table, kept up to date: read it, do not keep it).
+function endpoints:current()
+  return self.now
+end
+
+function endpoints:move(service, i)
+  self.index[service] = i
+  self.now[service] = self.lists[service][i]
+end
+
+--- The list of service (never nil).
+function endpoints:list(service)
+  return self.lists[service] or {}
+end
+
+--- Sends what build(current_endpoints) returns, moving through the
+-- service's endpoints on unreachable errors.  build returns a spec with
+-- `service` (as hcdl.core.build does) or nil, err.  cfg: the resolved
+-- config (for debug lines); info: { api=, attempt=, retries= }.
+-- Returns res, nil, spec or nil, err.
+function endpoints:send(t, build, timeout, cfg, info)
+  local failures
+  local tried = 0
+  while true do
+    local spec, berr = build(self:current())
+    if not spec then return nil, berr end
+    local service = spec.service
+    local list = self.lists[service] or {}
+    local i = self.index[service] or 1
+    local trace = info
+    if cfg and cfg.debug then
+      trace = { api = info and info.api, attempt = info and info.attempt, retries = info and info.retries,
+        endpoint = #list > 1 and ("%d/%d"):format(i, #list) or nil }
+    end
+    local res, err = debuglog.send(cfg, t, spec, timeout, trace)
+    if res then return res, nil, spec end
+    tried = tried + 1
+    if not endpoints.unreachable(err) or #list < 2 then return nil, err end
+    failures = failures or {}
+    failures[#failures + 1] = ("%s: %s"):format(list[i], tostring(err.message))
+    if tried >= #list then
+      self:move(service, 1)
+      local e = core.error{ kind = "network", curl_code = err.curl_code, retryable = err.retryable,
+        api = err.api, attempts = err.attempts,
+        message = ("no %s endpoint could be reached: %s"):format(service, table.concat(failures, "; ")) }
+      return nil, e
+    end
+    self:move(service, i % #list + 1)
+  end
+end
+
+return endpoints

@@ -1,0 +1,247 @@
+-- The credential providers, each against the emulator: config, environment,
+-- profile, ECS metadata, CCE pod identity, OIDC federation, and the chain's
+-- error when every one of them fails.
+local config = require "hcdl.config"
+local client_mod = require "hcdl.client"
+local core = require "hcdl.core"
+local emulator = require "tests.support.emulator"
+
+local function env(vars, home)
+  return { getenv = function(k) return vars[k] end, home = home or "/nonexistent" }
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local function tmpdir()
+  local d = os.tmpname()
+  os.remove(d)
+  assert(os.execute("mkdir -p " .. d .. "/.huaweicloud") == true or true)
+  return d
+end
+
+-- A client built with an injected environment (hcdl.new reads the real one).
+local function client_for(cfg, vars, home)
+  local resolved, err = config.resolve(cfg, env(vars or {}, home))
+  if not resolved then return nil, err end
+  return client_mod.new(resolved)
+end
+
+local function count(emu, api)
+  return #emu:requests(api)
+end
+
+describe("credential providers", function()
+  local emu, seed, dir
+  setup(function()
+    emu = emulator.start()
+    seed = emu.seed
+    dir = tmpdir()
+  end)
+  teardown(function()
+    if emu then emu:stop() end
+    if dir then os.execute("rm -rf " .. dir) end
+  end)
+  before_each(function() emu:reset() end)
+
+  -- every provider's keys are only worth something if an API accepts them
+  local function works(c)
+    local r, err = c:show_backup_download_link{ backup_id = seed.rds_backup_id }
+    assert.is_nil(err)
+    assert.are.equal(2, #r.files)
+  end
+
+  -- no static keys; the metadata service is the emulator unless said otherwise
+  local function bare(over)
+    local c = emu:config{ ak = false, sk = false, metadata_endpoint = emu.endpoint, retries = 0 }
+    for k, v in pairs(over or {}) do c[k] = v end
+    return c
+  end
+
+  describe("config", function()
+    it("takes ak/sk with a security token (temporary keys) from the table", function()
+      local tmp = emu.temporary
+      local c = assert(client_for(emu:config{ ak = tmp.ak, sk = tmp.sk, security_token = tmp.security_token }))
+      works(c)
+      assert.matches("credentials from config", tostring(c), 1, true)
+    end)
+    it("federation from idp_id + id_token_file in the table", function()
+      write(dir .. "/id_token", emu.identity.id_token .. "\n")
+      local c = assert(client_for(bare{ idp_id = emu.identity.idp_id, id_token_file = dir .. "/id_token" }))
+      works(c)
+      assert.are.equal(1, count(emu, "iam_id_token"))
+      assert.are.equal(1, count(emu, "iam_securitytokens"))
+      assert.are.equal(0, count(emu, "metadata_securitykey"))
+    end)
+    it("refuses half a pair or two kinds at once, naming the option", function()
+      local _, err = client_for(bare{ idp_id = "x" })
+      assert.are.equal("id_token_file", err.field)
+      _, err = client_for(bare{ idp_id = "x", id_token_file = "/f", ak = "A", sk = "S" })
+      assert.are.equal("idp_id", err.field)
+      assert.matches("not ak/sk and idp_id/id_token_file", err.message, 1, true)
+      _, err = client_for(bare{ security_token = "T" })
+      assert.are.equal("security_token", err.field)
+    end)
+  end)
+
+  describe("environment", function()
+    it("HUAWEICLOUD_SDK_AK/SK/SECURITY_TOKEN", function()
+      local tmp = emu.temporary
+      local c = assert(client_for(bare(), { HUAWEICLOUD_SDK_AK = tmp.ak, HUAWEICLOUD_SDK_SK = tmp.sk,
+        HUAWEICLOUD_SDK_SECURITY_TOKEN = tmp.security_token }))
+      works(c)
+      assert.matches("environment (HUAWEICLOUD_SDK_AK)", tostring(c), 1, true)
+      assert.are.equal(0, count(emu, "metadata_token"))
+    end)
+    it("CLOUD_SDK_AK/SK when the SDK's variables are absent or half set", function()
+      local c = assert(client_for(bare(), { CLOUD_SDK_AK = emu.ak, CLOUD_SDK_SK = emu.sk, HUAWEICLOUD_SDK_AK = "half" }))
+      works(c)
+      assert.matches("CLOUD_SDK_AK", tostring(c), 1, true)
+    end)
+    it("HUAWEICLOUD_SDK_IDP_ID + HUAWEICLOUD_SDK_ID_TOKEN_FILE win over AK/SK, as in the SDK", function()
+      write(dir .. "/id_token", emu.identity.id_token)
+      local c = assert(client_for(bare(), { HUAWEICLOUD_SDK_IDP_ID = emu.identity.idp_id,
+        HUAWEICLOUD_SDK_ID_TOKEN_FILE = dir .. "/id_token", HUAWEICLOUD_SDK_AK = "NOTUSED", HUAWEICLOUD_SDK_SK = "NOTUSED" }))
+      works(c)
+      assert.matches("OIDC federation (HUAWEICLOUD_SDK_IDP_ID)", tostring(c), 1, true)
+      assert.are.equal(1, count(emu, "iam_securitytokens"))
+    end)
+  end)
+
+  describe("profile", function()
+    it("reads every key of [basic]: ak, sk, security_token, project_id, iam_endpoint", function()
+      local tmp = emu.temporary
+      local path = dir .. "/profile-keys"
+      write(path, ("[global]\nak = G\nsk = G\n\n[basic]\nak: %s\nsk = %s\nsecurity_token = %s\nproject_id = %s\n"
+        .. "iam_endpoint = %s\n"):format(tmp.ak, tmp.sk, tmp.security_token, emu.project_id, emu.endpoint))
+      local cfg = emu:config{ ak = false, sk = false, project_id = false, credentials_file = path }
+      cfg.project_id, cfg.endpoints.iam = nil, nil
+      cfg.region = "emulator"
+      local resolved = assert(config.resolve(cfg, env{}))
+      assert.are.same({ tmp.ak, tmp.sk, tmp.security_token, emu.project_id, emu.endpoint },
+        { resolved.ak, resolved.sk, resolved.security_token, resolved.project_id, resolved.endpoints.iam })
+      works(client_mod.new(resolved))
+    end)
+    it("federation from idp_id + id_token_file in [basic], named by HUAWEICLOUD_SDK_CREDENTIALS_FILE", function()
+      write(dir .. "/id_token", emu.identity.id_token)
+      local path = dir .. "/profile-idp"
+      write(path, ("[basic]\nidp_id = %s\nid_token_file = %s\n"):format(emu.identity.idp_id, dir .. "/id_token"))
+      local c = assert(client_for(bare(), { HUAWEICLOUD_SDK_CREDENTIALS_FILE = path }))
+      works(c)
+      assert.matches("OIDC federation (profile " .. path .. ")", tostring(c), 1, true)
+    end)
+    it("says what is missing from it", function()
+      local path = dir .. "/profile-empty"
+      write(path, "[basic]\nproject_id = x\n")
+      local _, err = client_for(bare{ metadata_endpoint = false }, { HUAWEICLOUD_SDK_CREDENTIALS_FILE = path })
+      assert.matches("[basic] in " .. path .. " has neither ak and sk nor idp_id and id_token_file", err.message, 1, true)
+    end)
+  end)
+
+  describe("ECS metadata", function()
+    it("gets a session token, then the agency's keys, at the first call (not at hcdl.new)", function()
+      local c = assert(client_for(bare()))
+      assert.are.equal(0, count(emu, "metadata_token"))
+      works(c)
+      works(c)
+      assert.are.equal(1, count(emu, "metadata_token"))
+      assert.are.equal(1, count(emu, "metadata_securitykey"))
+      assert.matches("credentials from ECS metadata", tostring(c), 1, true)
+    end)
+    for _, status in ipairs{ 404, 405, 503 } do
+      it(("goes on without a session token when the token PUT answers %d, and asks again only after 24 h"):format(status), function()
+        emu:ctl("POST", "/identity", { metadata_mode = "no_token", metadata_no_token_status = status })
+        local c = assert(client_for(bare{ timeout = 5 }))
+        works(c)
+        assert.are.equal(1, count(emu, "metadata_token"))
+        assert.are.equal(1, count(emu, "metadata_securitykey"))
+      end)
+    end
+    it("on a 401 gets a new session token once and asks again", function()
+      emu:ctl("POST", "/identity", { temp_key_ttl = 60 }) -- inside 40 minutes: every call refreshes
+      local c = assert(client_for(bare()))
+      works(c)
+      emu:ctl("DELETE", "/identity/metadata-tokens")
+      works(c)
+      local seen = {}
+      for _, r in ipairs(emu:requests()) do
+        if r.api ~= "show_backup_download_link" then seen[#seen + 1] = ("%s %d"):format(r.api, r.status) end
+      end
+      assert.are.same({ "metadata_token 200", "metadata_securitykey 200",
+        "metadata_securitykey 401", "metadata_token 200", "metadata_securitykey 200" }, seen)
+    end)
+    it("reports a server without an agency once, without asking again", function()
+      emu:ctl("POST", "/identity", { metadata_mode = "no_agency" })
+      local c = assert(client_for(bare{ retries = 2 }))
+      local r, err = c:show_backup_download_link{ backup_id = seed.rds_backup_id }
+      assert.is_nil(r)
+      assert.are.equal("auth", err.kind)
+      assert.matches("no agency is bound", err.message, 1, true)
+      assert.are.equal(1, count(emu, "metadata_securitykey"))
+      assert.are.equal(0, count(emu, "show_backup_download_link"))
+    end)
+    it("gives each metadata request 3 seconds", function()
+      emu:fault{ target = "metadata_securitykey", kind = "slow_first_byte", seconds = 4, count = 1 }
+      local c = assert(client_for(bare{ timeout = 30 }))
+      local t0 = core.now()
+      local r, err = c:show_backup_download_link{ backup_id = seed.rds_backup_id }
+      local took = core.now() - t0
+      assert.is_nil(r)
+      assert.are.equal("auth", err.kind) -- the chain's verdict: no provider gave keys
+      assert.matches("ECS metadata (" .. emu.endpoint .. "): Timeout", err.message, 1, true)
+      assert.is_true(took >= 2.9 and took < 3.8, ("took %.2fs"):format(took))
+    end)
+  end)
+
+  describe("CCE pod identity", function()
+    local function pod_env(token_path)
+      return { HC_CONTAINER_CREDENTIALS_FULL_URI = emu.identity.pod_identity_url,
+        HC_CONTAINER_AUTHORIZATION_TOKEN_FILE = token_path }
+    end
+    it("posts {} with the token file as Authorization, after metadata failed", function()
+      write(dir .. "/pod_token", emu.identity.pod_token .. "\n")
+      local c = assert(client_for(bare{ metadata_endpoint = "http://127.0.0.1:9" }, pod_env(dir .. "/pod_token")))
+      works(c)
+      assert.are.equal(1, count(emu, "pod_identity"))
+      assert.matches("credentials from CCE pod identity", tostring(c), 1, true)
+    end)
+    it("reads the SDK's other field names (credentials, accessKeyId, ...)", function()
+      emu:ctl("POST", "/identity", { pod_format = "camel" })
+      write(dir .. "/pod_token", emu.identity.pod_token)
+      local c = assert(client_for(bare{ metadata_endpoint = false }, pod_env(dir .. "/pod_token")))
+      works(c)
+    end)
+    it("a wrong token is an auth error that does not show it", function()
+      write(dir .. "/pod_token", "Wrong-Pod-Token-123")
+      local c = assert(client_for(bare{ metadata_endpoint = false }, pod_env(dir .. "/pod_token")))
+      local _, err = c:show_backup_download_link{ backup_id = seed.rds_backup_id }
+      assert.are.equal("auth", err.kind)
+      assert.matches("CCE pod identity", err.message, 1, true)
+      assert.is_nil(tostring(err):find("Wrong-Pod-Token-123", 1, true))
+    end)
+  end)
+
+  describe("the chain", function()
+    it("when every provider fails, says what each one found", function()
+      local c = assert(client_for(bare{ metadata_endpoint = "http://127.0.0.1:9" },
+        { HC_CONTAINER_CREDENTIALS_FULL_URI = "http://127.0.0.1:9/creds", HC_CONTAINER_AUTHORIZATION_TOKEN_FILE = dir .. "/none" }))
+      local r, err = c:show_backup_download_link{ backup_id = seed.rds_backup_id }
+      assert.is_nil(r)
+      assert.are.equal("auth", err.kind)
+      for _, what in ipairs{ "config: no ak/sk", "environment: HUAWEICLOUD_SDK_AK", "profile: /nonexistent",
+                             "ECS metadata (http://127.0.0.1:9):", "connect", "CCE pod identity (http://127.0.0.1:9/creds):",
+                             "cannot be read" } do
+        assert.matches(what, err.message, 1, true)
+      end
+      assert.is_false(err.retryable)
+    end)
+    it("the static providers win without any request", function()
+      local c = assert(client_for(emu:config{ metadata_endpoint = emu.endpoint }))
+      works(c)
+      assert.are.equal(0, count(emu, "metadata_token") + count(emu, "metadata_securitykey"))
+    end)
+  end)
+end)

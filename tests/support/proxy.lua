@@ -1,0 +1,41 @@
+-- Starts tests/support/proxy.py (a forward proxy: plain requests and
+-- CONNECT) on a free port:
+--   local p = proxy.start()               -- or proxy.start("user:password")
+--   p.url, p.port, p.lines(), p.stop()
+local core = require "hcdl.core"
+local helpers = require "tests.support.helpers"
+
+local proxy = {}
+
+function proxy.start(credentials)
+  local base = os.tmpname()
+  os.execute((helpers.PY .. " %s/tests/support/proxy.py %s.port %s.log %s >/dev/null 2>&1 & echo $! > %s.pid")
+    :format(helpers.root, base, base, credentials and ("'" .. credentials .. "'") or "", base))
+  local port
+  local deadline = core.now() + 10
+  repeat
+    local f = io.open(base .. ".port")
+    if f then port = f:read("*a"); f:close() else core.sleep(0.05) end
+  until port or core.now() > deadline
+  assert(port, "the test proxy did not start")
+  local pid = helpers.read_file(base .. ".pid"):match("%d+")
+  return {
+    port = tonumber(port),
+    url = "http://127.0.0.1:" .. port,
+    lines = function()
+      local f = io.open(base .. ".log")
+      if not f then return {} end
+      local out = {}
+      for l in f:lines() do out[#out + 1] = l end
+      f:close()
+      return out
+    end,
+    clear = function() os.remove(base .. ".log") end,
+    stop = function()
+      os.execute("kill " .. pid .. " 2>/dev/null")
+      for _, ext in ipairs{ ".port", ".log", ".pid", "" } do os.remove(base .. ext) end
+    end,
+  }
+end
+
+return proxy
