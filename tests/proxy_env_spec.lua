@@ -17,6 +17,9 @@ local c = assert(hcdl.new{ project_id = emu.project_id, ak = emu.ak, sk = emu.sk
 local r, err = c:show_backup_download_link{ backup_id = emu.seed.rds_backup_id }
 if not r then print("api error: " .. tostring(err)) os.exit(1) end
 print("api ok")
+-- API calls and downloads share the client's connections: close them, so
+-- the download must open (and tunnel) its own
+c:close()
 local res, derr = c:download(r.files[2], arg[2], { retries = 0 })
 if not res then print("download error: " .. tostring(derr)) os.exit(1) end
 print("download ok " .. res.bytes)
