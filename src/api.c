@@ -1086,6 +1086,22 @@ static int decode_json(lua_State *L, const char *body, size_t n)
     return 1;
 }
 
+/* Pushes an error code as a string: 4001, not "4001.0" (cjson decodes
+ * JSON numbers as floats on Lua 5.3+). */
+static void push_code(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        lua_Number x = lua_tonumber(L, idx);
+        if (x == floor(x) && fabs(x) < 9007199254740992.0) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "%.0f", (double)x);
+            lua_pushstring(L, buf);
+            return;
+        }
+    }
+    lua_pushstring(L, lua_tostring(L, idx));
+}
+
 /* Finds error code and message in a decoded body (the SDKs' order). */
 static void find_error_fields(lua_State *L, int obj, int depth, int err)
 {
@@ -1097,7 +1113,7 @@ static void find_error_fields(lua_State *L, int obj, int depth, int err)
     for (i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         lua_getfield(L, obj, pairs[i][0]);
         if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
-            lua_pushstring(L, lua_tostring(L, -1)); /* numbers become strings */
+            push_code(L, -1); /* numbers become strings */
             lua_setfield(L, err, "code");
             lua_pop(L, 1);
             lua_getfield(L, obj, pairs[i][1]);
