@@ -35,6 +35,8 @@ build = {
       defines = { 'HCDL_VERSION="0.1.0"' },
     },
     hcdl = "lua/hcdl.lua",
+    ["hcdl.apis"] = "lua/hcdl/apis.lua",
+    ["hcdl.backups"] = "lua/hcdl/backups.lua",
     ["hcdl.client"] = "lua/hcdl/client.lua",
     ["hcdl.config"] = "lua/hcdl/config.lua",
     ["hcdl.download"] = "lua/hcdl/download.lua",
