@@ -140,6 +140,27 @@ describe("redislog_links", function()
     assert.are.equal(1, #emu:requests("create_redislog"))
   end)
 
+  it("ignores listed logs without an id instead of failing on them", function()
+    emu:set{ redislog_ready_calls = 1 }
+    local t = assert(require("hcdl.transport").curl{ timeout = 10 })
+    local client = assert(hcdl.new(emu:config{ transport = { send = function(spec, timeout)
+      local res, err = t.send(spec, timeout)
+      if res and spec.api == "list_redislog" then
+        local entry = '{"file_name":"stray.log","status":"succeed"}'
+        if res.status == 204 then
+          res = { status = 200, headers = {}, body = '{"total_num":1,"file_list":[' .. entry .. ']}' }
+        else
+          res.body = res.body:gsub('"file_list":%[', '"file_list":[' .. entry .. ','):gsub('"total_num":(%d+)',
+            function(n) return '"total_num":' .. (n + 1) end)
+        end
+      end
+      return res, err
+    end } }))
+    local links = assert(client:redislog_links{ instance_id = seed.dcs_single_instance_id, interval = 0.05 })
+    assert.are.equal(1, #links)
+    assert.are_not.equal("stray.log", links[1].file_name)
+  end)
+
   it("refreshes a link it returned by asking for it again", function()
     emu:set{ redislog_ready_calls = 1 }
     local client = assert(hcdl.new(emu:config()))

@@ -133,7 +133,7 @@ local function wait_for_logs(client, clock, timeout, interval, instance_id, seen
     if not now_list then return nil, e end
     local fresh, pending, by_ip = {}, false, {}
     for _, entry in ipairs(now_list) do
-      if not seen[entry.id] then
+      if entry.id ~= nil and not seen[entry.id] then
         local state = log_state(entry)
         if state == "failed" then
           return nil, core.error{ kind = "api", code = "FAILED", retryable = false, response = entry,
@@ -192,7 +192,9 @@ function poll.redislog_links(client, clock, params)
   local before, lerr = list_all_redislog(client, instance_id)
   if not before then return nil, lerr end
   local seen = {}
-  for _, e in ipairs(before) do seen[e.id] = true end
+  for _, e in ipairs(before) do
+    if e.id ~= nil then seen[e.id] = true end
+  end
 
   for _, t in ipairs(targets) do
     local done, cerr = client:create_redislog{ instance_id = instance_id, query_time = days,
