@@ -183,11 +183,11 @@ end
 -- entry (`for entry, err in client:backups{...} do`: on failure the body
 -- sees entry == false and err, then the loop ends) and a collector (every
 -- entry as one list, or nil, err); their names are in the descriptors.
+local pages = require "hcdl.pages"
 for _, name in ipairs(client.METHODS) do
   method(name, function(self, params) return self:call(name, params) end)
   local paging = apis.get(name).paging
   if paging then
-    local pages = require "hcdl.pages"
     method(paging.iterator, function(self, params) return pages.iterate(self, name, params) end)
     method(paging.collect, function(self, params) return pages.collect(self, name, params) end)
   end
