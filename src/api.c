@@ -1,16 +1,25 @@
 /*
- * api.c - the link APIs as one table of descriptors (see api.h).
+ * api.c - the APIs as one table of descriptors (see api.h).
  *
- * Each API is data: its service, method, path template and parameters with
- * their rules.  build() validates every parameter before anything is sent
- * (an "input" error naming the field and the rule), fills the path, builds
- * the query once (signed and sent alike, by the signer), adds the JSON
- * body, and signs.  parse() turns a response into a table, or into an
- * error carrying the service's error_code, error_msg and X-Request-Id.
- * Neither does I/O, so both are testable anywhere.
+ * Each API is data: its service, method, path template, parameters with
+ * their rules, what its answer holds (where the entries are, and their
+ * link, name, size, times and id) and how it pages.  build() validates
+ * every parameter before anything is sent (an "input" error naming the
+ * field and the rule), fills the path, builds the query once (signed and
+ * sent alike, by the signer), adds the JSON body, and signs.  parse() turns
+ * a response into a table, or into an error carrying the service's
+ * error_code, error_msg and X-Request-Id; service data of the wrong shape
+ * is an error, never a crash.  apis() hands the same descriptors to Lua,
+ * so the client's methods, its pagination and refresh, the CLI and the
+ * README's tables all come from this one table.  Neither build nor parse
+ * does I/O, so both are testable anywhere.
  *
- * Facts: shared/spec/api-facts.md sections 1-5 and D.
+ * Adding an API: one row in `apis` below (plus the emulator and tests).
+ *
+ * Facts: shared/spec/api-facts.md sections 1-5 and D; feature-anchors.md
+ * section 1 (the companion calls).
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,96 +38,290 @@ enum {
     PK_TAURUS_INSTANCE, /* 32 letters/digits + "in07" */
     PK_TAURUS_NODE,     /* 32 letters/digits + "no07" */
     PK_RDS_INSTANCE,    /* 32 letters/digits + "in0N" */
-    PK_UUID,            /* DCS ids */
+    PK_UUID,            /* DCS ids, VPC and subnet ids */
     PK_ID,              /* ids whose format is not documented */
     PK_FILE_NAME,       /* a name from a previous answer */
+    PK_FILTER,          /* a name or id to search for ("*x" = fuzzy) */
+    PK_IPV4,            /* a dotted-quad address */
     PK_TIME,            /* yyyy-mm-ddThh:mm:ss+hhmm, or epoch seconds */
+    PK_TIME14,          /* yyyyMMddHHmmss in UTC, or epoch seconds */
     PK_INT,             /* integer in [min, max] */
-    PK_QUERY_TIME       /* 0, 1, 3 or 7 (days) */
+    PK_QUERY_TIME,      /* 0, 1, 3 or 7 (days) */
+    PK_ENUM,            /* one of `values` */
+    PK_FLAG             /* a boolean, sent as true/false */
 };
+
+enum { PAGE_NONE, PAGE_MARKER, PAGE_OFFSET };
 
 typedef struct {
     const char *name;
     unsigned char where;
     unsigned char kind;
     unsigned char required;
-    long long min, max;
+    long long min, max;        /* PK_INT */
+    unsigned char has_default; /* the service's documented default, */
+    int default_value;         /* for the CLI and the docs */
+    const char *const *values; /* PK_ENUM */
+    const char *after;         /* a time: must not be before this one */
+    unsigned char together;    /* ... and is given only together with it */
 } param_desc;
 
+/*
+ * What an answer holds.  Every field is optional (NULL: not applicable);
+ * Lua sees the same names through core.apis().
+ */
 typedef struct {
-    const char *name;
+    const char *list;         /* the field holding the entries; NULL when
+                               * the answer itself is the one entry */
+    const char *object;       /* the field holding the one entry (an object) */
+    const char *id;           /* entry field: its unique id */
+    const char *link;         /* entry field: the download link */
+    const char *name;         /* entry field: the file or record name */
+    const char *size;         /* entry field: its size ... */
+    const char *size_unit;    /* ... in "KB" or "B" (number or decimal string) */
+    const char *mtime;        /* entry field: its modification time ... */
+    const char *mtime_format; /* ... "offset" | "utc14" | "iso_utc" | "epoch_ms" | "date" */
+    const char *expires;      /* entry field: link expiry, "offset" format */
+    const char *refresh;      /* "recall" (ask again, find by name) | "errorlog" */
+    const char *status;       /* entry field: its state ... */
+    const char *finished;     /* ... and the value meaning "done" (any case) */
+} answer_desc;
+
+typedef struct {
+    unsigned char style;  /* PAGE_* */
+    const char *cursor;   /* marker: the name to resume after; offset: the offset */
+    const char *limit;    /* the page-size parameter (its max and default: its row) */
+    const char *total;    /* offset: the answer's total count, or NULL */
+    const char *iterator; /* client method iterating over every entry */
+    const char *collect;  /* client method returning every entry as a list */
+} paging_desc;
+
+typedef struct {
+    const char *name;        /* the client method: the operation in snake_case */
+    const char *operation;   /* the official operation name */
     const char *service;
     const char *method;
     const char *path;
     const char *fixed_query; /* "k=v" always sent (log_type=run), or NULL */
     const param_desc *params;
-    int empty_ok;            /* 204 is a success */
+    int empty_ok;            /* 204 (no body) means "no entries" */
+    answer_desc answer;
+    paging_desc paging;
 } api_desc;
 
-#define END_PARAMS {NULL, 0, 0, 0, 0, 0}
+#define END_PARAMS {.name = NULL}
+#define DEFAULT(n) .has_default = 1, .default_value = (n)
+#define INT32_MAX_ 2147483647LL
+
+/* Paging parameters shared by the offset-paged lists. */
+#define OFFSET_PARAM \
+    {.name = "offset", .where = IN_QUERY, .kind = PK_INT, .min = 0, .max = INT32_MAX_, DEFAULT(0)}
+
+static const char *const v_rds_backup_type[] = {"auto", "manual", "fragment", "incremental", NULL};
+static const char *const v_rds_instance_type[] = {"Single", "Ha", "Replica", NULL};
+static const char *const v_rds_datastore[] = {"MySQL", "PostgreSQL", "SQLServer", "MariaDB", NULL};
+static const char *const v_taurus_type[] = {"Cluster", NULL};
+static const char *const v_taurus_datastore[] = {"gaussdb-mysql", NULL};
 
 static const param_desc p_audit[] = {
-    {"instance_id", IN_PATH, PK_TAURUS_INSTANCE, 1, 0, 0},
-    {"start_time", IN_QUERY, PK_TIME, 1, 0, 0},
-    {"end_time", IN_QUERY, PK_TIME, 1, 0, 0},
-    {"node_id", IN_QUERY, PK_TAURUS_NODE, 0, 0, 0},
-    {"last_file_name", IN_QUERY, PK_FILE_NAME, 0, 0, 0},
-    {"limit", IN_QUERY, PK_INT, 0, 1, 50},
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_TAURUS_INSTANCE, .required = 1},
+    {.name = "start_time", .where = IN_QUERY, .kind = PK_TIME, .required = 1},
+    {.name = "end_time", .where = IN_QUERY, .kind = PK_TIME, .required = 1, .after = "start_time"},
+    {.name = "node_id", .where = IN_QUERY, .kind = PK_TAURUS_NODE},
+    {.name = "last_file_name", .where = IN_QUERY, .kind = PK_FILE_NAME},
+    {.name = "limit", .where = IN_QUERY, .kind = PK_INT, .min = 1, .max = 50, DEFAULT(10)},
     END_PARAMS,
 };
 static const param_desc p_rds_backup[] = {
-    {"backup_id", IN_QUERY, PK_ID, 1, 0, 0},
+    {.name = "backup_id", .where = IN_QUERY, .kind = PK_ID, .required = 1},
     END_PARAMS,
 };
 static const param_desc p_dcs_backup[] = {
-    {"instance_id", IN_PATH, PK_UUID, 1, 0, 0},
-    {"backup_id", IN_PATH, PK_ID, 1, 0, 0},
-    {"expiration", IN_BODY, PK_INT, 1, 300, 86400},
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_UUID, .required = 1},
+    {.name = "backup_id", .where = IN_PATH, .kind = PK_ID, .required = 1},
+    {.name = "expiration", .where = IN_BODY, .kind = PK_INT, .required = 1, .min = 300, .max = 86400},
     END_PARAMS,
 };
 static const param_desc p_redislog_link[] = {
-    {"instance_id", IN_PATH, PK_UUID, 1, 0, 0},
-    {"id", IN_PATH, PK_ID, 1, 0, 0},
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_UUID, .required = 1},
+    {.name = "id", .where = IN_PATH, .kind = PK_ID, .required = 1},
     END_PARAMS,
 };
 static const param_desc p_errorlog[] = {
-    {"instance_id", IN_PATH, PK_RDS_INSTANCE, 1, 0, 0},
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_RDS_INSTANCE, .required = 1},
     END_PARAMS,
 };
 static const param_desc p_create_redislog[] = {
-    {"instance_id", IN_PATH, PK_UUID, 1, 0, 0},
-    {"query_time", IN_QUERY, PK_QUERY_TIME, 0, 0, 7},
-    {"replication_id", IN_QUERY, PK_ID, 0, 0, 0},
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_UUID, .required = 1},
+    {.name = "query_time", .where = IN_QUERY, .kind = PK_QUERY_TIME, .max = 7, DEFAULT(0)},
+    {.name = "replication_id", .where = IN_QUERY, .kind = PK_ID},
     END_PARAMS,
 };
 static const param_desc p_list_redislog[] = {
-    {"instance_id", IN_PATH, PK_UUID, 1, 0, 0},
-    {"offset", IN_QUERY, PK_INT, 0, 0, 2147483647LL},
-    {"limit", IN_QUERY, PK_INT, 0, 1, 1000},
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_UUID, .required = 1},
+    OFFSET_PARAM,
+    {.name = "limit", .where = IN_QUERY, .kind = PK_INT, .min = 1, .max = 1000, DEFAULT(10)},
+    END_PARAMS,
+};
+static const param_desc p_list_backups[] = {
+    {.name = "instance_id", .where = IN_QUERY, .kind = PK_RDS_INSTANCE, .required = 1},
+    {.name = "backup_id", .where = IN_QUERY, .kind = PK_ID},
+    {.name = "backup_type", .where = IN_QUERY, .kind = PK_ENUM, .values = v_rds_backup_type},
+    OFFSET_PARAM,
+    {.name = "limit", .where = IN_QUERY, .kind = PK_INT, .min = 1, .max = 100, DEFAULT(100)},
+    {.name = "begin_time", .where = IN_QUERY, .kind = PK_TIME},
+    {.name = "end_time", .where = IN_QUERY, .kind = PK_TIME, .after = "begin_time", .together = 1},
+    END_PARAMS,
+};
+static const param_desc p_list_backup_records[] = {
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_UUID, .required = 1},
+    {.name = "begin_time", .where = IN_QUERY, .kind = PK_TIME14},
+    {.name = "end_time", .where = IN_QUERY, .kind = PK_TIME14, .after = "begin_time"},
+    OFFSET_PARAM,
+    {.name = "limit", .where = IN_QUERY, .kind = PK_INT, .min = 1, .max = 1000, DEFAULT(10)},
+    END_PARAMS,
+};
+static const param_desc p_dcs_instance_only[] = {
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_UUID, .required = 1},
+    END_PARAMS,
+};
+static const param_desc p_taurus_instance_only[] = {
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_TAURUS_INSTANCE, .required = 1},
+    END_PARAMS,
+};
+static const param_desc p_rds_instances[] = {
+    {.name = "id", .where = IN_QUERY, .kind = PK_FILTER},
+    {.name = "name", .where = IN_QUERY, .kind = PK_FILTER},
+    {.name = "type", .where = IN_QUERY, .kind = PK_ENUM, .values = v_rds_instance_type},
+    {.name = "datastore_type", .where = IN_QUERY, .kind = PK_ENUM, .values = v_rds_datastore},
+    {.name = "vpc_id", .where = IN_QUERY, .kind = PK_UUID},
+    {.name = "subnet_id", .where = IN_QUERY, .kind = PK_UUID},
+    OFFSET_PARAM,
+    {.name = "limit", .where = IN_QUERY, .kind = PK_INT, .min = 1, .max = 100, DEFAULT(100)},
+    END_PARAMS,
+};
+static const param_desc p_dcs_instances[] = {
+    {.name = "instance_id", .where = IN_QUERY, .kind = PK_UUID},
+    {.name = "name", .where = IN_QUERY, .kind = PK_FILTER},
+    {.name = "name_equal", .where = IN_QUERY, .kind = PK_FLAG},
+    {.name = "include_failure", .where = IN_QUERY, .kind = PK_FLAG},
+    {.name = "ip", .where = IN_QUERY, .kind = PK_IPV4},
+    OFFSET_PARAM,
+    {.name = "limit", .where = IN_QUERY, .kind = PK_INT, .min = 1, .max = 1000, DEFAULT(10)},
+    END_PARAMS,
+};
+static const param_desc p_taurus_instances[] = {
+    {.name = "id", .where = IN_QUERY, .kind = PK_FILTER},
+    {.name = "name", .where = IN_QUERY, .kind = PK_FILTER},
+    {.name = "type", .where = IN_QUERY, .kind = PK_ENUM, .values = v_taurus_type},
+    {.name = "datastore_type", .where = IN_QUERY, .kind = PK_ENUM, .values = v_taurus_datastore},
+    {.name = "vpc_id", .where = IN_QUERY, .kind = PK_UUID},
+    {.name = "subnet_id", .where = IN_QUERY, .kind = PK_UUID},
+    {.name = "private_ip", .where = IN_QUERY, .kind = PK_IPV4},
+    OFFSET_PARAM,
+    {.name = "limit", .where = IN_QUERY, .kind = PK_INT, .min = 1, .max = 100, DEFAULT(100)},
     END_PARAMS,
 };
 
+#define MARKER_PAGES(it, all) \
+    {PAGE_MARKER, "last_file_name", "limit", NULL, (it), (all)}
+#define OFFSET_PAGES(total, it, all) \
+    {PAGE_OFFSET, "offset", "limit", (total), (it), (all)}
+
+/*
+ * The table.  Names are the official operation names in snake_case; where
+ * two services share an operation name (ListInstances: RDS and DCS) the
+ * service goes into the name, so no method is ambiguous.
+ */
 static const api_desc apis[] = {
-    {"list_audit_log_download_link", "gaussdb", "GET",
-     "/v3/{project_id}/instance/{instance_id}/auditlog/download-link", NULL,
-     p_audit, 0},
-    {"show_backup_download_link", "rds", "GET", "/v3/{project_id}/backup-files",
-     NULL, p_rds_backup, 0},
-    {"list_backup_file_links", "dcs", "POST",
+    /* TaurusDB full-SQL files (links) */
+    {"list_audit_log_download_link", "ListAuditLogDownloadLink", "gaussdb", "GET",
+     "/v3/{project_id}/instance/{instance_id}/auditlog/download-link", NULL, p_audit, 0,
+     {.list = "files", .link = "download_link", .name = "name", .size = "size",
+      .size_unit = "KB", .mtime = "updated_time", .mtime_format = "offset",
+      .expires = "link_expired_time", .refresh = "recall"},
+     MARKER_PAGES("audit_log_files", "list_audit_log_files")},
+    /* RDS backup files (links) */
+    {"show_backup_download_link", "ShowBackupDownloadLink", "rds", "GET",
+     "/v3/{project_id}/backup-files", NULL, p_rds_backup, 0,
+     {.list = "files", .link = "download_link", .name = "name", .size = "size",
+      .size_unit = "KB", .expires = "link_expired_time", .refresh = "recall"},
+     {PAGE_NONE, NULL, NULL, NULL, NULL, NULL}},
+    /* DCS backup files (links), one per shard */
+    {"list_backup_file_links", "ListBackupFileLinks", "dcs", "POST",
      "/v2/{project_id}/instances/{instance_id}/backups/{backup_id}/links", NULL,
-     p_dcs_backup, 0},
-    {"create_redislog_download_link", "dcs", "POST",
+     p_dcs_backup, 0,
+     {.list = "links", .link = "link", .name = "file_name", .refresh = "recall"},
+     {PAGE_NONE, NULL, NULL, NULL, NULL, NULL}},
+    /* DCS run-log file (link): the answer is the entry */
+    {"create_redislog_download_link", "CreateRedislogDownloadLink", "dcs", "POST",
      "/v2/{project_id}/instances/{instance_id}/redislog/{id}/links", NULL,
-     p_redislog_link, 0},
-    {"download_errorlog", "rds", "POST",
-     "/v3/{project_id}/instances/{instance_id}/errorlog-download", NULL,
-     p_errorlog, 0},
-    {"create_redislog", "dcs", "POST", "/v2/{project_id}/instances/{instance_id}/redislog",
-     "log_type=run", p_create_redislog, 1},
-    {"list_redislog", "dcs", "GET", "/v2/{project_id}/instances/{instance_id}/redislog",
-     "log_type=run", p_list_redislog, 1},
-    {NULL, NULL, NULL, NULL, NULL, NULL, 0},
+     p_redislog_link, 0,
+     {.id = "id", .link = "link", .refresh = "recall"},
+     {PAGE_NONE, NULL, NULL, NULL, NULL, NULL}},
+    /* RDS for PostgreSQL error logs (links), prepared asynchronously */
+    {"download_errorlog", "DownloadErrorlog", "rds", "POST",
+     "/v3/{project_id}/instances/{instance_id}/errorlog-download", NULL, p_errorlog, 0,
+     {.list = "list", .link = "file_link", .name = "file_name", .size = "file_size",
+      .size_unit = "B", .mtime = "update_at", .mtime_format = "epoch_ms",
+      .refresh = "errorlog", .status = "status", .finished = "success"},
+     {PAGE_NONE, NULL, NULL, NULL, NULL, NULL}},
+    /* DCS: collect run logs (answers 204) */
+    {"create_redislog", "CreateRedislog", "dcs", "POST",
+     "/v2/{project_id}/instances/{instance_id}/redislog", "log_type=run",
+     p_create_redislog, 1, {.list = NULL}, {PAGE_NONE, NULL, NULL, NULL, NULL, NULL}},
+    /* DCS: the collected run logs */
+    {"list_redislog", "ListRedislog", "dcs", "GET",
+     "/v2/{project_id}/instances/{instance_id}/redislog", "log_type=run",
+     p_list_redislog, 1,
+     {.list = "file_list", .id = "id", .name = "file_name", .mtime = "time",
+      .mtime_format = "date", .status = "status", .finished = "succeed"},
+     OFFSET_PAGES("total_num", "redislog_files", "all_redislog_files")},
+    /* RDS backups of an instance (to find a backup_id) */
+    {"list_backups", "ListBackups", "rds", "GET", "/v3/{project_id}/backups", NULL,
+     p_list_backups, 0,
+     {.list = "backups", .id = "id", .name = "name", .size = "size", .size_unit = "KB",
+      .mtime = "end_time", .mtime_format = "offset", .status = "status",
+      .finished = "COMPLETED"},
+     OFFSET_PAGES("total_count", "backups", "all_backups")},
+    /* DCS backup records of an instance (to find a backup_id) */
+    {"list_backup_records", "ListBackupRecords", "dcs", "GET",
+     "/v2/{project_id}/instances/{instance_id}/backups", NULL, p_list_backup_records, 1,
+     {.list = "backup_record_response", .id = "backup_id", .name = "backup_name",
+      .size = "size", .size_unit = "B", .mtime = "updated_at", .mtime_format = "iso_utc",
+      .status = "status", .finished = "succeed"},
+     OFFSET_PAGES("total_num", "backup_records", "all_backup_records")},
+    /* DCS shards and their replicas (note the singular "instance") */
+    {"list_group_replication_info", "ListGroupReplicationInfo", "dcs", "GET",
+     "/v2/{project_id}/instance/{instance_id}/groups", NULL, p_dcs_instance_only, 0,
+     {.list = "group_list", .id = "group_id", .name = "group_name"},
+     {PAGE_NONE, NULL, NULL, NULL, NULL, NULL}},
+    /* TaurusDB instance with its nodes */
+    {"show_gauss_my_sql_instance_info", "ShowGaussMySqlInstanceInfo", "gaussdb", "GET",
+     "/v3/{project_id}/instances/{instance_id}", NULL, p_taurus_instance_only, 0,
+     {.object = "instance", .id = "id", .name = "name"},
+     {PAGE_NONE, NULL, NULL, NULL, NULL, NULL}},
+    /* Instance listings: from a name to an id */
+    {"list_rds_instances", "ListInstances", "rds", "GET", "/v3/{project_id}/instances", NULL,
+     p_rds_instances, 0,
+     {.list = "instances", .id = "id", .name = "name", .status = "status"},
+     OFFSET_PAGES("total_count", "rds_instances", "all_rds_instances")},
+    {"list_dcs_instances", "ListInstances", "dcs", "GET", "/v2/{project_id}/instances", NULL,
+     p_dcs_instances, 0,
+     {.list = "instances", .id = "instance_id", .name = "name", .status = "status"},
+     OFFSET_PAGES("instance_num", "dcs_instances", "all_dcs_instances")},
+    {"list_gauss_my_sql_instances", "ListGaussMySqlInstances", "gaussdb", "GET",
+     "/v3/{project_id}/instances", NULL, p_taurus_instances, 0,
+     {.list = "instances", .id = "id", .name = "name", .status = "status"},
+     OFFSET_PAGES("total_count", "gauss_my_sql_instances", "all_gauss_my_sql_instances")},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, {.list = NULL},
+     {PAGE_NONE, NULL, NULL, NULL, NULL, NULL}},
 };
+
+/* The most parameters one API has (build keeps per-parameter state). */
+#define MAX_PARAMS 16
+/* A time parameter that was not given. */
+#define NOT_GIVEN LLONG_MIN
 
 static const api_desc *find_api(lua_State *L, int arg)
 {
@@ -129,6 +332,15 @@ static const api_desc *find_api(lua_State *L, int arg)
             return a;
     luaL_argerror(L, arg, lua_pushfstring(L, "unknown API '%s'", name));
     return NULL;
+}
+
+static int param_index(const api_desc *a, const char *name)
+{
+    int i;
+    for (i = 0; a->params[i].name != NULL; i++)
+        if (strcmp(a->params[i].name, name) == 0)
+            return i;
+    return -1;
 }
 
 /* ---- validation ---------------------------------------------------------- */
@@ -143,6 +355,11 @@ static int is_hex(char c)
     return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9');
 }
 
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
 static int alnum_with_suffix(const char *s, size_t n, const char *suffix, int any_digit)
 {
     size_t i;
@@ -152,7 +369,7 @@ static int alnum_with_suffix(const char *s, size_t n, const char *suffix, int an
         if (!is_alnum(s[i]))
             return 0;
     if (any_digit)
-        return memcmp(s + 32, suffix, 3) == 0 && s[35] >= '0' && s[35] <= '9';
+        return memcmp(s + 32, suffix, 3) == 0 && is_digit(s[35]);
     return memcmp(s + 32, suffix, 4) == 0;
 }
 
@@ -183,10 +400,10 @@ static int is_generic_id(const char *s, size_t n)
     return 1;
 }
 
-static int is_file_name(const char *s, size_t n)
+static int no_control(const char *s, size_t n, size_t max)
 {
     size_t i;
-    if (n == 0 || n > 512)
+    if (n == 0 || n > max)
         return 0;
     for (i = 0; i < n; i++)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
@@ -194,9 +411,52 @@ static int is_file_name(const char *s, size_t n)
     return 1;
 }
 
+static int is_ipv4(const char *s, size_t n)
+{
+    size_t i = 0;
+    int part;
+    for (part = 0; part < 4; part++) {
+        int value = 0, digits = 0;
+        if (part > 0) {
+            if (i >= n || s[i] != '.')
+                return 0;
+            i++;
+        }
+        while (i < n && is_digit(s[i]) && digits < 3) {
+            value = value * 10 + (s[i] - '0');
+            digits++;
+            i++;
+        }
+        if (digits == 0 || value > 255 || (digits > 1 && s[i - digits] == '0'))
+            return 0;
+    }
+    return i == n;
+}
+
+static int is_value(const char *const *values, const char *s)
+{
+    for (; *values != NULL; values++)
+        if (strcmp(*values, s) == 0)
+            return 1;
+    return 0;
+}
+
 static int two(const char *s)
 {
     return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+/* A valid UTC calendar moment from 1970 on: the seconds since the epoch. */
+static int civil_epoch(int y, int mo, int d, int h, int mi, int se, long long *epoch)
+{
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
+        mi > 59 || se > 59)
+        return 0;
+    if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        return 0;
+    *epoch = hcdl_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    return 1;
 }
 
 /*
@@ -205,9 +465,8 @@ static int two(const char *s)
  */
 static int parse_time(const char *s, size_t n, long long *epoch)
 {
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     size_t i;
-    int y, mo, d, h, mi, se, oh, om, sign;
+    int oh, om, sign;
     if (n != 24)
         return 0;
     for (i = 0; i < 24; i++) {
@@ -217,30 +476,35 @@ static int parse_time(const char *s, size_t n, long long *epoch)
         case 10: if (c != 'T') return 0; break;
         case 13: case 16: if (c != ':') return 0; break;
         case 19: if (c != '+' && c != '-') return 0; break;
-        default: if (c < '0' || c > '9') return 0;
+        default: if (!is_digit(c)) return 0;
         }
     }
-    y = two(s) * 100 + two(s + 2);
-    mo = two(s + 5);
-    d = two(s + 8);
-    h = two(s + 11);
-    mi = two(s + 14);
-    se = two(s + 17);
     sign = s[19] == '-' ? -1 : 1;
     oh = two(s + 20);
     om = two(s + 22);
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
-        mi > 59 || se > 59 || oh > 14 || om > 59)
+    if (oh > 14 || om > 59 ||
+        !civil_epoch(two(s) * 100 + two(s + 2), two(s + 5), two(s + 8), two(s + 11),
+                     two(s + 14), two(s + 17), epoch))
         return 0;
-    if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 0;
-    *epoch = hcdl_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
-             sign * (oh * 3600 + om * 60);
+    *epoch -= sign * (oh * 3600 + om * 60);
     return 1;
 }
 
-/* Formats epoch seconds as yyyy-mm-ddThh:mm:ss+0000 (UTC). */
-static void format_time(long long t, char out[25])
+/* Parses yyyyMMddHHmmss (UTC, DCS); returns 1 and the epoch seconds, or 0. */
+static int parse_time14(const char *s, size_t n, long long *epoch)
+{
+    size_t i;
+    if (n != 14)
+        return 0;
+    for (i = 0; i < 14; i++)
+        if (!is_digit(s[i]))
+            return 0;
+    return civil_epoch(two(s) * 100 + two(s + 2), two(s + 4), two(s + 6), two(s + 8),
+                       two(s + 10), two(s + 12), epoch);
+}
+
+/* Formats epoch seconds as yyyy-mm-ddThh:mm:ss+0000, or as yyyyMMddHHmmss. */
+static void format_time(long long t, int compact, char out[25])
 {
     long long z = t / 86400, secs = t % 86400;
     int y, m, d;
@@ -249,38 +513,108 @@ static void format_time(long long t, char out[25])
         z--;
     }
     hcdl_civil_from_days(z, &y, &m, &d);
-    snprintf(out, 25, "%04d-%02d-%02dT%02d:%02d:%02d+0000", y, m, d,
-             (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+    snprintf(out, 25, compact ? "%04d%02d%02d%02d%02d%02d" : "%04d-%02d-%02dT%02d:%02d:%02d+0000",
+             y, m, d, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
 }
 
-static const char *kind_rule(const param_desc *p)
+/*
+ * Pushes the human rule of a parameter: the text every input error about
+ * it carries, and what core.apis() shows as `rule`.
+ */
+static void push_rule(lua_State *L, const param_desc *p)
 {
     switch (p->kind) {
     case PK_TAURUS_INSTANCE:
-        return "must be a TaurusDB instance id: 32 letters or digits followed by 'in07'";
+        lua_pushliteral(L, "must be a TaurusDB instance id: 32 letters or digits followed by 'in07'");
+        break;
     case PK_TAURUS_NODE:
-        return "must be a TaurusDB node id: 32 letters or digits followed by 'no07'";
+        lua_pushliteral(L, "must be a TaurusDB node id: 32 letters or digits followed by 'no07'");
+        break;
     case PK_RDS_INSTANCE:
-        return "must be an RDS instance id: 32 letters or digits followed by 'in0' and a digit";
+        lua_pushliteral(L, "must be an RDS instance id: 32 letters or digits followed by 'in0' and a digit");
+        break;
     case PK_UUID:
-        return "must be a DCS id: a UUID such as 5560df16-cebf-4473-95c4-d1b573c16e79";
+        lua_pushliteral(L, "must be a UUID such as 5560df16-cebf-4473-95c4-d1b573c16e79");
+        break;
     case PK_ID:
-        return "must be 1 to 128 letters, digits, '-', '_' or '.'";
+        lua_pushliteral(L, "must be 1 to 128 letters, digits, '-', '_' or '.'");
+        break;
     case PK_FILE_NAME:
-        return "must be a file name of 1 to 512 characters without control characters";
+        lua_pushliteral(L, "must be a file name of 1 to 512 characters without control characters");
+        break;
+    case PK_FILTER:
+        lua_pushliteral(L, "must be 1 to 255 characters without control characters, not '*' "
+                           "alone (a leading '*' asks for a fuzzy match)");
+        break;
+    case PK_IPV4:
+        lua_pushliteral(L, "must be an IPv4 address such as 192.168.0.1");
+        break;
     case PK_TIME:
-        return "must be a time as yyyy-mm-ddThh:mm:ss+hhmm (e.g. 2023-07-24T09:27:00+0800) "
-               "or a number of seconds since the epoch";
+        lua_pushliteral(L, "must be a time as yyyy-mm-ddThh:mm:ss+hhmm (e.g. 2023-07-24T09:27:00+0800) "
+                           "or a number of seconds since the epoch");
+        break;
+    case PK_TIME14:
+        lua_pushliteral(L, "must be a UTC time as yyyyMMddHHmmss (e.g. 20230724013000) "
+                           "or a number of seconds since the epoch");
+        break;
+    case PK_INT:
+        lua_pushfstring(L, "must be an integer from %d to %d", (int)p->min, (int)p->max);
+        break;
     case PK_QUERY_TIME:
-        return "must be 0, 1, 3 or 7 (days back)";
+        lua_pushliteral(L, "must be 0, 1, 3 or 7 (days back)");
+        break;
+    case PK_FLAG:
+        lua_pushliteral(L, "must be true or false");
+        break;
+    case PK_ENUM: {
+        const char *const *v;
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        luaL_addstring(&b, "must be one of ");
+        for (v = p->values; *v != NULL; v++) {
+            if (v != p->values)
+                luaL_addstring(&b, v[1] == NULL ? " or " : ", ");
+            luaL_addstring(&b, *v);
+        }
+        luaL_pushresult(&b);
+        break;
+    }
     default:
-        return "is not valid";
+        lua_pushliteral(L, "is not valid");
+    }
+}
+
+/* nil, an input error "<name>: <rule>[, got <type>]"; returns 2. */
+static int refuse(lua_State *L, const param_desc *p, const char *got)
+{
+    push_rule(L, p);
+    if (got != NULL)
+        return hcdl_error_input(L, p->name, "%s, got %s", lua_tostring(L, -1), got);
+    return hcdl_error_input(L, p->name, "%s", lua_tostring(L, -1));
+}
+
+/* A string parameter's value is acceptable for its kind (sets *epoch for times). */
+static int string_ok(const param_desc *p, const char *s, size_t n, long long *epoch)
+{
+    switch (p->kind) {
+    case PK_TAURUS_INSTANCE: return alnum_with_suffix(s, n, "in07", 0);
+    case PK_TAURUS_NODE: return alnum_with_suffix(s, n, "no07", 0);
+    case PK_RDS_INSTANCE: return alnum_with_suffix(s, n, "in0", 1);
+    case PK_UUID: return is_uuid(s, n);
+    case PK_ID: return is_generic_id(s, n);
+    case PK_FILE_NAME: return no_control(s, n, 512);
+    case PK_FILTER: return no_control(s, n, 255) && !(n == 1 && s[0] == '*');
+    case PK_IPV4: return is_ipv4(s, n);
+    case PK_TIME: return parse_time(s, n, epoch);
+    case PK_TIME14: return parse_time14(s, n, epoch);
+    case PK_ENUM: return strlen(s) == n && is_value(p->values, s);
+    default: return 0;
     }
 }
 
 /*
  * Validates the parameter value at stack index v and pushes its wire string.
- * Returns 0, or pushes nil, err and returns 2.  *epoch gets PK_TIME values.
+ * Returns 0, or pushes nil, err and returns 2.  *epoch gets time values.
  */
 static int check_param(lua_State *L, const param_desc *p, int v, long long *epoch)
 {
@@ -291,66 +625,62 @@ static int check_param(lua_State *L, const param_desc *p, int v, long long *epoc
     if (p->kind == PK_INT || p->kind == PK_QUERY_TIME) {
         lua_Number x;
         if (t != LUA_TNUMBER)
-            return hcdl_error_input(L, p->name, "must be an integer, got %s",
-                                    lua_typename(L, t));
+            return refuse(L, p, lua_typename(L, t));
         x = lua_tonumber(L, v);
         if (x != floor(x) || x < (lua_Number)p->min || x > (lua_Number)p->max)
-            return p->kind == PK_QUERY_TIME
-                       ? hcdl_error_input(L, p->name, "%s", kind_rule(p))
-                       : hcdl_error_input(L, p->name, "must be an integer from %d "
-                                          "to %d", (int)p->min, (int)p->max);
+            return refuse(L, p, NULL);
         if (p->kind == PK_QUERY_TIME && x != 0 && x != 1 && x != 3 && x != 7)
-            return hcdl_error_input(L, p->name, "%s", kind_rule(p));
+            return refuse(L, p, NULL);
         lua_pushfstring(L, "%d", (int)x);
         return 0;
     }
-    if (p->kind == PK_TIME && t == LUA_TNUMBER) {
+    if (p->kind == PK_FLAG) {
+        if (t != LUA_TBOOLEAN)
+            return refuse(L, p, lua_typename(L, t));
+        lua_pushstring(L, lua_toboolean(L, v) ? "true" : "false");
+        return 0;
+    }
+    if ((p->kind == PK_TIME || p->kind == PK_TIME14) && t == LUA_TNUMBER) {
         lua_Number x = lua_tonumber(L, v);
         char buf[25];
         if (x != floor(x) || x < 0 || x > 253402300799.0)
-            return hcdl_error_input(L, p->name, "%s", kind_rule(p));
+            return refuse(L, p, NULL);
         *epoch = (long long)x;
-        format_time(*epoch, buf);
+        format_time(*epoch, p->kind == PK_TIME14, buf);
         lua_pushstring(L, buf);
         return 0;
     }
     if (t != LUA_TSTRING)
-        return hcdl_error_input(L, p->name, "must be a string, got %s",
-                                lua_typename(L, t));
+        return refuse(L, p, lua_typename(L, t));
     s = lua_tolstring(L, v, &n);
-    switch (p->kind) {
-    case PK_TAURUS_INSTANCE:
-        if (!alnum_with_suffix(s, n, "in07", 0))
-            return hcdl_error_input(L, p->name, "%s", kind_rule(p));
-        break;
-    case PK_TAURUS_NODE:
-        if (!alnum_with_suffix(s, n, "no07", 0))
-            return hcdl_error_input(L, p->name, "%s", kind_rule(p));
-        break;
-    case PK_RDS_INSTANCE:
-        if (!alnum_with_suffix(s, n, "in0", 1))
-            return hcdl_error_input(L, p->name, "%s", kind_rule(p));
-        break;
-    case PK_UUID:
-        if (!is_uuid(s, n))
-            return hcdl_error_input(L, p->name, "%s", kind_rule(p));
-        break;
-    case PK_ID:
-        if (!is_generic_id(s, n))
-            return hcdl_error_input(L, p->name, "%s", kind_rule(p));
-        break;
-    case PK_FILE_NAME:
-        if (!is_file_name(s, n))
-            return hcdl_error_input(L, p->name, "%s", kind_rule(p));
-        break;
-    case PK_TIME:
-        if (!parse_time(s, n, epoch))
-            return hcdl_error_input(L, p->name, "%s", kind_rule(p));
-        break;
-    default:
-        break;
-    }
+    if (!string_ok(p, s, n, epoch))
+        return refuse(L, p, NULL);
     lua_pushvalue(L, v);
+    return 0;
+}
+
+/*
+ * The rules between parameters: a time range's end must not be before its
+ * start, and some ranges are given whole or not at all.  epochs[i] is
+ * NOT_GIVEN for a time that was not given.
+ */
+static int check_ranges(lua_State *L, const api_desc *a, const long long *epochs)
+{
+    int i;
+    for (i = 0; a->params[i].name != NULL; i++) {
+        const param_desc *p = &a->params[i];
+        int s;
+        if (p->after == NULL)
+            continue;
+        s = param_index(a, p->after);
+        if (p->together && (epochs[i] == NOT_GIVEN) != (epochs[s] == NOT_GIVEN)) {
+            const char *missing = epochs[i] == NOT_GIVEN ? p->name : p->after;
+            const char *given = epochs[i] == NOT_GIVEN ? p->after : p->name;
+            return hcdl_error_input(L, missing, "required together with %s", given);
+        }
+        if (epochs[i] != NOT_GIVEN && epochs[s] != NOT_GIVEN && epochs[i] < epochs[s])
+            return hcdl_error_input(L, p->name, "must not be before %s", p->after);
+    }
     return 0;
 }
 
@@ -431,7 +761,7 @@ int hcdl_api_build(lua_State *L)
     size_t project_len, token_len, ak_len, sk_len, stoken_len, language_len,
         endpoint_len, host_len;
     int rc, nparams = 0, values, query, signreq, headers, i, qn = 0;
-    long long start_epoch = -1, end_epoch = -1;
+    long long epochs[MAX_PARAMS];
     luaL_Buffer b;
 
     lua_settop(L, 3);
@@ -499,25 +829,25 @@ int hcdl_api_build(lua_State *L)
     lua_newtable(L);
     values = lua_gettop(L);
     for (p = a->params; p->name != NULL; p++, nparams++) {
-        long long epoch = -1;
+        if (nparams >= MAX_PARAMS)
+            return luaL_error(L, "hcdl: %s has more than %d parameters", a->name, MAX_PARAMS);
+        epochs[nparams] = NOT_GIVEN;
         lua_getfield(L, 2, p->name);
         if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
-            if (p->required)
-                return hcdl_error_input(L, p->name, "required; %s", kind_rule(p));
+            if (p->required) {
+                push_rule(L, p);
+                return hcdl_error_input(L, p->name, "required; %s", lua_tostring(L, -1));
+            }
             continue;
         }
-        if ((rc = check_param(L, p, lua_gettop(L), &epoch)) != 0)
+        if ((rc = check_param(L, p, lua_gettop(L), &epochs[nparams])) != 0)
             return rc;
         lua_rawseti(L, values, nparams + 1);
         lua_pop(L, 1);
-        if (strcmp(p->name, "start_time") == 0)
-            start_epoch = epoch;
-        else if (strcmp(p->name, "end_time") == 0)
-            end_epoch = epoch;
     }
-    if (start_epoch >= 0 && end_epoch >= 0 && end_epoch < start_epoch)
-        return hcdl_error_input(L, "end_time", "must not be before start_time");
+    if ((rc = check_ranges(L, a, epochs)) != 0)
+        return rc;
 
     /* The request for the signer (which also encodes path and query). */
     lua_createtable(L, 0, 9);
@@ -771,6 +1101,22 @@ static int decode_json(lua_State *L, const char *body, size_t n)
     return 1;
 }
 
+/* Pushes an error code as a string: 4001, not "4001.0" (cjson decodes
+ * JSON numbers as floats on Lua 5.3+). */
+static void push_code(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        lua_Number x = lua_tonumber(L, idx);
+        if (x == floor(x) && fabs(x) < 9007199254740992.0) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "%.0f", (double)x);
+            lua_pushstring(L, buf);
+            return;
+        }
+    }
+    lua_pushstring(L, lua_tostring(L, idx));
+}
+
 /* Finds error code and message in a decoded body (the SDKs' order). */
 static void find_error_fields(lua_State *L, int obj, int depth, int err)
 {
@@ -782,7 +1128,7 @@ static void find_error_fields(lua_State *L, int obj, int depth, int err)
     for (i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         lua_getfield(L, obj, pairs[i][0]);
         if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
-            lua_pushstring(L, lua_tostring(L, -1)); /* numbers become strings */
+            push_code(L, -1); /* numbers become strings */
             lua_setfield(L, err, "code");
             lua_pop(L, 1);
             lua_getfield(L, obj, pairs[i][1]);
@@ -810,6 +1156,103 @@ static void find_error_fields(lua_State *L, int obj, int depth, int err)
         }
         lua_pop(L, 1);
     }
+}
+
+/* True when the table at idx is a JSON array as cjson decodes it: only the
+ * keys 1..n.  An empty table is one too ([] and {} decode alike). */
+static int is_array(lua_State *L, int idx)
+{
+    size_t n = hcdl_rawlen(L, idx), count = 0;
+    idx = hcdl_absindex(L, idx);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_Number k;
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TNUMBER) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        k = lua_tonumber(L, -1);
+        if (k != floor(k) || k < 1 || k > (lua_Number)n) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        count++;
+    }
+    return count == n;
+}
+
+/* The answer of a 204 (or of an empty 2xx body): no entries. */
+static void push_empty_answer(lua_State *L, const api_desc *a)
+{
+    lua_newtable(L);
+    if (!a->empty_ok)
+        return;
+    if (a->answer.list != NULL) {
+        lua_newtable(L);
+        lua_setfield(L, -2, a->answer.list);
+    }
+    if (a->paging.total != NULL) {
+        hcdl_pushinteger(L, 0);
+        lua_setfield(L, -2, a->paging.total);
+    }
+}
+
+/*
+ * Service data of the wrong shape must not reach code that indexes it: the
+ * entries must be a list of objects, the one entry an object.  Returns 1
+ * (the answer at data stays on top), or pushes nil, an "api" error whose
+ * field names the offending field, and returns 2.
+ */
+static int check_answer(lua_State *L, const api_desc *a, int data, int status,
+                        const char *request_id)
+{
+    const char *field = a->answer.list != NULL ? a->answer.list : a->answer.object;
+    const char *problem = NULL;
+    if (field == NULL)
+        return 1;
+    lua_getfield(L, data, field);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 1; /* absent: the helpers say what they miss */
+    }
+    if (!lua_istable(L, -1)) {
+        problem = lua_type(L, -1) == LUA_TSTRING ? "a string"
+                  : lua_type(L, -1) == LUA_TNUMBER ? "a number" : "a boolean";
+    } else if (a->answer.list != NULL) {
+        size_t i, n = hcdl_rawlen(L, -1);
+        if (!is_array(L, -1))
+            problem = "an object";
+        for (i = 1; i <= n && problem == NULL; i++) {
+            lua_rawgeti(L, -1, (int)i);
+            if (!lua_istable(L, -1))
+                problem = "a list with an entry that is not an object";
+            lua_pop(L, 1);
+        }
+    } else if (hcdl_rawlen(L, -1) > 0) {
+        problem = "an array";
+    }
+    lua_pop(L, 1);
+    if (problem == NULL)
+        return 1;
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s answered HTTP %d with '%s' that is %s, not %s", a->name, status,
+                    field, problem, a->answer.list != NULL ? "a list of objects" : "an object");
+    hcdl_error_push(L, "api", lua_tostring(L, -1));
+    lua_remove(L, -2);
+    lua_pushstring(L, field);
+    lua_setfield(L, -2, "field");
+    hcdl_pushinteger(L, status);
+    lua_setfield(L, -2, "status");
+    lua_pushstring(L, a->name);
+    lua_setfield(L, -2, "api");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "retryable");
+    if (request_id != NULL) {
+        lua_pushstring(L, request_id);
+        lua_setfield(L, -2, "request_id");
+    }
+    return 2;
 }
 
 /*
@@ -858,13 +1301,7 @@ int hcdl_api_parse(lua_State *L)
 
     if (status >= 200 && status < 300) {
         if (status == 204 || body_len == 0) {
-            lua_newtable(L);
-            if (strcmp(a->name, "list_redislog") == 0) {
-                hcdl_pushinteger(L, 0);
-                lua_setfield(L, -2, "total_num");
-                lua_newtable(L);
-                lua_setfield(L, -2, "file_list");
-            }
+            push_empty_answer(L, a);
             return 1;
         }
         /* the answers are JSON objects: an array (a table with items) is not */
@@ -886,7 +1323,7 @@ int hcdl_api_parse(lua_State *L)
             return 2;
         }
         normalize(L, -1, 0);
-        return 1;
+        return check_answer(L, a, lua_gettop(L), (int)status, request_id);
     }
 
     /* An error answer. */
@@ -952,6 +1389,115 @@ int hcdl_api_parse(lua_State *L)
     return 2;
 }
 
+/* ---- apis() ---------------------------------------------------------------- */
+
+static void set_string(lua_State *L, const char *key, const char *value)
+{
+    if (value == NULL)
+        return;
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, key);
+}
+
+static void set_integer(lua_State *L, const char *key, long long value)
+{
+    hcdl_pushinteger(L, value);
+    lua_setfield(L, -2, key);
+}
+
+static const char *kind_type(const param_desc *p)
+{
+    switch (p->kind) {
+    case PK_INT: case PK_QUERY_TIME: return "integer";
+    case PK_TIME: case PK_TIME14: return "time";
+    case PK_FLAG: return "boolean";
+    default: return "string";
+    }
+}
+
+/* { name, where, type, required, rule, min, max, default, values, format, after, together } */
+static void push_param(lua_State *L, const param_desc *p)
+{
+    static const char *const where[] = {"path", "query", "body"};
+    lua_createtable(L, 0, 10);
+    set_string(L, "name", p->name);
+    set_string(L, "where", where[p->where]);
+    set_string(L, "type", kind_type(p));
+    lua_pushboolean(L, p->required);
+    lua_setfield(L, -2, "required");
+    push_rule(L, p);
+    lua_setfield(L, -2, "rule");
+    if (p->kind == PK_INT || p->kind == PK_QUERY_TIME) {
+        set_integer(L, "min", p->min);
+        set_integer(L, "max", p->max);
+    }
+    if (p->has_default)
+        set_integer(L, "default", p->default_value);
+    if (p->kind == PK_QUERY_TIME) {
+        static const int days[] = {0, 1, 3, 7};
+        size_t i;
+        lua_createtable(L, 4, 0);
+        for (i = 0; i < 4; i++) {
+            hcdl_pushinteger(L, days[i]);
+            lua_rawseti(L, -2, (int)i + 1);
+        }
+        lua_setfield(L, -2, "values");
+    } else if (p->kind == PK_ENUM) {
+        int i;
+        lua_newtable(L);
+        for (i = 0; p->values[i] != NULL; i++) {
+            lua_pushstring(L, p->values[i]);
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_setfield(L, -2, "values");
+    }
+    if (p->kind == PK_TIME)
+        set_string(L, "format", "offset");
+    else if (p->kind == PK_TIME14)
+        set_string(L, "format", "utc14");
+    set_string(L, "after", p->after);
+    if (p->together) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "together");
+    }
+}
+
+static void push_answer(lua_State *L, const answer_desc *w)
+{
+    lua_createtable(L, 0, 8);
+    set_string(L, "list", w->list);
+    set_string(L, "object", w->object);
+    set_string(L, "id", w->id);
+    set_string(L, "link", w->link);
+    set_string(L, "name", w->name);
+    set_string(L, "size", w->size);
+    set_string(L, "size_unit", w->size_unit);
+    set_string(L, "mtime", w->mtime);
+    set_string(L, "mtime_format", w->mtime_format);
+    set_string(L, "expires", w->expires);
+    set_string(L, "refresh", w->refresh);
+    set_string(L, "status", w->status);
+    set_string(L, "finished", w->finished);
+}
+
+/* { style, marker|offset, limit, max, default, total, iterator, collect };
+ * the page size's bounds come from the limit parameter's own row. */
+static void push_paging(lua_State *L, const api_desc *a)
+{
+    const paging_desc *g = &a->paging;
+    const param_desc *limit = &a->params[param_index(a, g->limit)];
+    lua_createtable(L, 0, 8);
+    set_string(L, "style", g->style == PAGE_MARKER ? "marker" : "offset");
+    set_string(L, g->style == PAGE_MARKER ? "marker" : "offset", g->cursor);
+    set_string(L, "limit", g->limit);
+    set_integer(L, "max", limit->max);
+    if (limit->has_default)
+        set_integer(L, "default", limit->default_value);
+    set_string(L, "total", g->total);
+    set_string(L, "iterator", g->iterator);
+    set_string(L, "collect", g->collect);
+}
+
 int hcdl_api_list(lua_State *L)
 {
     const api_desc *a;
@@ -959,19 +1505,27 @@ int hcdl_api_list(lua_State *L)
     for (a = apis; a->name != NULL; a++) {
         const param_desc *p;
         int i = 0;
-        lua_createtable(L, 0, 4);
-        lua_pushstring(L, a->service);
-        lua_setfield(L, -2, "service");
-        lua_pushstring(L, a->method);
-        lua_setfield(L, -2, "method");
-        lua_pushstring(L, a->path);
-        lua_setfield(L, -2, "path");
+        lua_createtable(L, 0, 10);
+        set_string(L, "name", a->name);
+        set_string(L, "operation", a->operation);
+        set_string(L, "service", a->service);
+        set_string(L, "method", a->method);
+        set_string(L, "path", a->path);
+        set_string(L, "fixed_query", a->fixed_query);
+        lua_pushboolean(L, a->empty_ok);
+        lua_setfield(L, -2, "empty_ok");
         lua_newtable(L);
         for (p = a->params; p->name != NULL; p++) {
-            lua_pushstring(L, p->name);
+            push_param(L, p);
             lua_rawseti(L, -2, ++i);
         }
         lua_setfield(L, -2, "params");
+        push_answer(L, &a->answer);
+        lua_setfield(L, -2, "answer");
+        if (a->paging.style != PAGE_NONE) {
+            push_paging(L, a);
+            lua_setfield(L, -2, "paging");
+        }
         lua_setfield(L, -2, a->name);
     }
     return 1;

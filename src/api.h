@@ -1,6 +1,7 @@
 /*
- * api.h - the link APIs as a table of descriptors: a pure build (params ->
- * signed request spec) and a pure parse (response -> table or nil, err).
+ * api.h - the APIs as a table of descriptors: a pure build (params ->
+ * signed request spec), a pure parse (response -> table or nil, err), and
+ * the descriptors themselves for Lua (parameters, answer shape, paging).
  */
 #ifndef HCDL_API_H
 #define HCDL_API_H
@@ -15,7 +16,21 @@ int hcdl_api_build(lua_State *L);
  * Upvalue 1: a private lua-cjson instance (cjson.safe.new()). */
 int hcdl_api_parse(lua_State *L);
 
-/* Lua: core.apis() -> { name = { service =, method =, path = }, ... } */
+/*
+ * Lua: core.apis() -> { [name] = { name, operation, service, method, path,
+ *   fixed_query, empty_ok,
+ *   params = { { name, where = "path"|"query"|"body",
+ *                type = "string"|"integer"|"time"|"boolean", required, rule,
+ *                min, max, default, values, format = "offset"|"utc14",
+ *                after, together }, ... },
+ *   answer = { list, object, id, link, name, size, size_unit = "KB"|"B",
+ *              mtime, mtime_format = "offset"|"utc14"|"iso_utc"|"epoch_ms"|"date",
+ *              expires, refresh = "recall"|"errorlog", status, finished },
+ *   paging = { style = "marker", marker, limit, max, default, iterator, collect }
+ *          | { style = "offset", offset, limit, max, default, total, iterator, collect }
+ *          | nil } }
+ * A fresh table each call.
+ */
 int hcdl_api_list(lua_State *L);
 
 /* Lua: core.normalize(value) -> value with integral floats as integers

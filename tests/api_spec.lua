@@ -202,11 +202,64 @@ describe("core.parse", function()
 
   it("removes JSON null fields (absent = nil) and keeps array positions", function()
     local data = assert(core.parse("list_backup_file_links", res(200,
-      '{"links":[null,{"file_name":"a","link":null}],"error_ext_msg":null,"bucket_name":"b"}')))
+      '{"links":[{"file_name":"a","link":null}],"error_ext_msg":null,"bucket_name":"b","extra":[null,1]}')))
     assert.is_nil(data.error_ext_msg)
-    assert.are.equal(false, data.links[1])
-    assert.is_nil(data.links[2].link)
-    assert.are.equal("a", data.links[2].file_name)
+    assert.are.equal(false, data.extra[1])
+    assert.are.equal(1, data.extra[2])
+    assert.is_nil(data.links[1].link)
+    assert.are.equal("a", data.links[1].file_name)
+  end)
+
+  it("refuses entries that are not a list of objects (kind api, field = the list), never raising", function()
+    local cases = {
+      { "list_audit_log_download_link", '{"files":{"name":"x"}}', "files" },
+      { "show_backup_download_link", '{"files":"none","bucket":"b"}', "files" },
+      { "list_backup_file_links", '{"links":[null]}', "links" },
+      { "list_backups", '{"backups":[1,2],"total_count":2}', "backups" },
+      { "list_backup_records", '{"backup_record_response":{"1":{}},"total_num":1}', "backup_record_response" },
+      { "list_redislog", '{"file_list":true,"total_num":1}', "file_list" },
+      { "download_errorlog", '{"list":[{"file_name":"a"},"b"],"status":"finish"}', "list" },
+      { "show_gauss_my_sql_instance_info", '{"instance":[{"id":"x"}]}', "instance" },
+      { "show_gauss_my_sql_instance_info", '{"instance":"x"}', "instance" },
+    }
+    for _, c in ipairs(cases) do
+      local data, err = core.parse(c[1], res(200, c[2]))
+      assert.is_nil(data, c[1])
+      assert.are.equal("api", err.kind)
+      assert.are.equal(c[3], err.field)
+      assert.are.equal(200, err.status)
+      assert.are.equal("rid-1", err.request_id)
+      assert.is_false(err.retryable)
+      assert.matches(c[3], tostring(err), 1, true)
+    end
+  end)
+
+  it("treats [] and {} alike as an empty list (cjson cannot tell them apart)", function()
+    for _, body in ipairs{ '{"files":[]}', '{"files":{}}' } do
+      local data = assert(core.parse("list_audit_log_download_link", res(200, body)))
+      assert.are.same({}, data.files)
+    end
+    assert.is_table(assert(core.parse("show_gauss_my_sql_instance_info", res(200, '{"instance":{}}'))).instance)
+  end)
+
+  it("gives the documented empty list for a 204, only where the service documents it", function()
+    assert.are.same({ total_num = 0, backup_record_response = {} },
+      assert(core.parse("list_backup_records", res(204, ""))))
+    assert.are.same({}, assert(core.parse("list_backups", res(204, ""))))
+  end)
+
+  it("takes an error_code of any JSON type without raising", function()
+    for _, c in ipairs{ { '{"error_code":4001,"error_msg":"m"}', "4001" },
+                        { '{"error_code":true,"error_msg":"m"}', nil },
+                        { '{"error_code":null,"error_msg":"m"}', nil },
+                        { '{"error_code":{"x":1},"error_msg":"m"}', nil },
+                        { '{"error_code":[1,2],"error_msg":"m"}', nil } } do
+      local data, err = core.parse("list_backups", res(400, c[1]))
+      assert.is_nil(data)
+      assert.are.equal(c[2], err.code, c[1])
+      assert.are.equal(c[2] and "api" or "http", err.kind)
+      assert.is_string(tostring(err))
+    end
   end)
 
   it("turns 204 into an empty result", function()
@@ -285,5 +338,196 @@ describe("core.parse", function()
     local before = cjson.encode({ 1.5 })
     core.parse("download_errorlog", res(200, '{"status":"finish"}'))
     assert.are.equal(before, cjson.encode({ 1.5 }))
+  end)
+end)
+
+-- A valid value for a parameter, from its descriptor (its rule names the kind).
+local function valid(p)
+  if p.values then return p.values[1] end
+  if p.type == "integer" then return p.min end
+  if p.type == "boolean" then return true end
+  if p.type == "time" then return p.format == "utc14" and "20230724092700" or "2023-07-24T09:27:00+0800" end
+  for pattern, value in pairs{ ["TaurusDB instance id"] = TAURUS, ["TaurusDB node id"] = NODE,
+      ["RDS instance id"] = RDS, UUID = UUID, ["1 to 128 letters"] = "id-1", ["file name"] = "f.log",
+      ["1 to 255 characters"] = "*name", IPv4 = "10.0.0.1" } do
+    if p.rule:find(pattern, 1, true) then return value end
+  end
+  error("no sample value for " .. p.name .. ": " .. p.rule)
+end
+
+-- An invalid value of the right Lua type for the parameter.
+local function invalid(p)
+  if p.type == "integer" then return p.max + 1 end
+  if p.type == "boolean" then return "yes" end
+  if p.type == "time" then return "yesterday" end
+  return "bad\1value"
+end
+
+local function valid_params(d)
+  local params = {}
+  for _, p in ipairs(d.params) do params[p.name] = valid(p) end
+  return params
+end
+
+describe("core.apis()", function()
+  local apis = core.apis()
+
+  it("describes each API: service, request, parameters", function()
+    local count = 0
+    for name, d in pairs(apis) do
+      count = count + 1
+      assert.are.equal(name, d.name)
+      assert.is_truthy(({ gaussdb = true, rds = true, dcs = true })[d.service], name)
+      assert.is_truthy(({ GET = true, POST = true })[d.method], name)
+      assert.matches("^/v[23]/{project_id}/", d.path)
+      assert.matches("^%u%a+$", d.operation)
+      for _, p in ipairs(d.params) do
+        assert.is_truthy(({ path = true, query = true, body = true })[p.where], p.name)
+        assert.is_truthy(({ string = true, integer = true, time = true, boolean = true })[p.type], p.name)
+        assert.is_boolean(p.required)
+        assert.matches("^must ", p.rule)
+        if p.where == "path" then
+          assert.is_true(p.required, name .. "." .. p.name)
+          assert.is_truthy(d.path:find("{" .. p.name .. "}", 1, true), name .. "." .. p.name)
+        end
+        if p.type == "integer" then assert.is_true(p.min <= p.max) end
+      end
+    end
+    assert.are.equal(14, count)
+  end)
+
+  it("describes each answer and its paging", function()
+    local methods = {}
+    for name in pairs(apis) do methods[name] = true end
+    for name, d in pairs(apis) do
+      local a = d.answer
+      if a.size then assert.is_truthy(({ KB = true, B = true })[a.size_unit], name) end
+      if a.mtime then
+        assert.is_truthy(({ offset = true, utc14 = true, iso_utc = true, epoch_ms = true, date = true })[a.mtime_format], name)
+      end
+      if a.link then assert.is_truthy(({ recall = true, errorlog = true })[a.refresh], name) end
+      assert.is_falsy(a.list and a.object, name)
+      local g = d.paging
+      if g then
+        local by = {}
+        for _, p in ipairs(d.params) do by[p.name] = p end
+        local limit = assert(by[g.limit], name .. ": no limit parameter")
+        assert.are.equal(limit.max, g.max)
+        assert.are.equal(limit.default, g.default)
+        assert.is_string(a.list)
+        if g.style == "marker" then
+          assert.is_truthy(by[g.marker]); assert.is_string(a.name)
+        else
+          assert.are.equal("offset", g.style)
+          assert.is_truthy(by[g.offset]); assert.is_string(a.id)
+        end
+        for _, m in ipairs{ g.iterator, g.collect } do
+          assert.is_nil(methods[m], name .. ": method name " .. m .. " taken")
+          methods[m] = true
+        end
+      end
+    end
+  end)
+
+  it("builds every API from valid values, and its rule is the text of every refusal", function()
+    for name, d in pairs(apis) do
+      local base = valid_params(d)
+      assert.is_table((core.build(name, base, auth())), name)
+      for _, p in ipairs(d.params) do
+        local params = valid_params(d)
+        params[p.name] = invalid(p)
+        local spec, err = core.build(name, params, auth())
+        assert.is_nil(spec, name .. "." .. p.name)
+        assert.are.equal(p.name, err.field)
+        assert.is_truthy(err.message:find(p.rule, 1, true), err.message .. " lacks " .. p.rule)
+        if p.required then
+          params[p.name] = nil
+          spec, err = core.build(name, params, auth())
+          assert.are.equal(p.name .. ": required; " .. p.rule, err.message)
+        end
+      end
+    end
+  end)
+
+  it("applies the range rules: an end not before its start, some ranges only whole", function()
+    for name, d in pairs(apis) do
+      for _, p in ipairs(d.params) do
+        if p.after then
+          local params = valid_params(d)
+          params[p.after], params[p.name] = 1690200000, 1690100000
+          local _, err = core.build(name, params, auth())
+          assert.are.equal(p.name, err.field)
+          assert.matches("must not be before " .. p.after, err.message, 1, true)
+          params[p.name] = nil
+          local spec, perr = core.build(name, params, auth())
+          if p.together then
+            assert.is_nil(spec)
+            assert.are.equal(p.name .. ": required together with " .. p.after, perr.message)
+          elseif p.required then
+            assert.are.equal(p.name, perr.field)
+          else
+            assert.is_table(spec, name)
+          end
+        end
+      end
+    end
+  end)
+
+  it("is a fresh table each call (callers may change theirs)", function()
+    local a = core.apis()
+    a.list_backups.path = "/changed"
+    assert.are.equal("/v3/{project_id}/backups", core.apis().list_backups.path)
+  end)
+end)
+
+describe("core.build of the companion calls", function()
+  it("RDS backups: query parameters, enum, a pair of times", function()
+    local spec = assert(core.build("list_backups", { instance_id = RDS, backup_type = "incremental",
+      begin_time = "2023-07-24T00:00:00+0800", end_time = 1690214400, limit = 100, offset = 0 }, auth()))
+    assert.are.equal("https://rds.cn-north-4.myhuaweicloud.com/v3/" .. PID .. "/backups?backup_type=incremental"
+      .. "&begin_time=2023-07-24T00%3A00%3A00%2B0800&end_time=2023-07-24T16%3A00%3A00%2B0000&instance_id=" .. RDS
+      .. "&limit=100&offset=0", spec.url)
+    refused("list_backups", { instance_id = RDS, backup_type = "full" }, "backup_type",
+      "must be one of auto, manual, fragment or incremental")
+    refused("list_backups", { instance_id = RDS, end_time = 1690214400 }, "begin_time",
+      "required together with end_time")
+    refused("list_backups", {}, "instance_id", "required")
+  end)
+
+  it("DCS backup records: times as UTC yyyyMMddHHmmss, from a string or epoch seconds", function()
+    local spec = assert(core.build("list_backup_records", { instance_id = UUID, begin_time = 1690156800,
+      end_time = "20230724235959" }, auth()))
+    assert.are.equal("https://dcs.cn-north-4.myhuaweicloud.com:8443/v2/" .. PID .. "/instances/" .. UUID
+      .. "/backups?begin_time=20230724000000&end_time=20230724235959", spec.url)
+    for _, bad in ipairs{ "2023-07-24T00:00:00+0800", "20231324000000", "20230229000000", "2023072400000" } do
+      refused("list_backup_records", { instance_id = UUID, begin_time = bad }, "begin_time", "yyyyMMddHHmmss")
+    end
+    refused("list_backup_records", { instance_id = UUID, limit = 1001 }, "limit", "from 1 to 1000")
+  end)
+
+  it("DCS shards: the singular 'instance' in the path; TaurusDB instance info", function()
+    local spec = assert(core.build("list_group_replication_info", { instance_id = UUID }, auth()))
+    assert.are.equal("https://dcs.cn-north-4.myhuaweicloud.com:8443/v2/" .. PID .. "/instance/" .. UUID .. "/groups", spec.url)
+    assert.are.equal("GET", spec.method)
+    spec = assert(core.build("show_gauss_my_sql_instance_info", { instance_id = TAURUS }, auth()))
+    assert.are.equal("https://gaussdb.cn-north-4.myhuaweicloud.com/v3/" .. PID .. "/instances/" .. TAURUS, spec.url)
+    refused("show_gauss_my_sql_instance_info", { instance_id = RDS }, "instance_id", "in07")
+  end)
+
+  it("instance listings: filters, booleans as true/false, addresses", function()
+    local spec = assert(core.build("list_dcs_instances", { name = "cache", name_equal = true,
+      include_failure = false, ip = "192.168.0.1", limit = 1000 }, auth()))
+    assert.matches("%?include_failure=false&ip=192.168.0.1&limit=1000&name=cache&name_equal=true$", spec.url)
+    spec = assert(core.build("list_rds_instances", { name = "*orders", datastore_type = "PostgreSQL" }, auth()))
+    assert.matches("/v3/" .. PID .. "/instances%?datastore_type=PostgreSQL&name=%%2Aorders$", spec.url)
+    spec = assert(core.build("list_gauss_my_sql_instances", {}, auth()))
+    assert.are.equal("https://gaussdb.cn-north-4.myhuaweicloud.com/v3/" .. PID .. "/instances", spec.url)
+    refused("list_rds_instances", { name = "*" }, "name", "not '*' alone")
+    refused("list_dcs_instances", { name_equal = "true" }, "name_equal", "must be true or false, got string")
+    for _, ip in ipairs{ "10.0.0", "10.0.0.256", "10.0.0.01", "a.b.c.d", "10.0.0.1 " } do
+      refused("list_dcs_instances", { ip = ip }, "ip", "IPv4")
+    end
+    refused("list_rds_instances", { type = "ha" }, "type", "Single, Ha or Replica")
+    refused("list_gauss_my_sql_instances", { limit = 101 }, "limit", "from 1 to 100")
   end)
 end)

@@ -65,7 +65,8 @@ describe("hcdl client against the emulator", function()
     it("the run-log companions: collect (204), list (204 when empty), link", function()
       local empty = assert(client:list_redislog{ instance_id = seed.dcs_instance_id })
       assert.are.same({ total_num = 0, file_list = {} }, empty)
-      assert.are.same({}, assert(client:create_redislog{ instance_id = seed.dcs_instance_id, query_time = 1 }))
+      assert.are.same({}, assert(client:create_redislog{ instance_id = seed.dcs_instance_id, query_time = 1,
+        replication_id = seed.dcs_replication_ids[1] }))  -- mandatory on a cluster
       local listed
       for _ = 1, 50 do
         listed = assert(client:list_redislog{ instance_id = seed.dcs_instance_id, limit = 100 })

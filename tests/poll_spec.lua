@@ -70,18 +70,106 @@ describe("redislog_links", function()
   teardown(function() if emu then emu:stop() end end)
   before_each(function() emu:reset() end)
 
-  it("collects, waits until listed, and returns a link per log file", function()
+  it("collects for every replica of a cluster, waits until listed, and links each log file", function()
     emu:set{ redislog_ready_calls = 2, redislog_ready_delay = 60 }
     local client = assert(hcdl.new(emu:config()))
     local links = assert(client:redislog_links{ instance_id = seed.dcs_instance_id, days = 1, interval = 0.05 })
-    assert.is_true(#links >= 1)
+    -- 3 shards x 2 replicas, 2 daily files each
+    assert.are.equal(12, #links)
+    local per_replica = {}
     for _, l in ipairs(links) do
       assert.is_string(l.id)
-      assert.is_string(l.file_name)
+      assert.matches("^redis_" .. l.replication_ip:gsub("%.", "%%.") .. "_%d+%-%d+%-%d+%.log$", l.file_name)
+      assert.matches("^group%-%d$", l.group_name)
       assert.matches("^https?://.*Signature=", l.link)
+      per_replica[l.replication_id] = (per_replica[l.replication_id] or 0) + 1
     end
-    assert.are.equal(1, #emu:requests("create_redislog"))
+    for _, id in ipairs(seed.dcs_replication_ids) do assert.are.equal(2, per_replica[id], id) end
+    local collects = emu:requests("create_redislog")
+    assert.are.equal(6, #collects)
+    local asked = {}
+    for _, r in ipairs(collects) do asked[#asked + 1] = r.query:match("replication_id=([%w%-]+)") end
+    table.sort(asked)
+    local want = {}
+    for i, id in ipairs(seed.dcs_replication_ids) do want[i] = id end
+    table.sort(want)
+    assert.are.same(want, asked)
+    assert.are.equal(1, #emu:requests("list_group_replication_info"))
     assert.are.equal(#links, #emu:requests("create_redislog_download_link"))
+  end)
+
+  it("collects only the replica asked for", function()
+    emu:set{ redislog_ready_calls = 1 }
+    local client = assert(hcdl.new(emu:config()))
+    local rep = seed.dcs_replication_ids[5]
+    local links = assert(client:redislog_links{ instance_id = seed.dcs_instance_id, replication_id = rep,
+      interval = 0.05 })
+    assert.are.equal(1, #links)
+    assert.are.equal(rep, links[1].replication_id)
+    assert.are.equal(0, #emu:requests("list_group_replication_info"))
+    local collects = emu:requests("create_redislog")
+    assert.are.equal(1, #collects)
+    assert.matches("replication_id=" .. rep:gsub("%-", "%%-"), collects[1].query)
+  end)
+
+  it("collects a single-node instance without a replication_id", function()
+    emu:set{ redislog_ready_calls = 1 }
+    local client = assert(hcdl.new(emu:config()))
+    local links = assert(client:redislog_links{ instance_id = seed.dcs_single_instance_id, days = 3,
+      interval = 0.05 })
+    assert.are.equal(4, #links)
+    local collects = emu:requests("create_redislog")
+    assert.are.equal(1, #collects)
+    assert.is_nil(collects[1].query:find("replication_id", 1, true))
+    -- the service does not describe single-node instances (400); that is not a failure
+    assert.are.equal(400, emu:requests("list_group_replication_info")[1].status)
+  end)
+
+  it("also takes an empty shard list as a single-node instance", function()
+    emu:set{ redislog_ready_calls = 1 }
+    local t = assert(require("hcdl.transport").curl{ timeout = 10 })
+    local client = assert(hcdl.new(emu:config{ transport = { send = function(spec, timeout)
+      local res, err = t.send(spec, timeout)
+      if res and spec.api == "list_group_replication_info" then
+        res = { status = 200, headers = {}, body = '{"group_list":[],"group_count":0}' }
+      end
+      return res, err
+    end } }))
+    local links = assert(client:redislog_links{ instance_id = seed.dcs_single_instance_id, interval = 0.05 })
+    assert.are.equal(1, #links)
+    assert.are.equal(1, #emu:requests("create_redislog"))
+  end)
+
+  it("ignores listed logs without an id instead of failing on them", function()
+    emu:set{ redislog_ready_calls = 1 }
+    local t = assert(require("hcdl.transport").curl{ timeout = 10 })
+    local client = assert(hcdl.new(emu:config{ transport = { send = function(spec, timeout)
+      local res, err = t.send(spec, timeout)
+      if res and spec.api == "list_redislog" then
+        local entry = '{"file_name":"stray.log","status":"succeed"}'
+        if res.status == 204 then
+          res = { status = 200, headers = {}, body = '{"total_num":1,"file_list":[' .. entry .. ']}' }
+        else
+          res.body = res.body:gsub('"file_list":%[', '"file_list":[' .. entry .. ','):gsub('"total_num":(%d+)',
+            function(n) return '"total_num":' .. (n + 1) end)
+        end
+      end
+      return res, err
+    end } }))
+    local links = assert(client:redislog_links{ instance_id = seed.dcs_single_instance_id, interval = 0.05 })
+    assert.are.equal(1, #links)
+    assert.are_not.equal("stray.log", links[1].file_name)
+  end)
+
+  it("refreshes a link it returned by asking for it again", function()
+    emu:set{ redislog_ready_calls = 1 }
+    local client = assert(hcdl.new(emu:config()))
+    local links = assert(client:redislog_links{ instance_id = seed.dcs_single_instance_id, interval = 0.05 })
+    local fresh = assert(client:refresh_entry(links[1]))
+    assert.are.equal(links[1].file_name, fresh.file_name)
+    assert.matches("^https?://.*Signature=", fresh.link)
+    assert.are.equal(2, #emu:requests("create_redislog_download_link"))
+    assert.is_table(assert(client:refresh_entry(fresh)))   -- and the copy again
   end)
 
   it("times out when the logs never appear", function()
@@ -92,10 +180,21 @@ describe("redislog_links", function()
     assert.are.equal("timeout", err.kind)
   end)
 
-  it("validates days before collecting", function()
+  it("validates days, the instance and the replica before any request", function()
     local client = assert(hcdl.new(emu:config()))
     local _, err = client:redislog_links{ instance_id = seed.dcs_instance_id, days = 2 }
     assert.are.equal("days", err.field)
+    _, err = client:redislog_links{ instance_id = seed.dcs_instance_id, replication_id = "a/b" }
+    assert.are.equal("replication_id", err.field)
+    _, err = client:redislog_links{ instance_id = "nope" }
+    assert.are.equal("instance_id", err.field)
     assert.are.same({}, emu:requests())
+  end)
+
+  it("surfaces an unknown instance as the service's error", function()
+    local client = assert(hcdl.new(emu:config()))
+    local _, err = client:redislog_links{ instance_id = "00000000-0000-4000-a000-000000000000" }
+    assert.are.equal("DCS.3022", err.code)
+    assert.are.equal(0, #emu:requests("create_redislog"))
   end)
 end)

@@ -19,39 +19,20 @@ Client.__index = Client
 
 local private = setmetatable({}, { __mode = "k" })
 
--- Where each file entry came from (API and parameters), so an expired link
--- can be refreshed by asking again.  Weak keys: entries the caller drops
--- are forgotten.
-local origins = setmetatable({}, { __mode = "k" })
-
 local function copy(t)
   local c = {}
   for k, v in pairs(t) do c[k] = v end
   return c
 end
 
-local function remember(name, params, data)
-  local p = copy(params or {})
-  for _, key in ipairs{ "files", "links", "list" } do
-    if type(data[key]) == "table" then
-      for _, e in ipairs(data[key]) do
-        if type(e) == "table" then origins[e] = { api = name, params = p } end
-      end
-    end
-  end
-  if name == "create_redislog_download_link" then origins[data] = { api = name, params = p } end
-end
+-- Where each entry came from (API and parameters), so an expired link can
+-- be refreshed by asking again: hcdl.apis keeps it, per the descriptors.
+local apis = require "hcdl.apis"
+local remember = apis.remember
 
--- The official operation names (snake_case) of the APIs hcdl.core knows.
-client.METHODS = {
-  "list_audit_log_download_link",   -- TaurusDB full-SQL files
-  "show_backup_download_link",      -- RDS backup files
-  "list_backup_file_links",         -- DCS backup files
-  "create_redislog_download_link",  -- DCS run-log file
-  "download_errorlog",              -- RDS for PostgreSQL error logs
-  "create_redislog",                -- DCS: collect run logs (companion)
-  "list_redislog",                  -- DCS: list run logs (companion)
-}
+-- The official operation names (snake_case) of the APIs hcdl.core knows:
+-- one method each (generated below from core.apis()).
+client.METHODS = apis.names()
 
 --- Takes every secret out of every string field of err: the keys, tokens
 -- and passwords the client has seen (hcdl.auth adds fetched ones), and
@@ -178,26 +159,39 @@ function Client:call(name, params)
   end)
 end
 
-for _, name in ipairs(client.METHODS) do
+local function method(name, fn)
   Client[name] = function(self, params)
     if getmetatable(self) ~= Client then
       error(("hcdl: call client:%s{...} with a colon"):format(name), 2)
     end
-    return self:call(name, params)
+    return fn(self, params)
   end
 end
 
---- Iterates over every TaurusDB full-SQL file in the time range, across
--- pages: `for file, err in client:audit_log_files{...} do` (on failure the
--- body sees file == false and err, then the loop ends).
-function Client:audit_log_files(params)
-  return require("hcdl.pages").audit_log_files(self, params)
+-- One method per API, and for each paged list an iterator over every
+-- entry (`for entry, err in client:backups{...} do`: on failure the body
+-- sees entry == false and err, then the loop ends) and a collector (every
+-- entry as one list, or nil, err); their names are in the descriptors.
+local pages = require "hcdl.pages"
+for _, name in ipairs(client.METHODS) do
+  method(name, function(self, params) return self:call(name, params) end)
+  local paging = apis.get(name).paging
+  if paging then
+    method(paging.iterator, function(self, params) return pages.iterate(self, name, params) end)
+    method(paging.collect, function(self, params) return pages.collect(self, name, params) end)
+  end
 end
 
---- Every full-SQL file in the time range as one list, or nil, err.
-function Client:list_audit_log_files(params)
-  return require("hcdl.pages").all_audit_log_files(self, params)
-end
+--- The newest finished backup record of an instance (hcdl.backups).
+method("latest_backup", function(self, params)
+  return require("hcdl.backups").latest(self, params)
+end)
+
+--- The files of a backup (the latest when backup_id is nil), ready for
+-- download_all (hcdl.backups).
+method("backup_files", function(self, params)
+  return require("hcdl.backups").files(self, params)
+end)
 
 --- Mirrors the TaurusDB full-SQL files of a time range into dir, run
 -- after run (cron): new files, and the ones that grew, replaced
@@ -220,44 +214,42 @@ function Client:redislog_links(params)
   return require("hcdl.poll").redislog_links(self, t, params)
 end
 
+local function not_refreshable(message)
+  return nil, core.error{ kind = "expired", message = message }
+end
+
 --- Asks the API again for the file behind `entry` and returns a copy of
 -- the entry with a fresh link: the default refresh for expired links.
+-- How is the descriptor's answer.refresh: "recall" calls the same API with
+-- the same parameters and finds the entry by name; "errorlog" waits for
+-- the PostgreSQL error logs to be prepared again.
 function Client:refresh_entry(entry)
-  local origin = type(entry) == "table" and origins[entry]
+  local origin = apis.origin(entry)
   if not origin then
-    return nil, core.error{ kind = "expired",
-      message = "the link expired and this entry did not come from this client, so it cannot be refreshed" }
+    return not_refreshable("the link expired and this entry did not come from this client, so it cannot be refreshed")
   end
-  local fresh, err
-  if origin.api == "download_errorlog" then
+  local answer = apis.get(origin.api).answer
+  local found, err
+  if answer.refresh == "errorlog" then
     local list
     list, err = self:wait_errorlog_links{ instance_id = origin.params.instance_id, timeout = 120 }
-    fresh = list and { list = list }
-  else
+    found = list and apis.find(origin.api, { [answer.list] = list }, entry)
+  elseif answer.refresh == "recall" then
+    local fresh
     fresh, err = self:call(origin.api, origin.params)
-  end
-  if not fresh then return nil, err end
-  local want = entry.name or entry.file_name or entry.id
-  local found
-  if origin.api == "create_redislog_download_link" then
-    found = fresh
+    found = fresh and apis.find(origin.api, fresh, entry)
   else
-    for _, key in ipairs{ "files", "links", "list" } do
-      for _, e in ipairs(type(fresh[key]) == "table" and fresh[key] or {}) do
-        if type(e) == "table" and (e.name or e.file_name) == want then found = e end
-      end
-    end
+    return not_refreshable(("the link expired and %s answers cannot be refreshed"):format(origin.api))
   end
+  if err then return nil, err end
   if not found then
-    return nil, core.error{ kind = "expired", message = ("the link expired and %s is no longer listed"):format(tostring(want)) }
+    return not_refreshable(("the link expired and %s is no longer listed"):format(
+      tostring(answer.name and entry[answer.name] or entry[answer.id or "id"])))
   end
   local new = copy(entry)
-  for _, k in ipairs{ "download_link", "file_link", "link" } do
-    if found[k] then new[k] = found[k] end
-    if new[k] and not found[k] and found.link then new[k] = found.link end
-  end
-  if found.link_expired_time then new.link_expired_time = found.link_expired_time end
-  origins[new] = origin
+  new[answer.link] = found[answer.link]
+  if answer.expires then new[answer.expires] = found[answer.expires] end
+  apis.adopt(new, origin.api, origin.params)
   return new
 end
 

@@ -10,8 +10,8 @@
 --   mtime    the file's modification time (epoch seconds), when known
 --   expires  when the link expires (epoch seconds), when known
 --
--- `answer` is the API descriptor's answer description (core.apis()), when
--- the entry's origin is known; without it the usual field names are tried.
+-- Which fields hold what comes from the entry's API descriptor (hcdl.apis:
+-- the API it came from, else the one whose fields it carries).
 --
 -- A size that cannot be checked: a size that is present but is not a
 -- whole, non-negative, finite number (a float, 1e300, NaN, infinity, a
@@ -20,113 +20,26 @@
 -- download a file whose listed size it would have to ignore.  An entry with
 -- no size at all (DCS links, run logs) is checked by the answer's own
 -- Content-Length and, where the ETag is an MD5, by its MD5.
+local apis = require "hcdl.apis"
 local core = require "hcdl.core"
-local timefmt = require "hcdl.timefmt"
 
 local entry = {}
-
-local MAX_EXACT = 2 ^ 53 -- beyond this a Lua number is not an exact integer
-
-local function bad(field, value, rule)
-  local shown = type(value) == "string" and ("%q"):format(value:sub(1, 40)) or tostring(value)
-  return nil, core.error{ kind = "api", field = field, retryable = false,
-    message = ("the service listed %s = %s, which %s; the entry is refused because its size "
-      .. "cannot be checked"):format(field, shown, rule) }
-end
-
-local function whole_number(v)
-  return type(v) == "number" and v == v and v >= 0 and v <= MAX_EXACT and v == math.floor(v)
-end
-
--- A size in bytes: a whole number or a decimal string.
-local function bytes_size(field, v)
-  if type(v) == "string" then
-    if not v:match("^%d+$") or #v > 16 then return bad(field, v, "is not a decimal integer") end
-    v = tonumber(v)
-  end
-  if not whole_number(v) then return bad(field, v, "is not a whole number of bytes") end
-  return v
-end
-
-local function kb_size(field, v)
-  if not whole_number(v) or v > MAX_EXACT / 1024 then
-    return bad(field, v, "is not a whole number of KB")
-  end
-  return v
-end
-
-local MTIME_PARSERS = {
-  offset = timefmt.parse_offset,
-  utc14 = function(s)
-    if type(s) ~= "string" then return nil end
-    local y, mo, d, h, mi, se = s:match("^(%d%d%d%d)(%d%d)(%d%d)(%d%d)(%d%d)(%d%d)$")
-    if not y then return nil end
-    return timefmt.days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400
-      + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se)
-  end,
-  epoch_ms = function(v)
-    if type(v) == "number" and v == v and v > 0 and v < 1e15 then return v / 1000 end
-  end,
-  date = function(s)
-    if type(s) ~= "string" then return nil end
-    local y, mo, d = s:match("^(%d%d%d%d)-(%d%d)-(%d%d)$")
-    return y and timefmt.days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 or nil
-  end,
-}
-
--- Without a descriptor: the field names the five APIs use.
-local GUESS = {
-  links = { "download_link", "file_link", "link", "url" },
-  names = { "name", "file_name" },
-  mtimes = { { "updated_time", "offset" }, { "update_at", "epoch_ms" } },
-}
-
-local function first_field(e, names)
-  for _, k in ipairs(names) do
-    if e[k] ~= nil then return e[k], k end
-  end
-end
-
-local function size_of(e, answer)
-  if answer and answer.size then
-    local v = e[answer.size]
-    if v == nil then return true end
-    if answer.size_unit == "KB" then return kb_size(answer.size, v), "kb" end
-    return bytes_size(answer.size, v), "exact"
-  end
-  if e.file_size ~= nil then return bytes_size("file_size", e.file_size), "exact" end
-  if e.size ~= nil then return kb_size("size", e.size), "kb" end
-  return true
-end
-
-local function mtime_of(e, answer)
-  if answer and answer.mtime then
-    local parse = MTIME_PARSERS[answer.mtime_format or "offset"]
-    return parse and parse(e[answer.mtime])
-  end
-  for _, m in ipairs(GUESS.mtimes) do
-    local t = MTIME_PARSERS[m[2]](e[m[1]])
-    if t then return t end
-  end
-end
 
 local function url_decode(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
 --- See the module comment.
-function entry.describe(e, answer)
+function entry.describe(e)
   local info = {}
   if type(e) == "string" then
     info.url = e
   elseif type(e) == "table" then
-    info.url = answer and answer.link and e[answer.link] or first_field(e, GUESS.links)
-    info.name = answer and answer.name and e[answer.name] or first_field(e, GUESS.names)
-    local size, unit = size_of(e, answer)
-    if not size then return nil, unit end
-    if unit then info[unit] = size end
-    info.mtime = mtime_of(e, answer)
-    info.expires = timefmt.parse_offset(e[answer and answer.expires or "link_expired_time"])
+    -- the fields come from the entry's API descriptor (hcdl.apis), which
+    -- also refuses a size that is not a size
+    local described, err = apis.describe(e)
+    if not described then return nil, err end
+    for k, v in pairs(described) do info[k] = v end
   else
     return nil, core.error{ kind = "input", field = "entry",
       message = "entry: must be a file entry (a table from one of the APIs) or a URL string" }

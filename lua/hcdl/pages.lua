@@ -1,17 +1,24 @@
---- hcdl.pages: every full-SQL file in a time range, across pages.
+--- hcdl.pages: every entry of a paged list, across pages, for any API
+-- whose descriptor has `paging` (core.apis()).
 --
--- The API pages by name: ask with `limit`, then again with
--- `last_file_name` = the last name seen; a page shorter than `limit` is the
--- last one (as the official Terraform provider does).  The iterator never
--- loses or repeats a file: names must strictly increase across pages, and
--- a service that answers the same page twice is an error, not an endless
--- loop.  Errors reach the loop body: the iterator yields `false, err` once
--- and then ends.
+-- Two styles.  "marker" (TaurusDB full SQL): ask with `limit`, then again
+-- with the marker (last_file_name) = the last name seen; names strictly
+-- increase, and a page shorter than `limit` is the last one (as the
+-- official Terraform provider does).  "offset" (backups, instances, run
+-- logs): ask at offset 0, 0+n, ...; the last page is short, or reaches the
+-- answer's total.
+--
+-- The iterator never loses or repeats an entry: a service that answers the
+-- same page twice, goes backwards (a name not after the last one, an id
+-- seen before) or whose total changes while paging (entries would shift
+-- past the offsets) is an error, not an endless loop or a silent gap.
+-- Errors reach the loop body: the iterator yields `false, err` once and
+-- then ends.  Pages are as large as the service allows unless the caller
+-- asks for a `limit`: fewest calls.
 local core = require "hcdl.core"
+local apis = require "hcdl.apis"
 
 local pages = {}
-
-local DEFAULT_LIMIT = 50
 
 local function copy(t)
   local c = {}
@@ -19,72 +26,120 @@ local function copy(t)
   return c
 end
 
---- Returns an iterator over files: `for file, err in pages.audit_log_files(client, params) do`.
-function pages.audit_log_files(client, params)
+local function refuse(api, page_no, fmt, ...)
+  return nil, core.error{ kind = "api", api = api, page = page_no, retryable = false,
+    message = ("%s page %d: " .. fmt):format(api, page_no, ...) }
+end
+
+-- One page: the answer's entries, or nil, err (err.page set).
+local function get_page(client, api, query, page_no)
+  local r, err = client[api](client, query)
+  if not r then
+    err.page = page_no
+    return nil, err
+  end
+  local list = apis.get(api).answer.list
+  if type(r[list]) ~= "table" then
+    return refuse(api, page_no, "the answer has no '%s' list", list)
+  end
+  return r[list], r
+end
+
+-- Pages that resume after the last name seen.  fetch() -> entries, last | nil, err
+local function marker_pages(client, api, d, query)
+  local paging, name = d.paging, d.answer.name
+  local last_name = query[paging.marker]
+  local page_no = 0
+  return function()
+    page_no = page_no + 1
+    query[paging.marker] = last_name
+    local entries, err = get_page(client, api, query, page_no)
+    if not entries then return nil, err end
+    for i, e in ipairs(entries) do
+      if type(e[name]) ~= "string" then
+        return refuse(api, page_no, "item %d has no %s", i, name)
+      end
+      local prev = i > 1 and entries[i - 1][name] or last_name
+      if prev and e[name] <= prev then
+        return refuse(api, page_no, "the service is not advancing: '%s' after '%s' "
+          .. "(a repeated or unordered page)", e[name], prev)
+      end
+    end
+    if #entries > 0 then last_name = entries[#entries][name] end
+    return entries, #entries < query[paging.limit]
+  end
+end
+
+-- Pages at growing offsets.  fetch() -> entries, last | nil, err
+local function offset_pages(client, api, d, query)
+  local paging, answer = d.paging, d.answer
+  local offset = query[paging.offset] or 0
+  local key = answer.id or answer.name
+  local seen, total = {}, nil
+  local page_no = 0
+  return function()
+    page_no = page_no + 1
+    query[paging.offset] = offset
+    local entries, r = get_page(client, api, query, page_no)
+    if not entries then return nil, r end
+    local t = paging.total and r[paging.total]
+    if type(t) ~= "number" then t = nil end
+    if page_no == 1 then
+      total = t
+    elseif t ~= total then
+      return refuse(api, page_no, "the list changed while paging (%s was %s, now %s): "
+        .. "entries would be lost or repeated, start again", paging.total, tostring(total), tostring(t))
+    end
+    for _, e in ipairs(entries) do
+      local id = e[key]
+      if id ~= nil then
+        if seen[id] then
+          return refuse(api, page_no, "the service is not advancing: %s %s was on an earlier page "
+            .. "(a repeated page, or one that went backwards)", key, tostring(id))
+        end
+        seen[id] = true
+      end
+    end
+    offset = offset + #entries
+    return entries, #entries == 0 or #entries < query[paging.limit] or (total ~= nil and offset >= total)
+  end
+end
+
+--- An iterator over every entry of API `api` with `params`, across pages:
+-- `for entry, err in pages.iterate(client, "list_backups", params) do`.
+function pages.iterate(client, api, params)
+  local d = apis.get(api)
   if type(params) ~= "table" then
-    error("hcdl: audit_log_files expects a table of parameters", 3)
+    error(("hcdl: %s expects a table of parameters"):format(d.paging.iterator), 3)
   end
   local query = copy(params)
-  query.limit = query.limit or DEFAULT_LIMIT
+  if query[d.paging.limit] == nil then query[d.paging.limit] = d.paging.max end
+  local fetch = (d.paging.style == "marker" and marker_pages or offset_pages)(client, api, d, query)
   local buffer, index = {}, 0
-  local last_name = params.last_file_name
-  local done, failed = false, false
-  local page_no = 0
-
-  local function fetch()
-    page_no = page_no + 1
-    query.last_file_name = last_name
-    local r, err = client:list_audit_log_download_link(query)
-    if not r then
-      err.page = page_no
-      return nil, err
-    end
-    local files = r.files
-    if type(files) ~= "table" then
-      return nil, core.error{ kind = "http", page = page_no, retryable = false,
-        message = ("list_audit_log_download_link page %d has no files list"):format(page_no) }
-    end
-    for i, f in ipairs(files) do
-      if type(f) ~= "table" or type(f.name) ~= "string" then
-        return nil, core.error{ kind = "http", page = page_no, retryable = false,
-          message = ("page %d, item %d has no file name"):format(page_no, i) }
-      end
-      local prev = last_name
-      if i > 1 then prev = files[i - 1].name end
-      if prev and f.name <= prev then
-        return nil, core.error{ kind = "api", page = page_no, retryable = false,
-          message = ("the service is not advancing: page %d gives '%s' after '%s' "
-            .. "(a repeated or unordered page)"):format(page_no, f.name, prev) }
-      end
-    end
-    if #files < query.limit then done = true end
-    if #files > 0 then last_name = files[#files].name end
-    return files
-  end
-
+  local last, failed = false, false
   return function()
     if failed then return nil end
     index = index + 1
     if index > #buffer then
-      if done then return nil end
-      local files, err = fetch()
-      if not files then
+      if last then return nil end
+      local entries, is_last = fetch()
+      if not entries then
         failed = true
-        return false, err
+        return false, is_last
       end
-      buffer, index = files, 1
+      buffer, index, last = entries, 1, is_last
       if #buffer == 0 then return nil end
     end
     return buffer[index]
   end
 end
 
---- Every file as one list, or nil, err.
-function pages.all_audit_log_files(client, params)
+--- Every entry as one list, or nil, err.
+function pages.collect(client, api, params)
   local list = {}
-  for file, err in pages.audit_log_files(client, params) do
-    if not file then return nil, err end
-    list[#list + 1] = file
+  for entry, err in pages.iterate(client, api, params) do
+    if not entry then return nil, err end
+    list[#list + 1] = entry
   end
   return list
 end

@@ -5,6 +5,8 @@
 -- event loops running.  The interval grows gently (x1.5, at most 4 times
 -- the first) to be "low frequency" as the PostgreSQL error-log API asks.
 local core = require "hcdl.core"
+local apis = require "hcdl.apis"
+local pages = require "hcdl.pages"
 
 local poll = {}
 
@@ -89,22 +91,78 @@ end
 
 --- All run-log entries (every page of list_redislog).
 local function list_all_redislog(client, instance_id)
-  local all, offset = {}, 0
-  while true do
-    local r, err = client:list_redislog{ instance_id = instance_id, offset = offset, limit = 1000 }
-    if not r then return nil, err end
-    local page = r.file_list or {}
-    for _, e in ipairs(page) do all[#all + 1] = e end
-    offset = offset + #page
-    if #page < 1000 or (r.total_num and offset >= r.total_num) then return all end
+  return pages.collect(client, "list_redislog", { instance_id = instance_id })
+end
+
+--- The replicas of a DCS instance, from list_group_replication_info:
+-- { { id =, ip =, group = } ... }.  A single-node instance has none: the
+-- service does not describe it (400), or lists no replica.
+local function replicas(client, instance_id)
+  local r, err = client:list_group_replication_info{ instance_id = instance_id }
+  if not r then
+    if err.kind == "api" and err.status == 400 then return {} end
+    return nil, err
   end
+  local out = {}
+  for _, group in ipairs(apis.entries("list_group_replication_info", r)) do
+    local list = type(group.replication_list) == "table" and group.replication_list or {}
+    for _, rep in ipairs(list) do
+      if type(rep) == "table" and type(rep.replication_id) == "string" then
+        out[#out + 1] = { id = rep.replication_id, ip = rep.replication_ip, group = group.group_name }
+      end
+    end
+  end
+  return out
+end
+
+-- Run-log states: the descriptor's finished value, and "success" too (the
+-- documented example says "succeed"; other values are unconfirmed).
+local function log_state(entry)
+  local st = type(entry.status) == "string" and entry.status:lower() or ""
+  if st == "failed" then return "failed" end
+  if apis.finished("list_redislog", entry) or st == "success" then return "done" end
+  return "pending"
+end
+
+-- Waits until each collected replica shows a finished new log (targets
+-- without a known IP: any new log), none is still being collected, and
+-- none failed.  Returns the new finished entries, or nil, err.
+local function wait_for_logs(client, clock, timeout, interval, instance_id, seen, targets)
+  return poll.until_done(clock, timeout, interval, "run logs", function()
+    local now_list, e = list_all_redislog(client, instance_id)
+    if not now_list then return nil, e end
+    local fresh, pending, by_ip = {}, false, {}
+    for _, entry in ipairs(now_list) do
+      if entry.id ~= nil and not seen[entry.id] then
+        local state = log_state(entry)
+        if state == "failed" then
+          return nil, core.error{ kind = "api", code = "FAILED", retryable = false, response = entry,
+            message = ("collecting run log %s failed"):format(tostring(entry.file_name or entry.id)) }
+        end
+        if state == "done" then
+          fresh[#fresh + 1] = entry
+          by_ip[entry.replication_ip or ""] = true
+        else
+          pending = true
+        end
+      end
+    end
+    if pending or #fresh == 0 then return false end
+    for _, t in ipairs(targets) do
+      if t.ip and not by_ip[t.ip] then return false end
+    end
+    return true, fresh
+  end)
 end
 
 --- client:redislog_links{ instance_id =, days = 0|1|3|7, replication_id =,
 --    timeout = 120, interval = 1 }
--- Collects run logs, waits until the list shows the new ones as ready,
--- then asks a download link for each.  Returns a list of
--- { id, file_name, group_name, replication_ip, time, link } or nil, err.
+-- Collects run logs (for the given replica; without one, for every replica
+-- of a cluster or read/write-split instance, or for the one node of a
+-- single-node instance), waits until the list shows the new ones as
+-- ready, then asks a download link for each.  Returns a list of
+-- { id, file_name, group_name, replication_ip, replication_id, time,
+-- backup_id, link } or nil, err.
 function poll.redislog_links(client, clock, params)
   local timeout, interval = wait_params("redislog_links", params,
     { "instance_id", "days", "replication_id", "timeout", "interval" }, 120, 1)
@@ -115,41 +173,50 @@ function poll.redislog_links(client, clock, params)
     return nil, core.error{ kind = "input", field = "days",
       message = "days: must be 0 (today), 1, 3 or 7" }
   end
+  local instance_id = params.instance_id
+  local ok, verr = apis.validate("create_redislog",
+    { instance_id = instance_id, query_time = days, replication_id = params.replication_id })
+  if not ok then return nil, verr end
 
-  local before, lerr = list_all_redislog(client, params.instance_id)
+  local targets = { { id = params.replication_id } }
+  if params.replication_id == nil then
+    local reps, rerr = replicas(client, instance_id)
+    if not reps then return nil, rerr end
+    if #reps > 0 then targets = reps end
+  end
+  local ids_by_ip = {}
+  for _, t in ipairs(targets) do
+    if t.ip then ids_by_ip[t.ip] = t.id end
+  end
+
+  local before, lerr = list_all_redislog(client, instance_id)
   if not before then return nil, lerr end
   local seen = {}
-  for _, e in ipairs(before) do seen[e.id] = true end
+  for _, e in ipairs(before) do
+    if e.id ~= nil then seen[e.id] = true end
+  end
 
-  local ok, cerr = client:create_redislog{ instance_id = params.instance_id,
-    query_time = days, replication_id = params.replication_id }
-  if not ok then return nil, cerr end
+  for _, t in ipairs(targets) do
+    local done, cerr = client:create_redislog{ instance_id = instance_id, query_time = days,
+      replication_id = t.id }
+    if not done then return nil, cerr end
+  end
 
-  local ready, werr = poll.until_done(clock, timeout, interval, "run logs", function()
-    local now_list, e = list_all_redislog(client, params.instance_id)
-    if not now_list then return nil, e end
-    local fresh, pending = {}, false
-    for _, entry in ipairs(now_list) do
-      if not seen[entry.id] then
-        local st = type(entry.status) == "string" and entry.status:lower() or ""
-        if st == "failed" then
-          return nil, core.error{ kind = "api", code = "FAILED", retryable = false, response = entry,
-            message = ("collecting run log %s failed"):format(tostring(entry.file_name or entry.id)) }
-        end
-        if st == "succeed" or st == "success" then fresh[#fresh + 1] = entry else pending = true end
-      end
-    end
-    if #fresh > 0 and not pending then return true, fresh end
-    return false
-  end)
+  local ready, werr = wait_for_logs(client, clock, timeout, interval, instance_id, seen, targets)
   if not ready then return nil, werr end
 
   local out = {}
   for _, entry in ipairs(ready) do
-    local r, e = client:create_redislog_download_link{ instance_id = params.instance_id, id = entry.id }
+    local call = { instance_id = instance_id, id = entry.id }
+    local r, e = client:create_redislog_download_link(call)
     if not r then return nil, e end
-    out[#out + 1] = { id = entry.id, file_name = entry.file_name, group_name = entry.group_name,
-      replication_ip = entry.replication_ip, time = entry.time, backup_id = r.backup_id, link = r.link }
+    local link = { id = entry.id, file_name = entry.file_name, group_name = entry.group_name,
+      replication_ip = entry.replication_ip,
+      replication_id = ids_by_ip[entry.replication_ip] or params.replication_id,
+      time = entry.time, backup_id = r.backup_id, link = r.link }
+    -- refreshing this entry asks for its link again
+    apis.adopt(link, "create_redislog_download_link", call)
+    out[#out + 1] = link
   end
   return out
 end

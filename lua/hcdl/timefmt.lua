@@ -32,4 +32,48 @@ function timefmt.parse_offset(s)
     + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se) - offset
 end
 
+--- "20230724013000" (DCS, yyyyMMddHHmmss in UTC) -> epoch seconds, or nil.
+function timefmt.parse_utc14(s)
+  if type(s) ~= "string" then return nil end
+  local y, mo, d, h, mi, se = s:match("^(%d%d%d%d)(%d%d)(%d%d)(%d%d)(%d%d)(%d%d)$")
+  if not y then return nil end
+  return timefmt.days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400
+    + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se)
+end
+
+--- "2023-07-24" (a day, taken as its UTC midnight) -> epoch seconds, or nil.
+function timefmt.parse_date(s)
+  if type(s) ~= "string" then return nil end
+  local y, mo, d = s:match("^(%d%d%d%d)-(%d%d)-(%d%d)$")
+  if not y then return nil end
+  return timefmt.days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400
+end
+
+--- 1589530000000 (milliseconds since the epoch, a number or a decimal
+-- string) -> epoch seconds, or nil.
+function timefmt.parse_epoch_ms(v)
+  if type(v) == "string" and v:match("^%d+$") then v = tonumber(v) end
+  if type(v) ~= "number" or v ~= v or v < 0 or v >= 2 ^ 53 then return nil end
+  return math.floor(v / 1000)
+end
+
+--- "2019-05-10T08:31:16.166Z" (DCS backup records: UTC, milliseconds
+-- optional) -> epoch seconds, or nil.
+function timefmt.parse_iso_utc(s)
+  if type(s) ~= "string" or not s:match("^[%d%-]+T[%d:]+%.?%d*Z$") then return nil end
+  return timefmt.parse_utc(s)
+end
+
+local PARSERS = {
+  offset = timefmt.parse_offset, utc14 = timefmt.parse_utc14, iso_utc = timefmt.parse_iso_utc,
+  epoch_ms = timefmt.parse_epoch_ms, date = timefmt.parse_date,
+}
+
+--- A time in one of the formats the API descriptors name (core.apis():
+-- answer.mtime_format) -> epoch seconds, or nil when it does not parse.
+function timefmt.parse(format, value)
+  local parse = PARSERS[format]
+  return parse and parse(value) or nil
+end
+
 return timefmt

@@ -14,6 +14,8 @@ from identity import NAMES as IDENTITY_NAMES
 API_NAMES = (
     "list_audit_log_download_link", "show_backup_download_link", "list_backup_file_links",
     "create_redislog", "list_redislog", "create_redislog_download_link", "download_errorlog",
+    "list_backups", "list_backup_records", "list_group_replication_info", "show_gauss_my_sql_instance_info",
+    "list_rds_instances", "list_dcs_instances", "list_gauss_my_sql_instances",
     "iam_tokens",
 )
 # The identity calls (metadata, pod identity, IAM lookups) are targets of their own; the

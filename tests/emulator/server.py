@@ -197,7 +197,7 @@ class Handler(BaseHTTPRequestHandler):
             if control:
                 return self._control(method, raw_path, raw_query, body)
             idn = identity.Identity.route(method, raw_path)
-            rt = (idn, None, {}) if idn else apis.route(method, raw_path)
+            rt = (idn, None, {}) if idn else apis.route(method, raw_path, hdrs.get("host"))
             first = urllib.parse.unquote(raw_path.lstrip("/").split("/", 1)[0])
             if rt is not None:
                 log["api"] = rt[0]
@@ -378,6 +378,8 @@ class Handler(BaseHTTPRequestHandler):
                 return ok(app.state.config)
             if what == "objects" and method == "POST":
                 return ok(self._new_object(req))
+            if what == "audit":
+                return ok(apis.audit_control(app.state, method, req))
         except (ValueError, faultmod.FaultError) as e:
             return self._send(self._json(400, {"error": str(e)}), {})
         return self._send(self._json(404, {"error": f"no control endpoint {method} /_emulator/{what}"}), {})
@@ -544,12 +546,18 @@ class Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+# Each service also answers on its own name (curl resolves *.localhost to the loopback
+# address): the cloud tells services apart by host, and two of them share a path.
+SERVICES = ("gaussdb", "rds", "dcs", "iam")
+SERVICE_NAMES = ["DNS:" + svc + ".localhost" for svc in SERVICES]
+
+
 def make_tls(data_dir, hosts):
     """CA + server certificate (SAN: 127.0.0.1, localhost, --host) via the openssl CLI."""
     d = os.path.join(data_dir, "tls")
     os.makedirs(d, exist_ok=True)
     p = lambda n: os.path.join(d, n)  # noqa: E731
-    san = ",".join(sorted({"IP:127.0.0.1", "DNS:localhost"} | {
+    san = ",".join(sorted({"IP:127.0.0.1", "DNS:localhost"} | set(SERVICE_NAMES) | {
         ("IP:" if h.replace(".", "").isdigit() or ":" in h else "DNS:") + h for h in hosts if h not in ("0.0.0.0", "")}))
     with open(p("ext.cnf"), "w") as f:
         f.write(f"subjectAltName={san}\nbasicConstraints=critical,CA:FALSE\n"
@@ -614,9 +622,12 @@ def main(argv=None):
             s.base_url = f"{s.scheme}://{adv}:{s.server_address[1]}"
         main_srv = servers[0]
         endpoint = main_srv.base_url
+        port = main_srv.server_address[1]
+        endpoints = {svc: f"{main_srv.scheme}://{svc}.localhost:{port}" for svc in SERVICES}
         app.info = {
             "endpoint": endpoint, "port": main_srv.server_address[1], "host": adv,
             "endpoint_http": servers[1].base_url if args.tls else endpoint,
+            "endpoints": endpoints,
             "region": REGION, "ak": app.ak, "sk": app.sk, "project_id": app.project_id,
             "tls": bool(args.tls), "cafile": cafile,
             "temporary": {"ak": app.temp_ak, "sk": app.temp_sk, "security_token": app.security_token},
@@ -640,8 +651,8 @@ def main(argv=None):
             started.append(s)
 
         lua = (f'hcdl.new{{ region = "{REGION}", project_id = "{app.project_id}", ak = "{app.ak}", '
-               f'sk = "{app.sk}", endpoints = {{ gaussdb = "{endpoint}", rds = "{endpoint}", '
-               f'dcs = "{endpoint}", iam = "{endpoint}" }}'
+               f'sk = "{app.sk}", endpoints = {{ '
+               + ", ".join(f'{svc} = "{url}"' for svc, url in endpoints.items()) + " }"
                + (f', cafile = "{cafile}"' if cafile else "") + " }")
         print(f"hcdl emulator listening on {endpoint}" + (f" (plain HTTP: {servers[1].base_url})" if args.tls else ""))
         print(f"port: {main_srv.server_address[1]}")

@@ -78,6 +78,18 @@ function emulator:config(over)
   return c
 end
 
+-- The same, with each service on its own host name (rds.localhost:PORT, ...),
+-- as the cloud tells services apart: needed for the calls two services
+-- share a path for (list_rds_instances, list_gauss_my_sql_instances).
+function emulator:service_config(over)
+  local c = self:config(over)
+  local endpoints = {}
+  for service, url in pairs(self.endpoints) do endpoints[service] = url end
+  for service, url in pairs(over and over.endpoints or {}) do endpoints[service] = url end
+  c.endpoints = endpoints
+  return c
+end
+
 -- os.execute returns true (5.2+) or 0 (5.1/LuaJIT) on success.
 function emulator.alive(pid)
   local r = os.execute(("kill -0 %d 2>/dev/null"):format(pid))
