@@ -277,7 +277,7 @@ static char *dup_name(lua_State *L, int args, const char *field, int required)
 {
     char *c = dup_field(L, args, field, required, NULL);
     if (c != NULL && (c[0] == '\0' || strchr(c, '/') != NULL || strcmp(c, ".") == 0 ||
-                      strcmp(c, "..") == 0 || strlen(c) > 250)) {
+                      strcmp(c, "..") == 0 || strlen(c) > 255)) {
         free(c);
         luaL_error(L, "hcdl.task: %s must be a file name", field);
     }

@@ -281,8 +281,11 @@ static int read_sink(lua_State *L, int spec, hcdl_transfer *t)
     if ((rc = read_int(L, spec, "stream_limit", DEFAULT_STREAM_LIMIT, &v)) != 0)
         return rc;
     t->stream_limit = v > 0 ? (size_t)v : DEFAULT_STREAM_LIMIT;
-    if ((rc = read_opt_string(L, spec, "expect_etag", &t->expect_etag)) != 0)
+    if ((rc = read_opt_string(L, spec, "expect_etag", &t->expect_etag)) != 0 ||
+        (rc = read_seconds(L, spec, "sync_interval", &t->sync_interval)) != 0)
         return rc;
+    if (t->sync_every > 0 && t->sync_interval <= 0)
+        t->sync_interval = 1.0;
     lua_getfield(L, spec, "md5");
     t->want_md5 = lua_toboolean(L, -1);
     lua_getfield(L, spec, "writeback");
@@ -579,12 +582,20 @@ static void after_file_write(hcdl_transfer *t)
         t->flushed = t->written;
     }
 #endif
-    /* Progress the caller records as durable must be on disk first. */
-    if (t->sync_every > 0 && t->written - t->synced >= t->sync_every) {
-        if (fdatasync(t->fd) != 0 && errno != EINVAL)
-            t->io_errno = errno;
-        else
-            t->synced = t->written;
+    /* Progress the caller records as durable must be on disk first: a
+     * durability point every sync_every bytes, or every sync_interval
+     * seconds, whichever comes first. */
+    if (t->sync_every > 0 && t->written > t->synced) {
+        double now = hcdl_monotonic();
+        if (t->last_sync == 0)
+            t->last_sync = now;
+        if (t->written - t->synced >= t->sync_every || now - t->last_sync >= t->sync_interval) {
+            if (fdatasync(t->fd) != 0 && errno != EINVAL)
+                t->io_errno = errno;
+            else
+                t->synced = t->written;
+            t->last_sync = now;
+        }
     }
 }
 

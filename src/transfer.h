@@ -45,6 +45,7 @@ struct hcdl_transfer {
     long long md5_prefix;     /* hash this many bytes of the file first */
     int writeback;            /* start write-back every 8 MiB */
     long long sync_every;     /* fdatasync after this many new bytes; 0 = never */
+    double sync_interval;     /* ... or after this many seconds with new bytes */
     size_t max_body;          /* memory sink limit */
     size_t stream_limit;      /* stream sink: pause when this much is unread */
 
@@ -57,6 +58,7 @@ struct hcdl_transfer {
     hcdl_buf head;            /* raw header lines of the final answer */
     hcdl_buf body_in;         /* memory sink, or an error answer */
     long long written, synced, flushed;
+    double last_sync;         /* monotonic time of the last fdatasync */
     long long cr_start, cr_end, cr_total, content_length;
     EVP_MD_CTX *md5;
     char md5_hex[33];
