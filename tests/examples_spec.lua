@@ -19,16 +19,24 @@ describe("examples", function()
   teardown(function() if emu then emu:stop() end end)
 
   it("quickstart.lua runs the main job against the emulator", function()
-    local code, out = run(("cd %s && %s examples/quickstart.lua %s"):format(helpers.root, LUA, emu.cfgfile))
+    local out_dir = os.tmpname()
+    os.remove(out_dir)
+    local code, out = run(("cd %s && %s examples/quickstart.lua %s %s"):format(helpers.root, LUA, emu.cfgfile, out_dir))
     assert.are.equal(0, code, out)
-    assert.matches(("%d files"):format(emu.seed.gaussdb_file_count), out, 1, true)
-    assert.matches("RDS backup " .. emu.seed.rds_backup_id, out, 1, true)
+    -- the latest RDS backup, downloaded and verified
+    assert.matches("1. latest RDS backup of " .. emu.seed.rds_instance_id, out, 1, true)
+    assert.matches("MD5 %x+ = ETag", out)
+    -- a day of full-SQL files, twice: the second run fetches only what changed
+    assert.matches(("run 1: listed %d, new %d, updated 0"):format(emu.seed.gaussdb_file_count,
+      emu.seed.gaussdb_file_count), out, 1, true)
+    assert.matches("run 2: listed %d+, new 0, updated 1, skipped %d+, failed 0", out)
     assert.matches("3 shard file", out, 1, true)
     assert.matches("DCS run logs", out, 1, true)
     assert.matches("PostgreSQL error logs", out, 1, true)
     assert.matches("done.", out, 1, true)
     -- link signatures are never printed
     assert.is_nil(out:find("Signature=", 1, true))
+    os.execute("rm -rf " .. out_dir)
   end)
 
   it("sign_request.lua prints a signed request without the secret key", function()
