@@ -40,6 +40,8 @@ function entry.describe(e)
     local described, err = apis.describe(e)
     if not described then return nil, err end
     for k, v in pairs(described) do info[k] = v end
+    -- an entry a caller made by hand: { url =, name = }
+    if info.url == nil and e.url ~= nil then info.url, info.name = e.url, info.name or e.name end
   else
     return nil, core.error{ kind = "input", field = "entry",
       message = "entry: must be a file entry (a table from one of the APIs) or a URL string" }
