@@ -14,6 +14,7 @@
 #   make uninstall          remove what `make install` put there (same LUA and PREFIX)
 #   make rock               a binary rock for $(LUA) (luarocks make + luarocks pack), offline
 #   make dist               the release: archive of tag v$(VERSION), rockspec, source rock
+#   make release-rockspec   hcdl-$(VERSION)-1.rockspec, from hcdl-scm-1.rockspec
 #   make completion         regenerate contrib/hcdl.bash-completion from the command line
 
 LUA ?= lua5.4
@@ -77,7 +78,7 @@ BUSTED := $(TEST_ENV) busted --lua=$(LUA) -o $(ROOT)/tests/support/summary.lua \
           --pattern=_spec $(BUSTED_ARGS)
 
 .PHONY: all check test-emulator test test-all asan valgrind env bench bench-sign bench-api install install-lib \
-        uninstall luarocks-build rock dist completion clean demo
+        uninstall luarocks-build rock dist release-rockspec completion clean demo
 
 all: $(SO)
 
@@ -208,6 +209,11 @@ dist:
 	git show v$(VERSION):hcdl-$(VERSION)-1.rockspec >$(DIST)/hcdl-$(VERSION)-1.rockspec
 	cd $(DIST) && rm -f hcdl-$(VERSION)-1.src.rock && \
 	  zip -q hcdl-$(VERSION)-1.src.rock hcdl-$(VERSION)-1.rockspec hcdl-$(VERSION).tar.gz
+
+# The release rockspec, made from the scm one for $(VERSION) (commit it
+# before tagging v$(VERSION)).
+release-rockspec:
+	$(LUA) tools/make-release-rockspec $(VERSION) >hcdl-$(VERSION)-1.rockspec
 
 # The bash completion is generated from the command line definition
 # (lua/hcdl/cli/args.lua); tests/cli_spec.lua checks it is up to date.
