@@ -4,7 +4,7 @@
 --   (LuaJIT: HCDL_LUAJIT=1 and --lua-version=5.1)
 --   luarocks pack hcdl scm-1          a binary rock, from the tree it went into
 --   luarocks lint hcdl-scm-1.rockspec
---   luarocks test                     the busted suite (`make test` on the rock's Lua)
+--   luarocks test hcdl-scm-1.rockspec the busted suite (`make test` on the rock's Lua)
 -- `make rock` does the first two into build/.  The module is built by the
 -- Makefile, with its flags (-fvisibility=hidden, warnings as errors), in
 -- build/luarocks, never next to the sources.  There is deliberately no
