@@ -220,5 +220,8 @@ release-rockspec:
 completion:
 	$(TEST_ENV) $(LUA) tools/make-completion >contrib/hcdl.bash-completion
 
+# (hcdl/core.so and src/*.o: what LuaRocks' builtin build used to leave)
 clean:
 	rm -rf build
+	rm -f hcdl/core.so src/*.o
+	[ ! -d hcdl ] || rmdir hcdl

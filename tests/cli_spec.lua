@@ -282,7 +282,8 @@ describe("the hcdl command", function()
       assert.are.equal(0, code)
       local links = lines(out)
       assert.are.equal(n, #links)
-      for i, l in ipairs(links) do assert.are.equal(doc.files[i].link, l) end
+      -- the same files in the same order (another run: the signatures differ)
+      for i, l in ipairs(links) do assert.are.equal(doc.files[i].link:match("^[^?]+"), l:match("^[^?]+")) end
     end)
 
     it("one node's full-SQL files", function()
