@@ -286,6 +286,38 @@ describe("the hcdl command", function()
       for i, l in ipairs(links) do assert.are.equal(doc.files[i].link:match("^[^?]+"), l:match("^[^?]+")) end
     end)
 
+    it("every command in every output form: the same files", function()
+      local cases = {
+        { "fullsql", "--instance", emu.seed.gaussdb_instance_id, "--start", range[1], "--end", range[2] },
+        { "backup", "--backup-id", emu.seed.rds_backup_id },
+        { "dcs-backup", "--instance", emu.seed.dcs_instance_id, "--backup-id", emu.seed.dcs_backup_id },
+        { "runlog", "--instance", emu.seed.dcs_instance_id, "--days", "7" },
+        { "errorlog", "--instance", emu.seed.pg_instance_id },
+      }
+      for _, argv in ipairs(cases) do
+        local argv_json, argv_links = { unpack(argv) }, { unpack(argv) }
+        argv_json[#argv_json + 1] = "--json"
+        argv_links[#argv_links + 1] = "--links"
+        local code, table_out, err = run(with_region(unpack(argv)))
+        assert.are.equal(0, code, argv[1] .. ": " .. err)
+        local code_j, json_out = run(with_region(unpack(argv_json)))
+        local code_l, links_out = run(with_region(unpack(argv_links)))
+        assert.are.equal(0, code_j, argv[1])
+        assert.are.equal(0, code_l, argv[1])
+        local files, links = cjson.decode(json_out).files, lines(links_out)
+        assert.is_true(#files > 0, argv[1])
+        assert.are.equal(#files, #lines(table_out) - 1, argv[1])
+        assert.are.equal(#files, #links, argv[1])
+        for i, f in ipairs(files) do
+          local name = f.name or f.file_name
+          assert.matches(name, table_out, 1, true)
+          assert.matches("^https?://", f.link)
+          assert.matches(name, links[i], 1, true)
+        end
+        no_secrets(table_out, err)
+      end
+    end)
+
     it("one node's full-SQL files", function()
       local code, out = fullsql("--node", emu.seed.gaussdb_node_id, "--links")
       assert.are.equal(0, code)
