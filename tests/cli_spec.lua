@@ -8,43 +8,12 @@ local core = require "hcdl.core"
 local hcdl = require "hcdl"
 local emulator = require "tests.support.emulator"
 local helpers = require "tests.support.helpers"
+local shell = require "tests.support.shell"
 
 local LUA = os.getenv("HCDL_LUA") or "lua5.4"
 local unpack = table.unpack or unpack
 local REGION = "cn-north-4"
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
--- Every subprocess runs in a shell without the sanitizer runtime (a
--- sanitizer run preloads it) and without the outer make's variables (it
--- passes BUILD= through MAKEFLAGS).
-local function shell(cmd)
-  return "env -u LD_PRELOAD -u MAKEFLAGS -u MAKELEVEL -u MFLAGS sh -c " .. q(cmd)
-end
-
-local function sh(cmd)
-  local r = os.execute(shell(cmd))
-  return r == true or r == 0
-end
-
-local function capture(cmd)
-  local p = assert(io.popen(shell(cmd)))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function mktemp_dir()
-  return (capture("mktemp -d"):gsub("%s+$", ""))
-end
+local q, sh, capture, read, mktemp_dir = shell.q, shell.ok, shell.capture, shell.read, shell.mktemp_dir
 
 local function expected_md5(name, size)
   local out = capture((helpers.PY .. " %s/tests/emulator/content.py %s %d | md5sum"):format(helpers.root, q(name), size))

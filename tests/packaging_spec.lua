@@ -12,40 +12,12 @@ local cjson = require "cjson"
 local hcdl = require "hcdl"
 local emulator = require "tests.support.emulator"
 local helpers = require "tests.support.helpers"
+local shell = require "tests.support.shell"
 
 local LUAS = { "lua5.1", "lua5.2", "lua5.3", "lua5.4", "luajit" }
 local ABI = { ["lua5.1"] = "5.1", ["lua5.2"] = "5.2", ["lua5.3"] = "5.3", ["lua5.4"] = "5.4", luajit = "5.1" }
 local REGION = "cn-north-4"
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
--- Every subprocess runs in a shell without the sanitizer runtime (a
--- sanitizer run preloads it) and without the outer make's variables (it
--- passes BUILD= through MAKEFLAGS).
-local function shell(cmd)
-  return "env -u LD_PRELOAD -u MAKEFLAGS -u MAKELEVEL -u MFLAGS sh -c " .. q(cmd)
-end
-
-local function capture(cmd)
-  local p = assert(io.popen(shell(cmd)))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
--- Runs cmd (stdout and stderr together): ok, output.
-local function run(cmd)
-  local out = capture("(" .. cmd .. ") 2>&1; echo \"exit=$?\"")
-  local code = tonumber(out:match("exit=(%d+)%s*$"))
-  return code == 0, (out:gsub("exit=%d+%s*$", ""))
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local q, capture, run, read = shell.q, shell.capture, shell.run, shell.read
 
 local function write(path, text)
   local f = assert(io.open(path, "wb"))
@@ -134,7 +106,7 @@ describe("packaging", function()
 
   setup(function()
     emu = emulator.start()
-    work = (capture("mktemp -d"):gsub("%s+$", ""))
+    work = shell.mktemp_dir()
     copy = work .. "/checkout"
     assert(run(("mkdir -p %s %s %s"):format(q(copy), q(work .. "/home"), q(work .. "/elsewhere"))))
     -- the checkout's files (tracked and new, not ignored: no build/)

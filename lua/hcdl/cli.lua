@@ -72,6 +72,24 @@ local function summary(report, seconds)
     #report.files, report.done, output.bytes(bytes), report.skipped, #report.failed, seconds)
 end
 
+-- What a download run reports: each failed file's error on stderr, then
+-- on stdout the JSON report or the table (not with --quiet).
+local function report_files(a, entries, report)
+  local extras, rows = {}, {}
+  for i, r in ipairs(report.files) do
+    local status = (not r.ok and "failed") or (r.skipped and "skipped") or "downloaded"
+    extras[i] = { path = r.path, status = status, error = (not r.ok and r.err) and tostring(r.err) or nil }
+    local size = r.bytes and output.bytes(r.bytes) or output.size(entries[i])
+    rows[i] = { output.describe(entries[i]).name or "?", status, size, r.path or "-" }
+    if not r.ok then io.stderr:write(tostring(r.err), "\n") end
+  end
+  if a.json then
+    output.json(io.stdout, entries, extras)
+  elseif not a.quiet then
+    output.table(io.stdout, { "NAME", "STATUS", "SIZE", "PATH" }, rows)
+  end
+end
+
 local function download(client, a, entries, state)
   local t, terr = client:transport()
   if not t then return fail(terr) end
@@ -86,20 +104,7 @@ local function download(client, a, entries, state)
   local report, err = client:download_all(entries, a.out, opts)
   display.clear()
   if not report then return fail(err) end
-
-  local extras, rows = {}, {}
-  for i, r in ipairs(report.files) do
-    local status = (not r.ok and "failed") or (r.skipped and "skipped") or "downloaded"
-    extras[i] = { path = r.path, status = status, error = (not r.ok and r.err) and tostring(r.err) or nil }
-    local d = output.describe(entries[i])
-    rows[i] = { d.name or "?", status, r.bytes and output.bytes(r.bytes) or output.size(entries[i]), r.path or "-" }
-    if not r.ok then io.stderr:write(tostring(r.err), "\n") end
-  end
-  if a.json then
-    output.json(io.stdout, entries, extras)
-  elseif not a.quiet then
-    output.table(io.stdout, { "NAME", "STATUS", "SIZE", "PATH" }, rows)
-  end
+  report_files(a, entries, report)
   if not a.quiet then say(summary(report, t.now() - started)) end
   return report.ok and cli.EXIT.ok or cli.EXIT.some_failed
 end
