@@ -563,6 +563,7 @@ describe("the hcdl command", function()
       for _, argv in ipairs{
         {},
         { "frobnicate" },
+        { "help", "frobnicate" },
         { "backup" },
         { "backup", "--backup-id", "x", "--latest" },
         { "backup", "--backup-id", "x", "--out", "/nonexistent-dir" },

@@ -112,8 +112,8 @@ end
 local function run(argv, state)
   local a, why = args.parse(argv)
   if not a then return usage(why) end
-  if a.version then
-    print(version_line())
+  if a.help_text or a.version then
+    print(a.help_text or version_line())
     return cli.EXIT.ok
   end
   if a.out and not core.is_dir(a.out) then

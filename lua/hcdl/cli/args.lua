@@ -67,8 +67,10 @@ function args.parser()
   p:flag("--version", "Print the version and exit.")
 
   -- Each command: its own options first, then output and download ones.
+  local by_name = {}
   local function command(name, description, options)
     local cmd = p:command(name, description)
+    by_name[name] = cmd
     local own = {}
     for _, o in ipairs(options) do
       local opt = o.flag and cmd:flag(o[1], o[2]) or cmd:option(o[1], o[2]):argname(o.arg)
@@ -109,8 +111,10 @@ function args.parser()
     { "--timeout", "Seconds to wait for the links (default 300).", arg = "S", convert = seconds },
   })
 
-  p:add_help_command()
-  return p
+  -- not argparse's add_help_command: it exits 1 on an unknown name
+  local names = { "fullsql", "backup", "dcs-backup", "runlog", "errorlog" }
+  p:command("help", "Show help for a command."):argument("name", "The command."):args("?"):choices(names)
+  return p, by_name
 end
 
 local function need(a, option, field)
@@ -146,11 +150,16 @@ local SHAPES = {
   end,
 }
 
---- Parses argv: the options table, or nil and a usage message.
+--- Parses argv: the options table, or nil and a usage message.  For
+-- `help [COMMAND]`, a.help_text is what to print.
 function args.parse(argv)
-  local p = args.parser()
+  local p, commands = args.parser()
   local ok, a = p:pparse(argv)
   if not ok then return nil, a end
+  if a.command == "help" then
+    a.help_text = a.name and commands[a.name]:get_help() or p:get_help()
+    return a
+  end
   if a.version then return a end
   if not a.command then return nil, "a command is required (fullsql, backup, dcs-backup, runlog, errorlog, help)" end
   local why = SHAPES[a.command](a)
