@@ -1,4 +1,4 @@
-# hcdl - build, test, benchmark, demo, install.
+# hcdl - build, test, benchmark, demo, install, package.
 #
 #   make                    build build/lua5.4/hcdl/core.so
 #   make LUA=luajit         the same sources for LuaJIT (lua5.1 lua5.2 lua5.3 too)
@@ -7,38 +7,48 @@
 #   make test-all           the suite on lua5.1 lua5.2 lua5.3 lua5.4 luajit
 #   make asan               the suite under AddressSanitizer + UBSan
 #   make valgrind           the suite under valgrind (leaks and errors fail)
-#   eval "$(make -s env)"   LUA_PATH/LUA_CPATH for using the checkout uninstalled
+#   eval "$(make -s env)"   module paths for every built Lua, to use the checkout uninstalled
 #   make demo               the main job, end to end
 #   make bench              benchmarks in bench/
-#   make install            install for $(LUA) under $(PREFIX)
+#   make install            install for $(LUA) under $(PREFIX): library, bin/hcdl, bash completion
+#   make uninstall          remove what `make install` put there (same LUA and PREFIX)
+#   make rock               a binary rock for $(LUA) (luarocks make + luarocks pack), offline
+#   make dist               the release: archive of tag v$(VERSION), rockspec, source rock
+#   make release-rockspec   hcdl-$(VERSION)-1.rockspec, from hcdl-scm-1.rockspec
+#   make completion         regenerate contrib/hcdl.bash-completion from the command line
 
 LUA ?= lua5.4
 LUAS := lua5.1 lua5.2 lua5.3 lua5.4 luajit
 PREFIX ?= /usr/local
 
-ifeq ($(LUA),luajit)
+# LuaRocks passes the interpreter's full path (LUA=/usr/bin/lua5.4).
+LUA_NAME := $(notdir $(LUA))
+ifeq ($(LUA_NAME),luajit)
   LUA_INC ?= /usr/include/luajit-2.1
   LUA_ABI := 5.1
-else ifeq ($(LUA),lua5.1)
+else ifeq ($(LUA_NAME),lua5.1)
   LUA_INC ?= /usr/include/lua5.1
   LUA_ABI := 5.1
-else ifeq ($(LUA),lua5.2)
+else ifeq ($(LUA_NAME),lua5.2)
   LUA_INC ?= /usr/include/lua5.2
   LUA_ABI := 5.2
-else ifeq ($(LUA),lua5.3)
+else ifeq ($(LUA_NAME),lua5.3)
   LUA_INC ?= /usr/include/lua5.3
   LUA_ABI := 5.3
-else ifeq ($(LUA),lua5.4)
+else ifeq ($(LUA_NAME),lua5.4)
   LUA_INC ?= /usr/include/lua5.4
   LUA_ABI := 5.4
 else
-  $(error LUA must be one of $(LUAS))
+  $(error LUA must be one of $(LUAS) (or a path to one of them))
 endif
 
+# The version lives here and nowhere else: the C module gets it with -D,
+# the release rockspec is named after it, and tests/packaging_spec.lua
+# checks both against hcdl.version.
 VERSION := 0.1.0
 SRCS := $(wildcard src/*.c)
 HDRS := $(wildcard src/*.h)
-BUILD ?= build/$(LUA)
+BUILD ?= build/$(LUA_NAME)
 SO := $(BUILD)/hcdl/core.so
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 
@@ -67,7 +77,12 @@ TEST_ENV := LUA_PATH='$(TEST_LPATH)' LUA_CPATH='$(TEST_CPATH)' \
 BUSTED := $(TEST_ENV) busted --lua=$(LUA) -o $(ROOT)/tests/support/summary.lua \
           --pattern=_spec $(BUSTED_ARGS)
 
+<<<<<<< HEAD
 .PHONY: nvim all check test-emulator test test-all asan valgrind env bench bench-sign bench-api install clean demo
+=======
+.PHONY: all check test-emulator test test-all asan valgrind env bench bench-sign bench-api install install-lib \
+        uninstall luarocks-build rock dist release-rockspec completion clean demo
+>>>>>>> cli
 
 all: $(SO)
 
@@ -114,12 +129,10 @@ valgrind: $(SO)
 	  --suppressions=$(ROOT)/tests/support/valgrind.supp \
 	  $(LUA) $$(command -v busted) -o $(ROOT)/tests/support/summary.lua --pattern=_spec tests
 
-env: $(SO)
-	@echo "export LUA_PATH='$(ROOT)/lua/?.lua;$(ROOT)/lua/?/init.lua;;'"
-	@for l in lua5.2 lua5.3 lua5.4; do v=$${l#lua}; \
-	  echo "export LUA_CPATH_$$(echo $$v | tr . _)='$(ROOT)/build/$$l/?.so;;'"; done
-	@if [ -d build/luajit ]; then d=luajit; else d=lua5.1; fi; \
-	  echo "export LUA_CPATH='$(ROOT)/build/'$$d'/?.so;;'"
+# Every Lua's variables, built or not (a missing build gets a message on
+# stderr, and its interpreter's "no file" list names the path to build).
+env:
+	@tools/make-env '$(ROOT)' $(LUAS)
 
 # A Neovim plugin install (lazy.nvim: build = "make nvim"): the module for
 # LuaJIT at lua/hcdl/core.so, where Neovim's runtimepath loader finds it
@@ -141,6 +154,7 @@ bench-sign: $(SO)
 bench-api: $(SO)
 	bench/api
 
+<<<<<<< HEAD
 install: $(SO)
 	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/hcdl $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/hcdl \
 	  $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/hcdl/credentials
@@ -148,6 +162,89 @@ install: $(SO)
 	install -m 0644 lua/hcdl.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/hcdl.lua
 	for f in lua/hcdl/*.lua lua/hcdl/credentials/*.lua; do [ -e "$$f" ] || continue; \
 	  install -m 0644 "$$f" $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/$${f#lua/}; done
+=======
+# Where `make install` puts things: the layout Debian's interpreters search
+# under /usr/local; any other PREFIX works through the installed command,
+# and `make install` prints the variables library users then need.
+BINDIR ?= $(PREFIX)/bin
+LUADIR ?= $(PREFIX)/share/lua/$(LUA_ABI)
+LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_ABI)
+COMPLETIONSDIR ?= $(PREFIX)/share/bash-completion/completions
+LUA_FILES := $(patsubst lua/%,%,$(wildcard lua/*.lua lua/hcdl/*.lua lua/hcdl/*/*.lua))
+LUA_BIN = $(shell command -v $(LUA) 2>/dev/null)
+>>>>>>> cli
 
+# The library alone: hcdl.core and the Lua modules.  LuaRocks' install pass
+# runs this too, with the rock's own LUADIR and LIBDIR.
+install-lib: $(SO)
+	install -d '$(DESTDIR)$(LIBDIR)/hcdl'
+	install -m 0755 $(SO) '$(DESTDIR)$(LIBDIR)/hcdl/core.so'
+	for f in $(LUA_FILES); do install -D -m 0644 "lua/$$f" "$(DESTDIR)$(LUADIR)/$$f" || exit 1; done
+
+# The command is generated for the interpreter hcdl.core was built for,
+# with this install's directories first on its module path.
+install: install-lib
+	@test -n '$(LUA_BIN)' || { echo "make install: $(LUA) is not on PATH; the hcdl command needs it" >&2; exit 1; }
+	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(COMPLETIONSDIR)'
+	tools/make-launcher '$(LUA_BIN)' '$(LUADIR)' '$(LIBDIR)' bin/hcdl.lua >'$(DESTDIR)$(BINDIR)/hcdl.tmp'
+	chmod 0755 '$(DESTDIR)$(BINDIR)/hcdl.tmp'
+	mv -f '$(DESTDIR)$(BINDIR)/hcdl.tmp' '$(DESTDIR)$(BINDIR)/hcdl'
+	install -m 0644 contrib/hcdl.bash-completion '$(DESTDIR)$(COMPLETIONSDIR)/hcdl'
+	@tools/path-hint '$(LUA_BIN)' '$(LUA_ABI)' '$(LUADIR)' '$(LIBDIR)'
+
+# The command and its completion go only with the Lua they were made for
+# (another `make install LUA=...` may have replaced them since).
+uninstall:
+	rm -f '$(DESTDIR)$(LIBDIR)/hcdl/core.so'
+	for f in $(LUA_FILES); do rm -f "$(DESTDIR)$(LUADIR)/$$f"; done
+	for d in '$(DESTDIR)$(LUADIR)/hcdl' '$(DESTDIR)$(LIBDIR)/hcdl'; do \
+	  [ ! -d "$$d" ] || find "$$d" -depth -type d -empty -delete; done
+	if [ "$$(head -n 1 '$(DESTDIR)$(BINDIR)/hcdl' 2>/dev/null)" = '#!$(LUA_BIN)' ]; then \
+	  rm -f '$(DESTDIR)$(BINDIR)/hcdl' '$(DESTDIR)$(COMPLETIONSDIR)/hcdl'; fi
+
+# LuaRocks' build pass (hcdl-*.rockspec: build.type = "make", BUILD =
+# build/luarocks): the module with this Makefile's flags, from scratch each
+# time (the last `luarocks make` may have been for another Lua), outside
+# src/ and outside ./?.so.
+luarocks-build:
+	rm -rf '$(BUILD)'
+	$(MAKE) --no-print-directory all
+
+# A binary rock of this checkout, offline: built and installed into a
+# private tree, then packed from it (`luarocks pack hcdl scm-1`).
+LUAROCKS = LUAROCKS_CONFIG=$(ROOT)/tools/luarocks-debian.lua $(if $(filter luajit,$(LUA_NAME)),HCDL_LUAJIT=1) \
+           luarocks --lua-version=$(LUA_ABI)
+rock:
+	rm -rf build/rocktree-$(LUA_NAME)
+	$(LUAROCKS) --tree='$(ROOT)/build/rocktree-$(LUA_NAME)' make hcdl-scm-1.rockspec
+	mkdir -p build/dist
+	cd build/dist && $(LUAROCKS) --tree='$(ROOT)/build/rocktree-$(LUA_NAME)' pack hcdl scm-1
+
+# The release, from the tag alone (never from the work tree): the archive
+# hcdl-$(VERSION).tar.gz the release rockspec names, and the source rock
+# (what `luarocks pack` makes: the rockspec and the archive, zipped).
+DIST := build/dist
+dist:
+	@git rev-parse -q --verify 'refs/tags/v$(VERSION)' >/dev/null || \
+	  { echo "make dist: no tag v$(VERSION); tag the release first: git tag -a v$(VERSION)" >&2; exit 1; }
+	mkdir -p $(DIST)
+	git archive --format=tar --prefix=hcdl-$(VERSION)/ v$(VERSION) | gzip -n >$(DIST)/hcdl-$(VERSION).tar.gz
+	git show v$(VERSION):hcdl-$(VERSION)-1.rockspec >$(DIST)/hcdl-$(VERSION)-1.rockspec
+	cd $(DIST) && rm -f hcdl-$(VERSION)-1.src.rock && \
+	  zip -q hcdl-$(VERSION)-1.src.rock hcdl-$(VERSION)-1.rockspec hcdl-$(VERSION).tar.gz
+
+# The release rockspec, made from the scm one for $(VERSION) (commit it
+# before tagging v$(VERSION)).
+release-rockspec:
+	$(LUA) tools/make-release-rockspec $(VERSION) >hcdl-$(VERSION)-1.rockspec
+
+# The bash completion is generated from the command line definition
+# (lua/hcdl/cli/args.lua); tests/cli_spec.lua checks it is up to date.
+completion:
+	$(TEST_ENV) $(LUA) tools/make-completion >contrib/hcdl.bash-completion
+
+# (hcdl/core.so and src/*.o: what LuaRocks' builtin build used to leave)
 clean:
 	rm -rf build
+	rm -f hcdl/core.so src/*.o
+	[ ! -d hcdl ] || rmdir hcdl

@@ -1,0 +1,51 @@
+-- Subprocesses for the specs that run hcdl as users do (the command,
+-- make install, LuaRocks).  Every command runs in a shell without the
+-- sanitizer runtime (`make asan` preloads it) and without the outer make's
+-- variables (it passes BUILD= through MAKEFLAGS).
+local shell = {}
+
+--- s quoted for sh.
+function shell.q(s)
+  return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'"
+end
+
+local function clean(cmd)
+  return "env -u LD_PRELOAD -u MAKEFLAGS -u MAKELEVEL -u MFLAGS sh -c " .. shell.q(cmd)
+end
+
+--- Runs cmd: true when it exits 0.
+function shell.ok(cmd)
+  local r = os.execute(clean(cmd))
+  return r == true or r == 0
+end
+
+--- Runs cmd: its stdout.
+function shell.capture(cmd)
+  local p = assert(io.popen(clean(cmd)))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+--- Runs cmd: true when it exits 0, and its stdout and stderr together.
+function shell.run(cmd)
+  local out = shell.capture("(" .. cmd .. ") 2>&1; echo \"exit=$?\"")
+  local code = tonumber(out:match("exit=(%d+)%s*$"))
+  return code == 0, (out:gsub("exit=%d+%s*$", ""))
+end
+
+--- The contents of a file, or nil.
+function shell.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+--- A new temporary directory.
+function shell.mktemp_dir()
+  return (shell.capture("mktemp -d"):gsub("%s+$", ""))
+end
+
+return shell
