@@ -77,12 +77,8 @@ TEST_ENV := LUA_PATH='$(TEST_LPATH)' LUA_CPATH='$(TEST_CPATH)' \
 BUSTED := $(TEST_ENV) busted --lua=$(LUA) -o $(ROOT)/tests/support/summary.lua \
           --pattern=_spec $(BUSTED_ARGS)
 
-<<<<<<< HEAD
-.PHONY: nvim all check test-emulator test test-all asan valgrind env bench bench-sign bench-api install clean demo
-=======
 .PHONY: all check test-emulator test test-all asan valgrind env bench bench-sign bench-api install install-lib \
-        uninstall luarocks-build rock dist release-rockspec completion clean demo
->>>>>>> cli
+        uninstall luarocks-build rock dist release-rockspec completion clean demo nvim
 
 all: $(SO)
 
@@ -154,15 +150,6 @@ bench-sign: $(SO)
 bench-api: $(SO)
 	bench/api
 
-<<<<<<< HEAD
-install: $(SO)
-	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/hcdl $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/hcdl \
-	  $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/hcdl/credentials
-	install -m 0755 $(SO) $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/hcdl/core.so
-	install -m 0644 lua/hcdl.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/hcdl.lua
-	for f in lua/hcdl/*.lua lua/hcdl/credentials/*.lua; do [ -e "$$f" ] || continue; \
-	  install -m 0644 "$$f" $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/$${f#lua/}; done
-=======
 # Where `make install` puts things: the layout Debian's interpreters search
 # under /usr/local; any other PREFIX works through the installed command,
 # and `make install` prints the variables library users then need.
@@ -172,7 +159,6 @@ LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_ABI)
 COMPLETIONSDIR ?= $(PREFIX)/share/bash-completion/completions
 LUA_FILES := $(patsubst lua/%,%,$(wildcard lua/*.lua lua/hcdl/*.lua lua/hcdl/*/*.lua))
 LUA_BIN = $(shell command -v $(LUA) 2>/dev/null)
->>>>>>> cli
 
 # The library alone: hcdl.core and the Lua modules.  LuaRocks' install pass
 # runs this too, with the rock's own LUADIR and LIBDIR.
