@@ -333,14 +333,16 @@ describe("the hcdl command", function()
       local code, out, err = run(with_region("runlog", "--instance", emu.seed.dcs_instance_id, "--days", "1"))
       assert.are.equal(0, code, err)
       local rows = lines(out)
+      -- a cluster instance: the logs of every replica, two days each
+      local replicas = #emu.seed.dcs_replication_ids
       assert.matches("^NAME%s+GROUP%s+NODE IP%s+TIME$", rows[1])
-      assert.are.equal(3, #rows)
+      assert.are.equal(1 + 2 * replicas, #rows)
       assert.matches("^redis_[%d.]+_%d+%-%d+%-%d+%.log", rows[2])
       no_secrets(out, err)
       code, out = run(with_region("runlog", "--instance", emu.seed.dcs_instance_id, "--json"))
       assert.are.equal(0, code)
       local doc = cjson.decode(out)
-      assert.are.equal(1, #doc.files)
+      assert.are.equal(replicas, #doc.files)
       assert.matches("^http://.*Signature=", doc.files[1].link)
       assert.is_string(doc.files[1].file_name)
     end)
@@ -590,14 +592,17 @@ describe("the hcdl command", function()
       assert.are.equal(0, #emu:requests())
     end)
 
-    it("2 without a region (and no endpoints), without credentials", function()
+    it("2 without a region (and no endpoints); 3 when no provider of the chain finds credentials", function()
       local code, _, err = run{ "backup", "--backup-id", emu.seed.rds_backup_id }
       assert.are.equal(2, code, err)
       assert.matches("region", err, 1, true)
+      -- nothing in the config, the environment or the profile: the chain
+      -- goes on to ECS metadata and pod identity, and reports each
       code, _, err = run(with_region("backup", "--backup-id", emu.seed.rds_backup_id),
         { HUAWEICLOUD_SDK_AK = false, HUAWEICLOUD_SDK_SK = false })
-      assert.are.equal(2, code, err)
-      assert.matches("no credentials", err, 1, true)
+      assert.are.equal(3, code, err)
+      assert.matches("no credentials found", err, 1, true)
+      assert.matches("ECS metadata", err, 1, true)
     end)
 
     it("3 for an auth error, without the secret key in the message", function()

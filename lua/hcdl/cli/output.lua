@@ -3,8 +3,8 @@
 --
 -- Tables and messages never show a link: its query is a signature.  The
 -- links appear only where they were asked for (--links, "link" in --json).
-local cjson = require "cjson"
-local download = require "hcdl.download"
+local cjson = require "hcdl.json"
+local entry_mod = require "hcdl.entry"
 
 local output = {}
 
@@ -17,14 +17,14 @@ function output.bytes(n)
   while n >= 1024 and i < #UNITS do
     n, i = n / 1024, i + 1
   end
-  if i == 1 then return ("%d B"):format(n) end
+  if i == 1 then return ("%d B"):format(math.floor(n + 0.5)) end
   return ("%.1f %s"):format(n, UNITS[i])
 end
 
 --- What hcdl knows of an entry (name, link, size in bytes or nil), the
 -- library's reading of the five APIs' fields.
 function output.describe(entry)
-  local info = download.describe(entry)
+  local info = entry_mod.describe(entry)
   if not info then return { name = "?" } end
   local size = info.exact or (info.kb and info.kb * 1024) or nil
   return { name = info.name, link = info.url, size = size, approximate = info.exact == nil and size ~= nil }
