@@ -268,7 +268,7 @@ local function download_ctx(self)
   if not t then return nil, err end
   local e, eerr = p.pool.engine()
   if not e then return nil, eerr end
-  return { engine = e, host = t.host, secrets = p.secrets }
+  return { engine = e, host = t.host, secrets = p.secrets, cfg = p.cfg }
 end
 
 local function is_sink(v)

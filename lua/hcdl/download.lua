@@ -30,6 +30,7 @@
 --   opts.deadline (which also bounds a transfer that trickles or stalls);
 -- * after an authentication failure no new file is started.
 local core = require "hcdl.core"
+local debuglog = require "hcdl.debuglog"
 local entry_mod = require "hcdl.entry"
 local redact = require "hcdl.redact"
 local retry = require "hcdl.retry"
@@ -399,12 +400,32 @@ end
 
 -- ---- fetch: one stream ------------------------------------------------------
 
+-- One line per transfer and per answer, when the client's debug hook is on
+-- (the sink scrubs secrets; the line never shows a link's query).
+function Run:debug(ev)
+  if self.ctx.cfg then debuglog.emit(self.ctx.cfg, ev) end
+end
+
+local function range_note(spec)
+  if not spec.range_start then return nil end
+  return ("range %d-%s"):format(spec.range_start, spec.range_end and tostring(spec.range_end) or "")
+end
+
 function Run:transfer(f, piece, spec)
   spec.url, spec.deadline = f.url, self.deadline
   local ticket, err = self.engine:start(spec)
   if not ticket then return self:fail(f, err) end
-  f.transfers[ticket] = { ticket = ticket, piece = piece, spec = spec }
+  f.transfers[ticket] = { ticket = ticket, piece = piece, spec = spec, started = self:now() }
   f.status = "fetch"
+  self:debug{ event = "download", method = "GET", url = f.url, note = range_note(spec),
+    attempt = f.failures + 1, retries = self.policy.retries }
+end
+
+function Run:debug_result(f, t, r)
+  local h = r.headers or {}
+  self:debug{ event = r.ok and "answer" or "error", method = "GET", url = t.spec.url, status = r.status,
+    request_id = h["x-obs-request-id"] or h["x-request-id"], seconds = self:now() - t.started,
+    bytes = r.bytes, err = r.error, note = range_note(t.spec), attempt = f.failures + 1 }
 end
 
 function Run:fetch_single(f)
@@ -776,6 +797,7 @@ function Run:poll_file(f)
       local r = t.ticket:result()
       f.transfers[key] = nil
       progressed = true
+      self:debug_result(f, t, r)
       if f.status ~= "failed" then
         if t.piece.single then self:on_single(f, t, r)
         elseif t.piece.stream then self:on_stream(f, t, r)

@@ -18,13 +18,19 @@ local host_mod = require "hcdl.host"
 
 local transport = {}
 
+-- A transfer that moves less than this many bytes a second for this long
+-- is stalled: it ends as a (retryable) timeout, so a download without a
+-- deadline never hangs on a server that went quiet.
+local STALL_BYTES, STALL_SECONDS = 1024, 60
+
 --- The client settings that shape every transfer (one table, read by
 -- hcdl.core's one list of curl options).
 function transport.net_options(cfg)
   return {
     connect_timeout = cfg.connect_timeout, cafile = cfg.cafile, verify_tls = cfg.verify_tls,
-    proxy = cfg.proxy, user_agent = cfg.user_agent, low_speed_limit = cfg.low_speed_limit,
-    low_speed_time = cfg.low_speed_time, buffer_size = cfg.buffer_size,
+    proxy = cfg.proxy, user_agent = cfg.user_agent,
+    low_speed_limit = cfg.low_speed_limit or STALL_BYTES,
+    low_speed_time = cfg.low_speed_time or STALL_SECONDS, buffer_size = cfg.buffer_size,
   }
 end
 
