@@ -4,6 +4,8 @@
 #   make LUA=luajit         the same sources for LuaJIT (lua5.1 lua5.2 lua5.3 too)
 #   make check              the README's test command (the suites below on $(LUA))
 #   make test               busted suite on $(LUA); last line "N passed, N failed"
+#                           (BUSTED_ARGS=--exclude-tags=once leaves out the specs of
+#                           real hosts and packaging, which need no second run)
 #   make test-all           the suite on lua5.1 lua5.2 lua5.3 lua5.4 luajit
 #   make asan               the suite under AddressSanitizer + UBSan
 #   make valgrind           the suite under valgrind (leaks and errors fail)
@@ -123,7 +125,7 @@ valgrind: $(SO)
 	$(TEST_ENV) valgrind --quiet --error-exitcode=24 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
 	  --suppressions=$(ROOT)/tests/support/valgrind.supp \
-	  $(LUA) $$(command -v busted) -o $(ROOT)/tests/support/summary.lua --pattern=_spec tests
+	  $(LUA) $$(command -v busted) -o $(ROOT)/tests/support/summary.lua --pattern=_spec $(BUSTED_ARGS) tests
 
 # Every Lua's variables, built or not (a missing build gets a message on
 # stderr, and its interpreter's "no file" list names the path to build).

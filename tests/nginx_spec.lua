@@ -92,7 +92,7 @@ local TEST_LOCATIONS = [[
     # --- end of the test locations ---
 ]]
 
-describe("nginx (one worker, the README's nginx.conf)", function()
+describe("nginx (one worker, the README's nginx.conf) #once", function()
   local emu, work, prefix, port, pid, session, plan, install_ok
 
   local function url(path) return ("http://127.0.0.1:%d%s"):format(port, path) end

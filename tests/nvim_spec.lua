@@ -53,7 +53,7 @@ local function run_nvim(plan, mode, limit)
   return cjson.decode(text), out
 end
 
-describe("Neovim (headless, vim.loop)", function()
+describe("Neovim (headless, vim.loop) #once", function()
   local emu, dir, plan, results, nvim_log, made_nvim
 
   setup(function()

@@ -19,7 +19,7 @@ local function http_get(url, timeout)
   return res, err
 end
 
-describe("OpenResty (nginx + lua-nginx-module)", function()
+describe("OpenResty (nginx + lua-nginx-module) #once", function()
   local emu, work, port, pid
 
   setup(function()

@@ -71,7 +71,7 @@ describe("the version", function()
   end)
 end)
 
-describe("packaging", function()
+describe("packaging #once", function()
   local emu, work, copy
 
   -- The environment of a user who installed hcdl: credentials and
