@@ -83,8 +83,8 @@ end
 
 --- describe(entry) whose name will name a file: an "input" error (field
 -- "name") unless the name is safe.
-function download.describe_named(e, answer)
-  local info, err = entry_mod.describe(e, answer)
+function download.describe_named(e)
+  local info, err = entry_mod.describe(e)
   if not info then return nil, err end
   local ok, why = download.safe_name(info.name)
   if not ok then
@@ -223,7 +223,7 @@ local function new_file(run, job, index)
     name = job.name, sink = job.sink, status = "queued", transfers = {},
     refreshed = 0, failures = 0, restarts = 0, resumed = false, urls = {},
   }
-  local info, err = entry_mod.describe(job.entry, job.answer)
+  local info, err = entry_mod.describe(job.entry)
   if not info then
     f.status, f.err = "failed", err
     f.info = { name = tostring(job.name) }
@@ -489,7 +489,7 @@ function Run:on_failure(f, r, again)
   local err = r.error
   if err and err.refused then return self:restart(f, err.message) end
   if err and err.kind == "io" then
-    err.path = err.path or f.dir:path(f.part)
+    err.path = err.path or (f.dir and f.dir:path(f.part) or "sink")
     err.message = err.path .. ": " .. err.message
     err.name = f.info.name
     return self:fail(f, err)
@@ -617,17 +617,18 @@ end
 -- ---- stream to a sink ----------------------------------------------------------
 
 function Run:start_stream(f)
-  f.digest = self.o.verify ~= false and core.md5() or nil
   f.delivered = f.delivered or 0
   f.saved = f.saved or {}
   local spec = { stream = true }
-  if f.delivered > 0 then
+  if f.delivered == 0 then
+    -- from the first byte: the digest starts with it
+    f.stream_digest = self.o.verify ~= false and core.md5() or nil
+  else
+    -- on from the next byte, the digest going on too
     spec.range_start = f.delivered
     spec.if_range = f.saved.etag or f.saved["last-modified"]
     spec.expect_etag, spec.expect_total = f.saved.etag, f.saved.total
-    f.digest = f.stream_digest
   end
-  f.stream_digest = f.digest
   self:transfer(f, { stream = true, start = f.delivered }, spec)
 end
 
@@ -1005,8 +1006,8 @@ end
 
 --- Downloads files; the engine behind client:download and download_all.
 -- jobs: list of { entry =, dir = <core.dir handle>, dir_path =, name =,
---   answer = <descriptor answer>, sink = <fn or file handle> }.
--- ctx: { engine =, host =, secrets = {...} }.
+--   sink = <fn or file handle> }.
+-- ctx: { engine =, host =, secrets = {...}, cfg = <client config, for debug lines> }.
 -- Returns one result per job: { ok, path, name, err, skipped, bytes, md5,
 -- resumed, refreshed, status }.
 function download.run(jobs, o, ctx)
