@@ -264,15 +264,21 @@ void hcdl_http_push_scrubbed(lua_State *L, const char *msg)
     }
 }
 
-/* The request never reached a server: another endpoint may be tried. */
-static int never_reached(CURLcode rc)
+/* The request never reached a server, so another endpoint may be tried:
+ * a name that does not resolve, a refused or unreachable address, a failed
+ * TLS handshake or certificate check, or a timeout before the transfer
+ * began (began < 0: not known).  Nothing local (a proxy, a CA file) is
+ * here: another endpoint would not help. */
+static int never_reached(CURLcode rc, int began)
 {
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+        return began == 0;
     return rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_CONNECT ||
-           rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_SSL_CONNECT_ERROR ||
-           rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE;
+           rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ||
+           rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_INVALIDCERTSTATUS;
 }
 
-void hcdl_http_push_curl_error(lua_State *L, CURLcode rc, const char *errbuf)
+void hcdl_http_push_curl_error(lua_State *L, CURLcode rc, const char *errbuf, int began)
 {
     /* trying again cannot fix these */
     int retryable = !(rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_PEER_FAILED_VERIFICATION ||
@@ -292,7 +298,7 @@ void hcdl_http_push_curl_error(lua_State *L, CURLcode rc, const char *errbuf)
     lua_setfield(L, -2, "retryable");
     hcdl_pushinteger(L, (int)rc);
     lua_setfield(L, -2, "curl_code");
-    if (never_reached(rc)) {
+    if (never_reached(rc, began)) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "failover");
     }

@@ -40,9 +40,10 @@ void hcdl_http_push_headers(lua_State *L, const hcdl_buf *h);
 /* Pushes the "network" (or "timeout") error for a failed transfer: curl's
  * words with link queries scrubbed, retryable unless retrying cannot help
  * (TLS verification, a malformed URL), curl_code, and failover = true when
- * the request never reached a server (resolve, connect, TLS handshake), so
- * another endpoint may be tried. */
-void hcdl_http_push_curl_error(lua_State *L, CURLcode rc, const char *errbuf);
+ * the request never reached a server (resolve, connect, TLS handshake, a
+ * timeout before the transfer began: began == 0), so another endpoint may
+ * be tried.  began: 1 the transfer began, 0 it did not, -1 not known. */
+void hcdl_http_push_curl_error(lua_State *L, CURLcode rc, const char *errbuf, int began);
 
 /* Pushes msg with everything from the first '?' replaced (link queries
  * hold signatures and never appear in errors). */

@@ -728,6 +728,12 @@ void hcdl_transfer_finish(hcdl_transfer *t, CURLcode rc)
     t->rc = rc;
     if (t->easy != NULL && t->status == 0)
         curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
+    if (t->easy != NULL) {
+        curl_off_t pre = 0;
+        t->began = curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pre) == CURLE_OK ? pre > 0 : -1;
+    } else {
+        t->began = 0; /* never started (cancelled before, or no handle) */
+    }
     /* An empty body never reached on_body: decide now (a 0-byte object). */
     if (rc == CURLE_OK && t->mode == MODE_UNDECIDED && t->easy != NULL)
         decide(t);
@@ -770,7 +776,7 @@ static void push_error_field(lua_State *L, hcdl_transfer *t)
     } else if (t->alloc_failed) {
         hcdl_error_push(L, "network", "out of memory while receiving");
     } else if (t->rc != CURLE_OK) {
-        hcdl_http_push_curl_error(L, t->rc, t->errbuf);
+        hcdl_http_push_curl_error(L, t->rc, t->errbuf, t->began);
     } else {
         return;
     }

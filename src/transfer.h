@@ -67,6 +67,7 @@ struct hcdl_transfer {
     int io_errno;
     int body_overflow, alloc_failed;
     CURLcode rc;
+    int began;                /* the request got past connect and TLS */
     char errbuf[CURL_ERROR_SIZE];
 
     /* ---- shared with the host thread, under *lock ---- */

@@ -5,6 +5,7 @@ local config = require "hcdl.config"
 local client_mod = require "hcdl.client"
 local regions = require "hcdl.regions"
 local emulator = require "tests.support.emulator"
+local helpers = require "tests.support.helpers"
 
 local PID = "0123456789abcdef0123456789abcdef"
 
@@ -178,6 +179,32 @@ describe("endpoint fail-over", function()
     assert.is_nil(r)
     assert.are.equal("timeout", err.kind)
     assert.are.equal(0, #b:requests())
+  end)
+
+  it("moves on when the connection times out before the request began (a TLS handshake that never ends)", function()
+    -- a listener that accepts and never says a word: the handshake runs
+    -- into connect_timeout, before anything was sent
+    local p = assert(io.popen(helpers.PY .. [[ -u -c '
+import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+print(s.getsockname()[1], flush=True)
+conns = []
+end = time.time() + 4
+while time.time() < end:
+    s.settimeout(0.5)
+    try:
+        conns.append(s.accept()[0])
+    except OSError:
+        pass
+']]))
+    local port = tonumber(p:read("*l"))
+    local c, lines = client({ ("https://127.0.0.1:%d"):format(port), a.endpoint }, { connect_timeout = 0.5 })
+    local r, err = call(c)
+    assert.is_nil(err)
+    assert.is_truthy(r)
+    assert.matches("event=error .* curl_code=28 .*endpoint=1/2", lines[2])
+    assert.matches("event=answer .*status=200 .*endpoint=2/2", lines[4])
+    p:close()
   end)
 
   it("when no endpoint answers, says what each one did; the next call starts from the first again", function()

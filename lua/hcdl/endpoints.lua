@@ -4,9 +4,9 @@
 -- As in the official SDKs (client.py do_http_request), only a failure to
 -- reach the server moves on: the host does not resolve, the connection is
 -- refused or unreachable, the TLS handshake or the certificate check
--- fails.  Any HTTP answer (a 503 included) is the service's answer and is
--- left to the retry policy; so is a timeout, which may come after the
--- request was sent.  The endpoint that worked is kept for the next calls;
+-- fails, or the connection times out before the request began.  Any HTTP
+-- answer (a 503 included) is the service's answer and is left to the retry
+-- policy; so is a timeout once the request may have been sent.  The endpoint that worked is kept for the next calls;
 -- when all have failed the next call starts again from the first.
 local core = require "hcdl.core"
 local debuglog = require "hcdl.debuglog"
@@ -14,19 +14,12 @@ local debuglog = require "hcdl.debuglog"
 local endpoints = {}
 endpoints.__index = endpoints
 
--- libcurl codes that mean "this endpoint could not be reached".
-local UNREACHABLE = {
-  [6] = true,   -- CURLE_COULDNT_RESOLVE_HOST
-  [7] = true,   -- CURLE_COULDNT_CONNECT (refused, unreachable)
-  [35] = true,  -- CURLE_SSL_CONNECT_ERROR (handshake)
-  [60] = true,  -- CURLE_PEER_FAILED_VERIFICATION (certificate)
-  [83] = true,  -- CURLE_SSL_ISSUER_ERROR
-  [91] = true,  -- CURLE_SSL_INVALIDCERTSTATUS
-}
-
---- True when err says the endpoint could not be reached at all.
+--- True when err says the endpoint could not be reached at all.  hcdl.core
+-- decides (http.c, the one mapping of curl failures): a name that does not
+-- resolve, a refused or unreachable address, a failed TLS handshake or
+-- certificate check, a timeout before the request began.
 function endpoints.unreachable(err)
-  return type(err) == "table" and err.kind == "network" and UNREACHABLE[err.curl_code] == true
+  return type(err) == "table" and err.failover == true
 end
 
 --- lists: { service = { url, ... } }.
