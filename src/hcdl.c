@@ -20,7 +20,7 @@
 #include "task.h"
 
 #ifndef HCDL_VERSION
-#define HCDL_VERSION "0.1.0"
+#error "HCDL_VERSION is not defined: the Makefile (VERSION) is the one place it is kept"
 #endif
 
 HCDL_EXPORT int luaopen_hcdl_core(lua_State *L);

@@ -18,7 +18,7 @@
 #include "http.h"
 
 #ifndef HCDL_VERSION
-#define HCDL_VERSION "0.0.0"
+#error "HCDL_VERSION is not defined: the Makefile (VERSION) is the one place it is kept"
 #endif
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
