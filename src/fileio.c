@@ -157,6 +157,19 @@ static void push_stat(lua_State *L, const struct stat *st)
     lua_setfield(L, -2, "mode");
 }
 
+/* lstat of name in d: 0 with *st filled, or what the caller returns having
+ * pushed it: false (1 value) when there is nothing there, nil, err (2). */
+static int look_at(lua_State *L, dir_handle *d, const char *name, struct stat *st)
+{
+    if (fstatat(d->fd, name, st, AT_SYMLINK_NOFOLLOW) == 0)
+        return 0;
+    if (errno == ENOENT) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    return hcdl_io_error(L, "cannot look at", push_joined(L, d, name), errno);
+}
+
 /* dir:stat(name) -> { type, size, mtime, nlink, mine, mode } | false | nil, err
  * (links are not followed: a link is reported as type "link") */
 static int dir_stat(lua_State *L)
@@ -164,13 +177,9 @@ static int dir_stat(lua_State *L)
     dir_handle *d = check_dir(L, 1);
     const char *name = check_name(L, 2);
     struct stat st;
-    if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (errno == ENOENT) {
-            lua_pushboolean(L, 0);
-            return 1;
-        }
-        return hcdl_io_error(L, "cannot look at", push_joined(L, d, name), errno);
-    }
+    int pushed = look_at(L, d, name, &st);
+    if (pushed != 0)
+        return pushed;
     push_stat(L, &st);
     return 1;
 }
@@ -320,13 +329,9 @@ static int dir_remove(lua_State *L)
     dir_handle *d = check_dir(L, 1);
     const char *name = check_name(L, 2);
     struct stat st;
-    if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (errno == ENOENT) {
-            lua_pushboolean(L, 0);
-            return 1;
-        }
-        return hcdl_io_error(L, "cannot look at", push_joined(L, d, name), errno);
-    }
+    int pushed = look_at(L, d, name, &st);
+    if (pushed != 0)
+        return pushed;
     if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
         return io_refusal(L, push_joined(L, d, name), "is not a regular file; hcdl leaves it alone");
     if (unlinkat(d->fd, name, 0) != 0 && errno != ENOENT)

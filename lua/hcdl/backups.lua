@@ -7,6 +7,7 @@
 -- are read whole; "finished" and "newest" come from their descriptors
 -- (answer.status / answer.finished, answer.mtime).
 local core = require "hcdl.core"
+local params_mod = require "hcdl.params"
 local apis = require "hcdl.apis"
 local pages = require "hcdl.pages"
 
@@ -30,17 +31,8 @@ end
 -- A table, only known parameters, a known service.  Returns the service's
 -- row, or nil, err.
 local function check(what, params, known)
-  if type(params) ~= "table" then
-    error(("hcdl: %s expects a table of parameters"):format(what), 4)
-  end
-  local names = {}
-  for _, k in ipairs(known) do names[k] = true end
-  for k in pairs(params) do
-    if not names[k] then
-      return input(tostring(k), "unknown parameter for " .. what .. " (known: "
-        .. table.concat(known, ", ") .. ")")
-    end
-  end
+  local ok, err = params_mod.check(what, params, known, 5)
+  if not ok then return nil, err end
   local s = SERVICES[params.service]
   if not s then return input("service", 'required; must be "rds" or "dcs"') end
   return s

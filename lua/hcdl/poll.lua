@@ -5,6 +5,7 @@
 -- event loops running.  The interval grows gently (x1.5, at most 4 times
 -- the first) to be "low frequency" as the PostgreSQL error-log API asks.
 local core = require "hcdl.core"
+local params_mod = require "hcdl.params"
 local apis = require "hcdl.apis"
 local pages = require "hcdl.pages"
 
@@ -24,17 +25,8 @@ end
 -- parameters, and the timeout/interval bounds.  Returns timeout, interval
 -- or nil, err.
 local function wait_params(what, params, known, timeout, interval)
-  if type(params) ~= "table" then
-    error(("hcdl: %s expects a table of parameters"):format(what), 4)
-  end
-  local names = {}
-  for _, k in ipairs(known) do names[k] = true end
-  for k in pairs(params) do
-    if not names[k] then
-      return nil, core.error{ kind = "input", field = tostring(k), message = tostring(k)
-        .. ": unknown parameter (known: " .. table.concat(known, ", ") .. ")" }
-    end
-  end
+  local ok, perr = params_mod.check(what, params, known, 5)
+  if not ok then return nil, perr end
   local err
   timeout, err = check_number(params, "timeout", timeout, 0, 86400)
   if not timeout then return nil, err end

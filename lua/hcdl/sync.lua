@@ -23,6 +23,7 @@
 -- files = { { name, status = "new"|"updated"|"skipped"|"failed", err } },
 -- ok =, state = <path> }, plus an error when any file failed; or nil, err.
 local core = require "hcdl.core"
+local params_mod = require "hcdl.params"
 local json = require "hcdl.json"
 local timefmt = require "hcdl.timefmt"
 
@@ -41,18 +42,8 @@ local function input(field, msg)
 end
 
 local function check(params)
-  if type(params) ~= "table" then
-    error("hcdl: sync_audit_log_files expects a table of parameters", 4)
-  end
-  for k, v in pairs(params) do
-    if not PARAMS[k] then
-      local known = {}
-      for name in pairs(PARAMS) do known[#known + 1] = name end
-      table.sort(known)
-      return input(tostring(k), "unknown parameter (known: " .. table.concat(known, ", ") .. ")")
-    end
-    if type(v) ~= PARAMS[k] then return input(k, "must be a " .. PARAMS[k]) end
-  end
+  local ok, err = params_mod.check("sync_audit_log_files", params, PARAMS, 5)
+  if not ok then return nil, err end
   if not params.dir then return input("dir", "required: the directory the files are kept in") end
   if not params.start_time then
     return input("start_time", "required (the API lists files updated between start_time and end_time)")
