@@ -244,15 +244,15 @@ describe("transfer engine", function()
 
   it("locks a file so a second holder is refused, and a dead holder leaves no lock", function()
     local l = assert(d:lock("x.lock"))
-    local script = ("local core = require 'hcdl.core'; local d = core.dir(%q); "
-      .. "io.write(tostring(d:lock('x.lock')))"):format(dir)
+    local script = ("local core = require 'hcdl.core'; local d = core.dir(%q); local l = d:lock('x.lock'); "
+      .. "io.write(l == false and 'busy' or l and 'held' or 'error')"):format(dir)
     local lua = os.getenv("HCDL_LUA") or "lua5.4"
     local p = io.popen(lua .. " -e " .. ("%q"):format(script))
-    assert.are.equal("false", p:read("*a"))
+    assert.are.equal("busy", p:read("*a"))
     p:close()
     l:close()
     p = io.popen(lua .. " -e " .. ("%q"):format(script))
-    assert.matches("hcdl.file", p:read("*a"))
+    assert.are.equal("held", p:read("*a"))
     p:close()
   end)
 end)
