@@ -13,7 +13,7 @@ local emulator = require "tests.support.emulator"
 local helpers = require "tests.support.helpers"
 
 local MODULE = "/usr/lib/nginx/modules/ngx_http_lua_module.so"
-local CLEAN = "env -u LD_PRELOAD -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u EXTRA_CFLAGS -u EXTRA_LDFLAGS"
+local CLEAN = helpers.CLEAN_ENV
   .. " -u LUA_PATH -u LUA_CPATH"
 
 local function sh(cmd)

@@ -29,7 +29,7 @@ end
 -- A clean environment for builds and for Neovim: inside `make test` the
 -- outer make's flags, LUA_PATH/LUA_CPATH (a Lua 5.4 build would crash
 -- LuaJIT) and a sanitizer preload must not leak in.
-local CLEAN = "env -u LD_PRELOAD -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u EXTRA_CFLAGS -u EXTRA_LDFLAGS"
+local CLEAN = helpers.CLEAN_ENV
   .. " -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_2 -u LUA_CPATH_5_2 -u LUA_PATH_5_3 -u LUA_CPATH_5_3"
   .. " -u LUA_PATH_5_4 -u LUA_CPATH_5_4"
 

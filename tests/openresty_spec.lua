@@ -26,7 +26,7 @@ describe("OpenResty (nginx + lua-nginx-module) #once", function()
     assert(io.open(MODULE), "libnginx-mod-http-lua is not installed (scripts/install-deps installs it)")
     -- a clean environment: inside `make asan` or `make test-all` the outer
     -- make passes BUILD/LUA/flags down through MAKEFLAGS
-    assert(sh(("env -u LD_PRELOAD -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u EXTRA_CFLAGS -u EXTRA_LDFLAGS make -s -C %s LUA=luajit BUILD=build/luajit >/dev/null"):format(helpers.root)),
+    assert(sh(("%s make -s -C %s LUA=luajit BUILD=build/luajit >/dev/null"):format(helpers.CLEAN_ENV, helpers.root)),
       "cannot build for LuaJIT")
     emu = emulator.start()
     work = os.tmpname()

@@ -12,6 +12,13 @@ helpers.spec_dir = os.getenv("HCDL_SPEC_DIR") or (helpers.root .. "/../shared/sp
 -- sanitizer run checks: start them without the preloaded sanitizer runtime.
 helpers.PY = "env -u LD_PRELOAD python3"
 
+-- An environment free of the outer make: `make asan` and `make test-all`
+-- pass BUILD=, flags and the sanitizer preload down, and make exports its
+-- command-line variables into what it runs, so a `make install` or `make
+-- nvim` from a spec would otherwise build (and install) the wrong module.
+helpers.CLEAN_ENV = "env -u LD_PRELOAD -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u MAKEOVERRIDES -u BUILD "
+  .. "-u EXTRA_CFLAGS -u EXTRA_LDFLAGS -u CFLAGS -u LDFLAGS"
+
 function helpers.read_file(path)
   local f = assert(io.open(path, "rb"))
   local data = f:read("*a")

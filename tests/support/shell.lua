@@ -9,8 +9,10 @@ function shell.q(s)
   return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'"
 end
 
+local helpers = require "tests.support.helpers"
+
 local function clean(cmd)
-  return "env -u LD_PRELOAD -u MAKEFLAGS -u MAKELEVEL -u MFLAGS sh -c " .. shell.q(cmd)
+  return helpers.CLEAN_ENV .. " sh -c " .. shell.q(cmd)
 end
 
 --- Runs cmd: true when it exits 0.
