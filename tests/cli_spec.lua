@@ -532,7 +532,7 @@ describe("the hcdl command", function()
     it("shows per-file and overall progress redrawn in a terminal", function()
       assert(sh("command -v tmux >/dev/null"), "tmux is needed (scripts/install-deps installs it)")
       emu:fault{ target = "store", kind = "throttle", rate = 1024 * 1024 }
-      local socket = "hcdl-cli-spec-" .. tostring(os.time()) .. "-" .. tostring(math.random(1e6))
+      local socket = "hcdl-cli-spec-" .. tostring(core.pid()) .. "-" .. tostring(os.time())
       local tmux = ("tmux -L %s -f /dev/null"):format(q(socket))
       local cmd = command_line(with_region("backup", "--backup-id", emu.seed.rds_backup_id, "--out", out_dir))
         .. " >/dev/null; echo exit=$?; sleep 30"

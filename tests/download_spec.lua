@@ -210,9 +210,14 @@ describe("downloads", function()
     local size = math.floor(got.bytes)
     assert.are.equal(expected_md5(file.name, size), md5(dir .. "/" .. file.name))
     assert.are.equal(2, #emu:requests("show_backup_download_link"))
+    -- one "Request has expired" (usually on the resume; on a slow machine
+    -- the link may already be dead at the first try), then the rest
     local statuses = {}
     for _, q in ipairs(emu:requests("store")) do statuses[#statuses + 1] = q.status end
-    assert.are.same({ 200, 403, 206 }, statuses)
+    local expired = 0
+    for _, st in ipairs(statuses) do if st == 403 then expired = expired + 1 end end
+    assert.are.equal(1, expired, table.concat(statuses, " "))
+    assert.is_true(statuses[#statuses] == 200 or statuses[#statuses] == 206, table.concat(statuses, " "))
   end)
 
   it("reports an expired link it cannot refresh as an expired error without the signature", function()

@@ -383,7 +383,7 @@ function Run:restart(f, why)
   end
   for _, t in pairs(f.transfers) do t.ticket:cancel() end
   f.transfers = {}
-  f.resumed, f.streamed_md5 = false, nil
+  f.resumed, f.streamed_md5, f.shown = false, nil, 0
   f.saved = {}
   if not f.file then
     local file, err = f.dir:open(f.part)
@@ -865,12 +865,17 @@ function Run:progress(now, force)
     elseif f.saved and f.saved.ranges then
       for _, p in ipairs(f.saved.ranges) do fd = fd + p.done end
       for _, t in pairs(f.transfers) do fd = fd + (t.ticket:progress()) end
-    else
+    elseif next(f.transfers) then
       for _, t in pairs(f.transfers) do fd = fd + t.piece.start + (t.ticket:progress()) end
-      if not next(f.transfers) and f.file then
-        local st = f.file:stat()
-        fd = st and st.size or 0
-      end
+    elseif f.file then
+      local st = f.file:stat()
+      fd = st and st.size or 0
+    end
+    -- between transfers (a backoff, verifying, committing) the bytes are
+    -- still there: progress only goes back when the file restarts from zero
+    if f.status ~= "done" and f.status ~= "skipped" then
+      fd = math.max(fd, f.shown or 0)
+      f.shown = fd
     end
     local ft = f.total or (f.saved and f.saved.total) or f.info.exact or (f.info.kb and f.info.kb * 1024) or nil
     local state = f.status == "queued" and "queued" or f.status == "done" and "done"
