@@ -53,6 +53,21 @@ http {
   server {
     listen 127.0.0.1:%d;
     location /ping { return 200 "pong"; }
+    location /backup_nopool {
+      content_by_lua_block {
+        local cjson = require "cjson"
+        local f = io.open("%s")
+        local emu = cjson.decode(f:read("*a"))
+        f:close()
+        local hcdl = require "hcdl"
+        -- a pool nginx.conf does not declare: the polled path takes over
+        local c = assert(hcdl.new{ project_id = emu.project_id, ak = emu.ak, sk = emu.sk, thread_pool = "missing",
+          endpoints = { rds = emu.endpoint, gaussdb = emu.endpoint, dcs = emu.endpoint }, retry_base = 0.05 })
+        local r, err = c:show_backup_download_link{ backup_id = emu.seed.rds_backup_id }
+        if not r then ngx.say("error ", tostring(err)) return end
+        ngx.say("files ", #r.files, " via ", c:transport().name)
+      }
+    }
     location /backup {
       content_by_lua_block {
         local cjson = require "cjson"
@@ -70,7 +85,7 @@ http {
     }
   }
 }
-]]):format(MODULE, work, work, work, work, work, work, work, helpers.root, helpers.root, port, emu.cfgfile)
+]]):format(MODULE, work, work, work, work, work, work, work, helpers.root, helpers.root, port, emu.cfgfile, emu.cfgfile)
     local f = assert(io.open(work .. "/nginx.conf", "w"))
     f:write(conf)
     f:close()
@@ -100,6 +115,25 @@ http {
     local res = assert(http_get(("http://127.0.0.1:%d/backup"):format(port)))
     assert.are.equal(200, res.status)
     assert.matches("^files 2 via ngx", res.body)
+  end)
+
+  it("falls back to polling the engine when the thread pool is not in nginx.conf, still not blocking", function()
+    emu:fault{ target = "show_backup_download_link", kind = "slow_first_byte", seconds = 1.0, count = 1 }
+    local done = os.tmpname()
+    sh(("env -u LD_PRELOAD curl -s http://127.0.0.1:%d/backup_nopool > %s &"):format(port, done))
+    core.sleep(0.3)
+    local t0 = core.now()
+    local res = assert(http_get(("http://127.0.0.1:%d/ping"):format(port), 5))
+    assert.are.equal("pong", res.body)
+    assert.is_true(core.now() - t0 < 0.5, "the event loop was blocked")
+    local deadline = core.now() + 10
+    local out
+    repeat
+      core.sleep(0.1)
+      out = helpers.read_file(done)
+    until (out and out:find("files")) or core.now() > deadline
+    os.remove(done)
+    assert.matches("files 2 via ngx", out)
   end)
 
   it("retries with ngx.sleep and keeps serving other requests meanwhile", function()

@@ -60,23 +60,64 @@ function transport.await(h, ticket)
   return ticket:result()
 end
 
---- A transport for host h over pool.  cfg may override sleep and now.
-function transport.new(pool, h, cfg)
-  local t = { name = h.name, host = h, pool = pool, wait = h.wait,
-    sleep = cfg.sleep or h.sleep, now = cfg.now or h.now }
-  function t.send(spec, timeout)
+local function request_of(spec, timeout, cfg)
+  return {
+    method = spec.method, url = spec.url, headers = spec.headers,
+    body = spec.body ~= "" and spec.body or (spec.method ~= "GET" and "" or nil),
+    timeout = timeout, max_body = cfg.max_body,
+  }
+end
+
+-- A request on the client's engine, waited for through the host.
+local function engine_send(pool, h, cfg)
+  return function(spec, timeout)
     local e, err = pool.engine()
     if not e then return nil, err end
-    local ticket, serr = e:start{
-      method = spec.method, url = spec.url, headers = spec.headers,
-      body = spec.body ~= "" and spec.body or (spec.method ~= "GET" and "" or nil),
-      timeout = timeout, max_body = cfg.max_body,
-    }
+    local ticket, serr = e:start(request_of(spec, timeout, cfg))
     if not ticket then return nil, serr end
     local r = transport.await(h, ticket)
     if r.error then return nil, r.error end
     return { status = r.status, headers = r.headers, body = r.body }
   end
+end
+
+-- In nginx, an API request in one of nginx's worker threads: nginx resumes
+-- the request when it returns (hcdl.ngx_worker).  The pool is the one
+-- nginx.conf declares with `thread_pool hcdl threads=N;` (cfg.thread_pool
+-- names another).  Without it the engine's polled path takes over: calls
+-- still never block, but each waits at least one of nginx's 1 ms timers.
+local function ngx_thread_send(fallback, cfg)
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) ~= "table" or type(ngx.run_worker_thread) ~= "function" then return fallback end
+  local pool_name = cfg.thread_pool or "hcdl"
+  local net = transport.net_options(cfg)
+  local key = table.concat({ tostring(net.cafile), tostring(net.verify_tls), tostring(net.proxy),
+    tostring(net.user_agent), tostring(net.connect_timeout), tostring(net.low_speed_limit),
+    tostring(net.low_speed_time), tostring(net.buffer_size) }, "|")
+  local unusable = false
+  return function(spec, timeout)
+    if unusable then return fallback(spec, timeout) end
+    local ok, res, err = ngx.run_worker_thread(pool_name, "hcdl.ngx_worker", "perform",
+      request_of(spec, timeout, cfg), net, key)
+    if not ok then
+      unusable = true -- no such pool (or threads): poll the engine instead
+      return fallback(spec, timeout)
+    end
+    if res == nil then
+      err = type(err) == "table" and err or { message = tostring(err) }
+      err.kind = err.kind or "network"
+      return nil, core.error(err)
+    end
+    return res
+  end
+end
+
+--- A transport for host h over pool.  cfg may override sleep and now.
+function transport.new(pool, h, cfg)
+  local t = { name = h.name, host = h, pool = pool, wait = h.wait,
+    sleep = cfg.sleep or h.sleep, now = cfg.now or h.now }
+  t.send = engine_send(pool, h, cfg)
+  if h.name == "ngx" then t.send = ngx_thread_send(t.send, cfg) end
   t.close = pool.close
   return t
 end
