@@ -263,7 +263,7 @@ end
 -- State writes of a file go one at a time, in order: a later one started
 -- while one is in flight is written after it (with the latest ranges);
 -- k runs once the state holding what it needs is on disk.
-function Run:save(f, k)
+function Run:save(f, k, quick)
   f.write_waiters = f.write_waiters or {}
   if k then f.write_waiters[#f.write_waiters + 1] = k end
   if f.writing then
@@ -273,7 +273,7 @@ function Run:save(f, k)
   f.state_dirty = false
   f.writing_for, f.write_waiters = f.write_waiters, {}
   f.writing = core.task("write", { dir = f.dir, name = f.state, data = encode_state(f.saved),
-    fsync = self.o.fsync ~= false })
+    fsync = self.o.fsync ~= false and not quick })
 end
 
 function Run:write_state(f, k) self:save(f, k) end
@@ -363,15 +363,19 @@ function Run:plan(f)
   self:fetch_single(f)
 end
 
+-- The first record only says the .part to come is hcdl's: no flush is
+-- needed for that (the file system's journal orders it before the .part is
+-- created, so a crash never leaves a .part without it); what a resume
+-- relies on (validators, ranges) is flushed when it is recorded.
 function Run:fresh(f)
   f.saved = {}
-  self:write_state(f, function(run, ff)
+  self:save(f, function(run, ff)
     local file, err = ff.dir:open(ff.part, { create = true, mode = run.o.mode or 384 })
     if not file then return run:fail(ff, err) end
     ff.file = file
     if run.connections > 1 then return run:probe(ff) end
     run:fetch_single(ff)
-  end)
+  end, true)
 end
 
 -- From zero: the object changed, or what is on disk cannot be trusted.
@@ -761,11 +765,15 @@ function Run:checkpoint(f, now)
 end
 
 -- Single streams: once the validators are known, record them, so a killed
--- run resumes with If-Range.
-function Run:record_single(f)
+-- run resumes with If-Range; only for a transfer that has run a second (a
+-- small file is done before it could be interrupted, and is spared the
+-- flush).
+function Run:record_single(f, now)
   if not f.state_dirty or f.writing or not f.saved or f.saved.ranges or f.sink
     or f.status ~= "fetch" then return end
-  self:save(f)
+  for _, t in pairs(f.transfers) do
+    if now - t.started >= 1 then return self:save(f) end
+  end
 end
 
 function Run:poll_file(f)
@@ -973,7 +981,7 @@ function Run:loop()
     for _, f in ipairs(self.files) do
       if not self:terminal(f) then
         self:checkpoint(f, self:now())
-        self:record_single(f)
+        self:record_single(f, self:now())
       end
     end
     self:progress(self:now())
