@@ -276,7 +276,6 @@ function Run:save(f, k, quick)
     fsync = self.o.fsync ~= false and not quick })
 end
 
-function Run:write_state(f, k) self:save(f, k) end
 
 -- Runs k once no state write is in flight (the commit removes the state).
 function Run:when_idle(f, k)
@@ -363,9 +362,9 @@ function Run:plan(f)
   self:fetch_single(f)
 end
 
--- The first record only says the .part to come is hcdl's: no flush is
--- needed for that (the file system's journal orders it before the .part is
--- created, so a crash never leaves a .part without it); what a resume
+-- The first record only says the .part to come is hcdl's, so it is not
+-- flushed: should a crash lose it, the .part it leaves is "not hcdl's" and
+-- left alone (an io error naming it), never resumed from.  What a resume
 -- relies on (validators, ranges) is flushed when it is recorded.
 function Run:fresh(f)
   f.saved = {}
@@ -396,7 +395,7 @@ function Run:restart(f, why)
   end
   local ok, err = f.file:truncate(0, f.dir:path(f.part))
   if not ok then return self:fail(f, err) end
-  self:write_state(f, function(run, ff)
+  self:save(f, function(run, ff)
     if run.connections > 1 then return run:probe(ff) end
     run:fetch_single(ff)
   end)
@@ -576,7 +575,7 @@ function Run:plan_ranges(f)
   end
   -- the record goes first: a preallocated .part without it would be
   -- taken by a later run for someone else's file
-  self:write_state(f, function(run, ff)
+  self:save(f, function(run, ff)
     run:after(ff, core.task("allocate", { file = ff.file, size = total, path = ff.dir:path(ff.part) }),
       function(r2, fff, ok, err)
         if not ok then return r2:fail(fff, err) end
@@ -978,10 +977,11 @@ function Run:loop()
       if not self:terminal(f) and self:poll_file(f) then progressed = true end
     end
     local next_wake = self:wake_timers(self:now())
+    local now = self:now()
     for _, f in ipairs(self.files) do
       if not self:terminal(f) then
-        self:checkpoint(f, self:now())
-        self:record_single(f, self:now())
+        self:checkpoint(f, now)
+        self:record_single(f, now)
       end
     end
     self:progress(self:now())
