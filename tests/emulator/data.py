@@ -10,6 +10,8 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
+import integrity
+
 TZ8 = timezone(timedelta(hours=8))
 UTC = timezone.utc
 
@@ -346,6 +348,12 @@ def default_config(errorlog_creating):
         "redislog_ready_calls": 1,      # collected run logs appear after this many list calls ...
         "redislog_ready_delay": 2.0,    # ... or after this many seconds, whichever comes first
         "store_strict_query": True,     # store rejects a link whose query is not byte-exact as issued
+        # integrity headers of the store (integrity.py): multipart ETags for objects of at
+        # least multipart_threshold bytes (0: never), CRC-64 under crc64_header ("": none)
+        "multipart_threshold": 0,
+        "multipart_part_size": 8 * 1024 * 1024,
+        "crc64_header": "",
+        "version_ids": False,
         "link_ttl_gaussdb": 3600,       # default validity of issued links, seconds
         "link_ttl_rds": 3600,
         "link_ttl_redislog": 86400,
@@ -383,6 +391,12 @@ class State:
                 if k not in defaults:
                     raise ValueError(f"unknown config key {k!r}")
                 want = type(defaults[k])
+                if want is str:
+                    if not isinstance(v, str) or (k == "crc64_header" and v and v not in integrity.SPELLINGS):
+                        raise ValueError(f"{k} must be " + ("one of " + ", ".join(integrity.SPELLINGS)
+                                                            + ' or ""' if k == "crc64_header" else "a string"))
+                    self.config[k] = v
+                    continue
                 if want is bool:
                     if not isinstance(v, bool):
                         raise ValueError(f"{k} must be a boolean")

@@ -402,8 +402,10 @@ class Handler(BaseHTTPRequestHandler):
         if req.get("cache_control") is not None:
             subres.append(("response-cache-control", str(req["cache_control"])))
         obj = app.state.add_object(data.BUCKET_ADHOC, name, size)
+        app.store.integrity.configure(obj, req)      # part_size, crc64, version_id, damage
         url, expires = app.store.presign(self.base_url(), obj, ttl, subres, verb)
-        return {"url": url, "etag": '"' + app.store.etag(obj) + '"', "size": size, "name": name,
+        etag = app.store.integrity.etag(obj, app.state.config, lambda: '"' + app.store.etag(obj) + '"')
+        return {"url": url, "etag": etag, "size": size, "name": name,
                 "bucket": obj.bucket, "key": obj.key, "expires": expires}
 
     # ---- sending -----------------------------------------------------------------
