@@ -187,4 +187,99 @@ function verify.extend_range(p, checks, bytes)
   p.crc_len = p.crc_len + checks.bytes
 end
 
+-- ---- files already on disk -------------------------------------------------
+
+local RECORD = ".hcdl-record.json"
+
+-- The directory record (lua/hcdl/record.lua when this build has it; else
+-- read here, the format being { "hcdl_record": 1, "files": { name: facts } },
+-- numbers as decimal strings).  nil when there is none or it is unreadable.
+local function record_facts(dir, name)
+  local ok, record = pcall(require, "hcdl.record")
+  if ok and type(record) == "table" and record.get then
+    local facts = record.get(dir, name)
+    return type(facts) == "table" and facts or nil
+  end
+  local text = dir:read(RECORD, 64 * 1024 * 1024)
+  if type(text) ~= "string" then return nil end
+  local data = require("hcdl.json").decode(text)
+  local raw = type(data) == "table" and data.hcdl_record == 1 and type(data.files) == "table"
+    and data.files[name]
+  if type(raw) ~= "table" then return nil end
+  local facts = { size = tonumber(raw.size), part_size = tonumber(raw.part_size) }
+  for _, k in ipairs{ "etag", "md5", "crc64" } do
+    if type(raw[k]) == "string" then facts[k] = raw[k] end
+  end
+  return facts.size and facts or nil
+end
+
+local function split_path(path)
+  local dir, name = path:match("^(.*)/([^/]+)$")
+  if not dir then return ".", path end
+  return dir == "" and "/" or dir, name
+end
+
+-- What the record lets a pass check: ETag-like facts for judge().
+local function record_claims(facts)
+  if not facts then return {} end
+  local etag = facts.md5 and ('"' .. facts.md5 .. '"')
+    or (verify.multipart_parts(facts.etag) and facts.etag) or nil
+  return { etag = etag, crc64 = decimal(facts.crc64) }
+end
+
+local function run_pass(h, dir, name, size, claims)
+  local file, err = dir:open(name, { read_only = true })
+  if not file then return nil, err end
+  local spec = verify.pass_spec(claims, size, true)
+  spec.file, spec.path = file, dir:path(name)
+  local task = core.task("verify", spec)
+  while not h.wait(task, 1) do end
+  local checks, terr = task:result()
+  file:close()
+  return checks, terr
+end
+
+--- Re-checks a file on disk against its directory record (size, digests)
+-- and its own format.  h: the host (waits without blocking its loop).
+-- Returns { path, ok, verified, unverified?, notes?, err? }.
+function verify.file(path, h, opts)
+  local res = { path = path, ok = false, verified = {} }
+  local dir_path, name = split_path(path)
+  local dir, err = core.dir(dir_path)
+  if not dir then res.err = err return res end
+  local st, serr = dir:stat(name)
+  if not st or st.type ~= "file" then
+    dir:close()
+    res.err = serr or core.error{ kind = "io", path = path, message = path
+      .. (st and " is not a regular file" or ": no such file") }
+    return res
+  end
+  local facts = record_facts(dir, name)
+  if facts and facts.size ~= st.size then
+    dir:close()
+    res.err = core.error{ kind = "integrity", path = path, message = ("%s: %d bytes, its record says %d")
+      :format(path, st.size, facts.size) }
+    return res
+  end
+  local claims = record_claims(facts)
+  local checks, perr = run_pass(h, dir, name, st.size, claims)
+  dir:close()
+  if not checks then res.err = perr return res end
+  local out, bad = verify.judge(claims, checks, facts ~= nil)
+  if not out then
+    res.err = core.error{ kind = "integrity", path = path, message = path .. ": " .. bad }
+    return res
+  end
+  res.verified, res.part_size = out.verified, out.part_size
+  if #out.unverified > 0 then res.unverified = out.unverified end
+  if not facts then res.notes = { "no record of this file: only its own format was checked" } end
+  if opts and opts.strict and not verify.proves(out.verified) then
+    res.err = core.error{ kind = "integrity", path = path, message = path
+      .. ": nothing but its size could be checked (strict)" }
+    return res
+  end
+  res.ok = true
+  return res
+end
+
 return verify
