@@ -79,6 +79,7 @@ local function line(r)
     return ("ok    %s  %s"):format(visible(r.path), what)
   end
   local msg = type(r.err) == "table" and r.err.message or tostring(r.err)
+  if msg:sub(1, #r.path + 2) == r.path .. ": " then msg = msg:sub(#r.path + 3) end
   return ("FAIL  %s  %s"):format(visible(r.path), visible(msg))
 end
 
