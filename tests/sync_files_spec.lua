@@ -232,6 +232,88 @@ describe("sync_files", function()
   end)
 end)
 
+describe("sync_audit_log_files on real data", function()
+  local emu, client, root
+
+  setup(function()
+    emu = emulator.start()
+    client = assert(hcdl.new(emu:config{ retry_base = 0.05 }))
+  end)
+  teardown(function()
+    if emu then emu:stop() end
+    if root then sh("rm -rf " .. root) end
+  end)
+  before_each(function()
+    emu:reset()
+    if root then sh("rm -rf " .. root) end
+    root = os.tmpname()
+    os.remove(root)
+  end)
+
+  local function since(s) return os.date("!%Y-%m-%dT%H:%M:%S+0000", os.time() - s) end
+
+  it("a young instance with a single file: runs again without start_time, never raising", function()
+    emu:ctl("POST", "/audit", { replace = 1, spread = 300, nodes = 1, seed = 1 })
+    local p = { instance_id = emu.seed.gaussdb_instance_id, dir = root, start_time = since(3600) }
+    local r1 = assert(client:sync_audit_log_files(p))
+    assert.are.equal(1, r1.new)
+    assert.is_string(r1.state)
+    p.start_time = nil
+    local r2 = assert(client:sync_audit_log_files(p))
+    assert.are.equal(1, r2.skipped)
+    -- the same process can run again at once: the lock was released
+    assert(client:sync_audit_log_files(p))
+  end)
+
+  it("keeps more bytes of a file that grew after it was listed, and checks it again next run", function()
+    emu:ctl("POST", "/audit", { replace = 3, spread = 300, nodes = 1, seed = 2, max_size = 3000 })
+    emu:set{ audit_grow_on_list = 5000 }
+    local p = { instance_id = emu.seed.gaussdb_instance_id, dir = root, start_time = since(3600) }
+    local r1 = assert(client:sync_audit_log_files(p))
+    assert.is_true(r1.ok)
+    local grew
+    for _, f in ipairs(r1.files) do
+      if f.size > f.entry.size * 1024 then grew = f end
+      assert.are.equal(expected_md5(f.name, f.size), core.md5_file(f.path))
+    end
+    assert.is_table(grew, "no file grew between listing and download")
+    emu:set{ audit_grow_on_list = 0 }
+    p.start_time = nil
+    local r2 = assert(client:sync_audit_log_files(p))
+    assert.is_true(r2.ok)
+    assert.are.equal(0, r2.failed)
+  end)
+
+  it("names a state file it cannot use; with start_time it starts afresh and says so", function()
+    emu:ctl("POST", "/audit", { replace = 2, spread = 300, nodes = 1, seed = 3 })
+    local p = { instance_id = emu.seed.gaussdb_instance_id, dir = root, start_time = since(3600) }
+    local r1 = assert(client:sync_audit_log_files(p))
+    local f = assert(io.open(r1.state, "w"))
+    f:write('{"version":2,"start_time":"' .. p.start_time .. '","after":"bad\\u0001name"}')
+    f:close()
+    local r, err = client:sync_audit_log_files{ instance_id = p.instance_id, dir = root }
+    assert.is_nil(r)
+    assert.are.equal("io", err.kind)
+    assert.are.equal(r1.state, err.path)
+    assert.matches("start_time", err.message)
+    local r2 = assert(client:sync_audit_log_files(p))
+    assert.are.equal(2, r2.skipped)
+    assert.matches("started afresh", r2.notes[1])
+  end)
+
+  it("refuses ids that are not one path component, as input errors", function()
+    for _, c in ipairs{ { { dir = root, start_time = since(60) }, "instance_id" },
+        { { instance_id = "../x", dir = root, start_time = since(60) }, "instance_id" },
+        { { instance_id = emu.seed.gaussdb_instance_id, node_id = "a/b", dir = root, start_time = since(60) }, "node_id" } } do
+      local r, err = client:sync_audit_log_files(c[1])
+      assert.is_nil(r)
+      assert.are.equal("input", err.kind)
+      assert.are.equal(c[2], err.field)
+    end
+    assert.is_false(core.is_dir(root))
+  end)
+end)
+
 describe("sync_backup", function()
   local emu, client, root
 
