@@ -74,6 +74,7 @@ describe("sync over generated histories", function()
     local f = assert(io.open(script, "w"))
     f:write([[
 local hcdl = require "hcdl"
+local load = loadstring or load -- Lua 5.1
 local cfg, params = load("return " .. arg[1])(), load("return " .. arg[2])()
 local c = assert(hcdl.new(cfg))
 local r, err = c:sync_audit_log_files(params)

@@ -140,26 +140,40 @@ local function lock(client, dir, wait)
   end
 end
 
---- Runs fn(dir_handle) holding the sync lock of `path` (created, mode
--- 0700); the lock and handle are released however fn ends.  With
--- dry_run and no such directory: fn(nil).
-function sync.with_dir(client, path, o, fn)
-  if o.dry_run and not core.is_dir(path) then return fn(nil) end
-  local ok, merr = core.mkdir(path, DIR_MODE)
-  if not ok then return nil, merr end
-  local dir, derr = core.dir(path)
-  if not dir then return nil, derr end
-  local held, lerr = lock(client, dir, o.wait)
-  if not held then dir:close() return nil, lerr end
+-- fn(dir) as one protected call; release() runs however it ends.  A
+-- raise becomes nil, err (only an interruption is raised again).
+local function protected(path, fn, dir, release)
   local done, report, err = pcall(fn, dir)
-  held:close()
-  dir:close()
+  release()
   if not done then
     local msg = tostring(report)
     if msg:find("interrupted", 1, true) then error(report, 0) end
     return nil, core.error{ kind = "io", message = "sync of " .. path .. " stopped: " .. msg:sub(1, 400) }
   end
   return report, err
+end
+
+--- Runs fn(dir_handle) holding the sync lock of `path` (created, mode
+-- 0700); the lock and handle are released however fn ends.  A dry run
+-- takes no lock and creates nothing: fn(nil) when there is no directory.
+function sync.with_dir(client, path, o, fn)
+  if o.dry_run then
+    -- touches nothing: no directory, no lock; reads what is there
+    if not core.is_dir(path) then return protected(path, fn, nil, function() end) end
+    local dir, derr = core.dir(path)
+    if not dir then return nil, derr end
+    return protected(path, fn, dir, function() dir:close() end)
+  end
+  local ok, merr = core.mkdir(path, DIR_MODE)
+  if not ok then return nil, merr end
+  local dir, derr = core.dir(path)
+  if not dir then return nil, derr end
+  local held, lerr = lock(client, dir, o.wait)
+  if not held then dir:close() return nil, lerr end
+  return protected(path, fn, dir, function()
+    held:close()
+    dir:close()
+  end)
 end
 
 -- ---------------------------------------------------------------------------
