@@ -126,19 +126,20 @@ def list_audit_log_download_link(ctx):
 
 
 def _grow_after_list(state, names):
-    """Config audit_grow_on_list: the newest file of each node among those just listed grows (the
-    service is still writing it), so its download brings more bytes than the listing said."""
+    """Config audit_grow_on_list: a node's newest file (the one the service is still writing), when
+    it is among those just listed, grows, so its download brings more bytes than the listing said."""
     by = state.config.get("audit_grow_on_list", 0)
     if not by or not names:
         return
     with state.lock:
-        listed = [f for f in state.audit_files if f["name"] in set(names)]
         newest = {}
-        for f in listed:
-            if f["node_id"] not in newest or f["updated"] >= newest[f["node_id"]]["updated"]:
+        for f in state.audit_files:
+            if f["node_id"] not in newest or (f["updated"], f["name"]) >= (newest[f["node_id"]]["updated"],
+                                                                          newest[f["node_id"]]["name"]):
                 newest[f["node_id"]] = f
         for f in newest.values():
-            _grow(state, f, by, 1)
+            if f["name"] in set(names):
+                _grow(state, f, by, 1)
 
 
 def _grow(state, f, by, seconds):
