@@ -97,6 +97,12 @@ io.write(r and "report" or (err.busy and "busy" or "error"), "\n")
     return pid, p
   end
 
+  -- Waits until another process has exited (its locks with it).
+  local function gone(pid)
+    local deadline = core.now() + 60
+    while pid and emulator.alive(pid) and core.now() < deadline do core.sleep(0.02) end
+  end
+
   -- A run: never a raise; a report, or nil and an hcdl error.
   local function run(client, params, seed, what)
     local ok, r, err = pcall(client.sync_audit_log_files, client, params)
@@ -169,6 +175,7 @@ io.write(r and "report" or (err.busy and "busy" or "error"), "\n")
         core.sleep(rand(5, 60) / 100)
         sh("kill -9 " .. pid .. " 2>/dev/null")
         pipe:close()
+        gone(pid)
         emu:ctl("DELETE", "/faults")
       elseif special == 2 then
         -- a second run at the same time: one waits or is busy, neither breaks anything
@@ -176,6 +183,7 @@ io.write(r and "report" or (err.busy and "busy" or "error"), "\n")
         local r, err = run(client, p, seed, "a run beside another")
         local said = pipe:read("*l")
         pipe:close()
+        gone(pid)
         assert(r or err.busy or err.kind, ("seed %d: %s"):format(seed, tostring(err)))
         assert(said == "report" or said == "busy" or said == "error", ("seed %d: the other run said %s"):format(seed, tostring(said)))
         check_files(dir, seed, r)
