@@ -345,6 +345,23 @@ describe("downloads verify", function()
     assert.are.equal("input", err.kind)
   end)
 
+  it("the directory record a download writes lets verify_file re-check every digest", function()
+    local obj = object{ name = "own.bin", size = 2 * MIB + 9, part_size = MIB, crc64 = "x-obs-hash-crc64ecma" }
+    assert(client:download(obj.url, dir .. "/own.bin", { connections = 4 }))
+    local v = client:verify_file(dir .. "/own.bin")
+    assert.is_true(v.ok, tostring(v.err))
+    assert.are.same({ "size", "etag-multipart:" .. MIB, "crc64" }, v.verified)
+    local f = assert(io.open(dir .. "/own.bin", "r+b"))
+    f:seek("set", 2 * MIB)
+    local b = f:read(1):byte()
+    f:seek("set", 2 * MIB)
+    f:write(string.char((b + 1) % 256)) -- one byte changed on disk
+    f:close()
+    v = client:verify_file(dir .. "/own.bin")
+    assert.is_false(v.ok)
+    assert.are.equal("integrity", v.err.kind)
+  end)
+
   it("client:verify_file re-checks against the directory record", function()
     local obj = object{ name = "rec.bin", size = 2 * MIB, part_size = MIB, crc64 = "x-obs-hash-crc64ecma" }
     local r = assert(client:download(obj.url, dir .. "/rec.bin"))
