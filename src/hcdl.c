@@ -61,6 +61,7 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
         {"error", hcdl_error_lnew},
         {"is_error", hcdl_error_lis},
         {"visible", hcdl_text_lvisible},
+        {"utf8_repair", hcdl_text_lrepair},
         {"engine", hcdl_engine_new},
         /* a blocking session is an engine used through :perform() */
         {"session", hcdl_engine_new},

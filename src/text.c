@@ -114,3 +114,32 @@ int hcdl_text_lvisible(lua_State *L)
     luaL_pushresult(&b);
     return 1;
 }
+
+int hcdl_text_lrepair(lua_State *L)
+{
+    luaL_Buffer b;
+    size_t n, i = 0, start = 0, bad = 0;
+    const char *s = luaL_checklstring(L, 1, &n);
+    luaL_buffinit(L, &b);
+    while (i < n) {
+        unsigned long c;
+        size_t len = utf8_sequence((const unsigned char *)s + i, n - i, &c);
+        if (len > 0) {
+            i += len;
+            continue;
+        }
+        luaL_addlstring(&b, s + start, i - start);
+        luaL_addstring(&b, "\xEF\xBF\xBD"); /* U+FFFD */
+        bad++;
+        start = ++i;
+    }
+    if (bad == 0) {
+        lua_settop(L, 1); /* the buffer may have left nothing or a box */
+        lua_pushvalue(L, 1);
+    } else {
+        luaL_addlstring(&b, s + start, n - start);
+        luaL_pushresult(&b);
+    }
+    lua_pushinteger(L, (lua_Integer)bad);
+    return 2;
+}

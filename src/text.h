@@ -29,4 +29,8 @@ void hcdl_text_add_visible(luaL_Buffer *b, const char *s, size_t n, size_t max);
  * first (numbers, booleans, nil); max: a positive integer or nil. */
 int hcdl_text_lvisible(lua_State *L);
 
+/* Lua: core.utf8_repair(s) -> s with each byte that is not valid UTF-8
+ * replaced by U+FFFD, and how many were (0: s itself). */
+int hcdl_text_lrepair(lua_State *L);
+
 #endif
