@@ -181,6 +181,7 @@ function config.resolve(user, env)
   for k, v in pairs(user) do cfg[k] = v end
 
   local profile = profile_mod.load(cfg, getenv, home)
+  if profile.err then return nil, profile.err end
   local pid, perr = static_project_id(cfg, getenv, profile)
   if perr then return nil, perr end
   cfg.project_id = pid
