@@ -35,9 +35,9 @@ local function nested(depth) return "RDS: " .. ("["):rep(depth) .. ("]"):rep(dep
 local LIMIT = configfile.MAX_BYTES.regions
 local cases = {
   { "regions: flat, at the size limit", "regions_file", flat_regions(LIMIT - 1) },
-  { "regions: 16 KB of lists 32 deep", "regions_file", "RDS: [" .. (("["):rep(31) .. ("]"):rep(31) .. ","):rep(
+  { "regions: 8 KB of lists 32 deep", "regions_file", "RDS: [" .. (("["):rep(31) .. ("]"):rep(31) .. ","):rep(
       math.floor((LIMIT - 10) / 63)) .. "[]]\n" },
-  { "regions: 16 KB of '- ' 32 deep", "regions_file", "RDS:\n" .. (("- "):rep(32) .. "x\n"):rep(
+  { "regions: 8 KB of '- ' 32 deep", "regions_file", "RDS:\n" .. (("- "):rep(32) .. "x\n"):rep(
       math.floor((LIMIT - 10) / 67)) },
   { "regions: brackets at the depth limit", "regions_file", nested(configfile.YAML_MAX_DEPTH) },
   { "regions: 100 KB of nested brackets", "regions_file", ("["):rep(50000) .. ("]"):rep(50000) },
