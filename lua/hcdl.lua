@@ -24,6 +24,10 @@ hcdl.error = core.error
 --- True when v is an hcdl error table.
 hcdl.is_error = core.is_error
 
+--- A JSON null inside an array of a service's answer (null fields of
+-- objects are simply absent).
+hcdl.null = require("hcdl.json").null
+
 --- hcdl.async(fn, on_done): starts fn in a coroutine and returns at once.
 -- Inside it every hcdl call lets the host's event loop run while it waits
 -- (Neovim: code after each call, progress callbacks and on_done run on the

@@ -1013,9 +1013,13 @@ int hcdl_api_build(lua_State *L)
 
 /*
  * Integral floats become integers (Debian's lua-cjson decodes 5 as 5.0 on
- * Lua 5.3+), and JSON nulls (lightuserdata NULL) are removed from objects
- * so a missing value reads as nil; in arrays they become false, keeping
- * the positions.  Strings, such as ids, are never converted.
+ * Lua 5.3+), and JSON nulls are removed from objects so a missing value
+ * reads as nil; the object then gets a metatable whose field hcdl_nulls
+ * is the set of keys that were null, so that `hcdl --json` can write them
+ * back as null (lua/hcdl/cli/output.lua).  In arrays a null stays the
+ * decoder's null (hcdl.null), keeping the positions and the service's
+ * meaning: no value, which false would change.  Strings, such as ids, are
+ * never converted.
  */
 /* The decoder's null: lua-cjson's is a NULL light userdata, Neovim's
  * vim.json uses vim.NIL; the decoder (upvalue 1) names its own. */
@@ -1033,8 +1037,23 @@ static int is_json_null(lua_State *L, int idx)
     return r;
 }
 
+/* Records the key on top of the stack as a null one: in the set at *nulls
+ * (created under the key on first use; its stack index is kept). */
+static void note_null_key(lua_State *L, int *nulls)
+{
+    if (*nulls == 0) {
+        lua_newtable(L);
+        lua_insert(L, -2);
+        *nulls = lua_gettop(L) - 1;
+    }
+    lua_pushvalue(L, -1);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, *nulls);
+}
+
 static void normalize(lua_State *L, int idx, int depth)
 {
+    int nulls = 0;
     idx = hcdl_absindex(L, idx);
     if (depth > MAX_DEPTH)
         return;
@@ -1044,12 +1063,14 @@ static void normalize(lua_State *L, int idx, int depth)
         if (t == LUA_TTABLE) {
             normalize(L, -1, depth + 1);
         } else if (is_json_null(L, -1)) {
-            lua_pushvalue(L, -2);
-            if (lua_type(L, -1) == LUA_TNUMBER)
-                lua_pushboolean(L, 0);
-            else
+            if (lua_type(L, -2) != LUA_TNUMBER) {
+                lua_pop(L, 1);
+                note_null_key(L, &nulls);
+                lua_pushvalue(L, -1);
                 lua_pushnil(L); /* clearing a field during lua_next is allowed */
-            lua_rawset(L, idx);
+                lua_rawset(L, idx);
+                continue;
+            }
 #if LUA_VERSION_NUM >= 503
         } else if (t == LUA_TNUMBER && !lua_isinteger(L, -1)) {
             lua_Number x = lua_tonumber(L, -1);
@@ -1061,6 +1082,14 @@ static void normalize(lua_State *L, int idx, int depth)
 #endif
         }
         lua_pop(L, 1);
+    }
+    if (nulls != 0 && !lua_getmetatable(L, idx)) {
+        lua_createtable(L, 0, 1);
+        lua_insert(L, -2);
+        lua_setfield(L, -2, "hcdl_nulls");
+        lua_setmetatable(L, idx);
+    } else if (nulls != 0) {
+        lua_pop(L, 2); /* a table that already has a metatable keeps it */
     }
 }
 

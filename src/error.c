@@ -2,12 +2,14 @@
  * error.c - hcdl error objects (see error.h).
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
 
 #include "compat.h"
 #include "error.h"
+#include "text.h"
 
 /* The kinds the public contract allows; anything else is a programmer error. */
 static const char *const error_kinds[] = {
@@ -24,56 +26,81 @@ static int kind_is_known(const char *kind)
     return 0;
 }
 
+/* Bounds, in characters, of what tostring shows of each field: a service
+ * can put a megabyte into a message or a request id header. */
+#define SHOWN_KIND 40
+#define SHOWN_CODE 100
+#define SHOWN_MESSAGE 1000
+#define SHOWN_REQUEST_ID 200
+
+/* Adds the visible form (text.h) of the string or number at idx. */
+static void add_field(luaL_Buffer *b, lua_State *L, int idx, size_t max)
+{
+    size_t n;
+    const char *s;
+    char num[64];
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        snprintf(num, sizeof num, "%.14g", (double)lua_tonumber(L, idx));
+        s = num, n = strlen(num);
+    } else {
+        s = lua_tolstring(L, idx, &n);
+    }
+    hcdl_text_add_visible(b, s, n, max);
+}
+
+static int is_text(lua_State *L, int idx)
+{
+    int t = lua_type(L, idx);
+    return (t == LUA_TSTRING && hcdl_rawlen(L, idx) > 0) || t == LUA_TNUMBER;
+}
+
 /*
  * tostring(err): "hcdl <kind> error[ (HTTP <status>)][ <code>]: <message>
  * [ (request id <id>)]".  Only fields of the table are used, so as long as
- * no secret was put into a field none can appear here.
+ * no secret was put into a field none can appear here.  Every field passes
+ * the visible-text escaping and is bounded: the line is one line of
+ * printable UTF-8 whatever a service put into the fields.
  */
 static int error_tostring(lua_State *L)
 {
-    int parts = 0;
+    luaL_Buffer b;
+    char status[32] = "";
     luaL_checktype(L, 1, LUA_TTABLE);
-
-    lua_getfield(L, 1, "kind");
-    lua_pushfstring(L, "hcdl %s error",
-                    lua_isstring(L, -1) ? lua_tostring(L, -1) : "unknown");
-    lua_remove(L, -2);
-    parts++;
-
-    lua_getfield(L, 1, "status");
-    if (lua_type(L, -1) == LUA_TNUMBER) {
-        lua_pushfstring(L, " (HTTP %d)", (int)lua_tonumber(L, -1));
-        lua_remove(L, -2);
-        parts++;
-    } else {
-        lua_pop(L, 1);
+    lua_settop(L, 1);
+    lua_getfield(L, 1, "kind");       /* 2 */
+    lua_getfield(L, 1, "status");     /* 3 */
+    lua_getfield(L, 1, "code");       /* 4 */
+    lua_getfield(L, 1, "message");    /* 5 */
+    lua_getfield(L, 1, "request_id"); /* 6 */
+    if (lua_type(L, 3) == LUA_TNUMBER) {
+        lua_Number st = lua_tonumber(L, 3);
+        if (st >= 0 && st < 1000) /* HTTP statuses; never a cast of NaN or a huge float */
+            snprintf(status, sizeof status, " (HTTP %d)", (int)st);
     }
 
-    lua_getfield(L, 1, "code");
-    if (lua_type(L, -1) == LUA_TSTRING && hcdl_rawlen(L, -1) > 0) {
-        lua_pushfstring(L, " %s", lua_tostring(L, -1));
-        lua_remove(L, -2);
-        parts++;
-    } else {
-        lua_pop(L, 1);
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "hcdl ");
+    if (lua_type(L, 2) == LUA_TSTRING)
+        add_field(&b, L, 2, SHOWN_KIND);
+    else
+        luaL_addstring(&b, "unknown");
+    luaL_addstring(&b, " error");
+    luaL_addstring(&b, status);
+    if (is_text(L, 4)) {
+        luaL_addchar(&b, ' ');
+        add_field(&b, L, 4, SHOWN_CODE);
     }
-
-    lua_getfield(L, 1, "message");
-    lua_pushfstring(L, ": %s",
-                    lua_isstring(L, -1) ? lua_tostring(L, -1) : "(no message)");
-    lua_remove(L, -2);
-    parts++;
-
-    lua_getfield(L, 1, "request_id");
-    if (lua_type(L, -1) == LUA_TSTRING && hcdl_rawlen(L, -1) > 0) {
-        lua_pushfstring(L, " (request id %s)", lua_tostring(L, -1));
-        lua_remove(L, -2);
-        parts++;
-    } else {
-        lua_pop(L, 1);
+    luaL_addstring(&b, ": ");
+    if (lua_type(L, 5) == LUA_TSTRING || lua_type(L, 5) == LUA_TNUMBER)
+        add_field(&b, L, 5, SHOWN_MESSAGE);
+    else
+        luaL_addstring(&b, "(no message)");
+    if (is_text(L, 6)) {
+        luaL_addstring(&b, " (request id ");
+        add_field(&b, L, 6, SHOWN_REQUEST_ID);
+        luaL_addchar(&b, ')');
     }
-
-    lua_concat(L, parts);
+    luaL_pushresult(&b);
     return 1;
 }
 

@@ -19,6 +19,7 @@
 #include "http.h"
 #include "sign.h"
 #include "task.h"
+#include "text.h"
 
 #ifndef HCDL_VERSION
 #error "HCDL_VERSION is not defined: the Makefile (VERSION) is the one place it is kept"
@@ -60,6 +61,8 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
     static const luaL_Reg plain[] = {
         {"error", hcdl_error_lnew},
         {"is_error", hcdl_error_lis},
+        {"visible", hcdl_text_lvisible},
+        {"utf8_repair", hcdl_text_lrepair},
         {"engine", hcdl_engine_new},
         /* a blocking session is an engine used through :perform() */
         {"session", hcdl_engine_new},

@@ -207,11 +207,13 @@ describe("core.parse", function()
     if math.type then assert.are.equal("integer", math.type(e.list[1].create_at)) end
   end)
 
-  it("removes JSON null fields (absent = nil) and keeps array positions", function()
+  it("removes JSON null fields (absent = nil, the keys kept for --json) and keeps nulls in arrays", function()
     local data = assert(core.parse("list_backup_file_links", res(200,
       '{"links":[{"file_name":"a","link":null}],"error_ext_msg":null,"bucket_name":"b","extra":[null,1]}')))
     assert.is_nil(data.error_ext_msg)
-    assert.are.equal(false, data.extra[1])
+    assert.are.same({ error_ext_msg = true }, getmetatable(data).hcdl_nulls)
+    assert.are.same({ link = true }, getmetatable(data.links[1]).hcdl_nulls)
+    assert.are.equal(require("hcdl").null, data.extra[1])
     assert.are.equal(1, data.extra[2])
     assert.is_nil(data.links[1].link)
     assert.are.equal("a", data.links[1].file_name)

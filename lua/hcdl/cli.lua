@@ -14,6 +14,7 @@ local args = require "hcdl.cli.args"
 local commands = require "hcdl.cli.commands"
 local output = require "hcdl.cli.output"
 local progress = require "hcdl.cli.progress"
+local text = require "hcdl.text"
 
 local unpack = table.unpack or unpack
 
@@ -29,12 +30,16 @@ function cli.exit_status(err)
   return cli.EXIT.failure
 end
 
+-- Every line the command writes on stderr passes text.visible: one line,
+-- no terminal commands, bounded, whatever a service put into it.
 local function say(line)
-  io.stderr:write("hcdl: ", line, "\n")
+  io.stderr:write("hcdl: ", text.visible(line, text.MESSAGE_MAX * 2), "\n")
 end
 
 local function fail(err)
-  io.stderr:write(tostring(err), "\n") -- "hcdl <kind> error: ..."
+  -- tostring(err) is visible already ("hcdl <kind> error: ..."), but a
+  -- non-hcdl error's is not
+  io.stderr:write(text.visible(tostring(err), text.MESSAGE_MAX * 2), "\n")
   return cli.exit_status(err)
 end
 
@@ -51,7 +56,7 @@ end
 
 local function list(cmd, a, entries)
   if a.json then return output.json(io.stdout, entries) end
-  if a.links then return output.links(io.stdout, entries) end
+  if a.links then return output.links(io.stdout, entries) end -- true | nil, err
   local headers, rows = {}, {}
   for i, col in ipairs(cmd.columns) do headers[i] = col[1] end
   for r, entry in ipairs(entries) do
@@ -84,7 +89,7 @@ local function report_files(a, entries, report)
     extras[i] = { path = r.path, status = status, error = (not r.ok and r.err) and tostring(r.err) or nil }
     local size = r.bytes and output.bytes(r.bytes) or output.size(entries[i])
     rows[i] = { output.describe(entries[i]).name or "?", status, size, r.path or "-" }
-    if not r.ok then io.stderr:write(tostring(r.err), "\n") end
+    if not r.ok then io.stderr:write(text.visible(tostring(r.err), text.MESSAGE_MAX * 2), "\n") end
   end
   if a.json then
     output.json(io.stdout, entries, extras)
@@ -133,7 +138,7 @@ local function run(argv, state)
     -- effect not to cause for a typo).
     local _, oerr = client:download_all({}, a.out, download_options(a))
     if oerr then
-      io.stderr:write(tostring(oerr), "\n")
+      fail(oerr)
       return cli.EXIT.usage
     end
   end
@@ -141,7 +146,8 @@ local function run(argv, state)
   local entries, lerr = cmd.list(client, a)
   if not entries then return fail(lerr) end
   if not a.out then
-    list(cmd, a, entries)
+    local listed, err = list(cmd, a, entries)
+    if listed == nil and err then return fail(err) end
     return cli.EXIT.ok
   end
   return download(client, a, entries, state)
@@ -172,7 +178,9 @@ function cli.main(argv)
     return cli.EXIT.interrupted
   end
   say("internal error: " .. result.message)
-  if os.getenv("HCDL_DEBUG") then io.stderr:write(result.traceback, "\n") end
+  if os.getenv("HCDL_DEBUG") then
+    for l in result.traceback:gmatch("[^\n]+") do io.stderr:write(text.visible(l, text.MESSAGE_MAX), "\n") end
+  end
   return cli.EXIT.failure
 end
 

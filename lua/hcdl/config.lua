@@ -17,6 +17,7 @@ local regions = require "hcdl.regions"
 local chain = require "hcdl.credentials.chain"
 local profile_mod = require "hcdl.credentials.profile"
 local debuglog = require "hcdl.debuglog"
+local redact = require "hcdl.redact"
 
 local config = {}
 
@@ -153,13 +154,14 @@ local function static_project_id(cfg, getenv, profile)
   return pid
 end
 
--- Proxy passwords (config or the variables libcurl reads) to scrub.
+-- Proxy users and passwords (config or the variables libcurl reads) to
+-- scrub, in every form (hcdl.redact).
 local function proxy_secrets(cfg, getenv)
   local out = {}
   for _, v in ipairs{ cfg.proxy or false, getenv("https_proxy") or false, getenv("HTTPS_PROXY") or false,
-                      getenv("http_proxy") or false, getenv("all_proxy") or false, getenv("ALL_PROXY") or false } do
-    local pass = v and v:match("^[%a][%w+.-]*://[^:/@]*:([^@/]+)@")
-    if pass then out[#out + 1] = pass end
+                      getenv("http_proxy") or false, getenv("HTTP_PROXY") or false,
+                      getenv("all_proxy") or false, getenv("ALL_PROXY") or false } do
+    for _, s in ipairs(redact.proxy_secrets(v or nil)) do out[#out + 1] = s end
   end
   return out
 end
@@ -179,6 +181,7 @@ function config.resolve(user, env)
   for k, v in pairs(user) do cfg[k] = v end
 
   local profile = profile_mod.load(cfg, getenv, home)
+  if profile.err then return nil, profile.err end
   local pid, perr = static_project_id(cfg, getenv, profile)
   if perr then return nil, perr end
   cfg.project_id = pid

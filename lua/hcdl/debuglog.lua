@@ -16,7 +16,13 @@
 -- Free text (error messages) has every secret the client knows replaced.
 --
 -- The download engine emits its own lines with debuglog.emit(cfg, event).
+local redact = require "hcdl.redact"
+local text = require "hcdl.text"
+
 local debuglog = {}
+
+--- The longest line written, in characters (text.visible cuts the rest).
+debuglog.LINE_MAX = 4000
 
 -- Query parameters whose values are ids, times and sizes: shown.
 local SHOWN_QUERY = {}
@@ -38,34 +44,20 @@ function debuglog.sink(user_fn, getenv)
 end
 
 --- Wraps a sink so that no string of `secrets` (a list the owner may grow
--- later) ever reaches it.
+-- later) ever reaches it; the line is cut to LINE_MAX after cleaning (a cut
+-- secret could not be found).
 function debuglog.scrubbing(sink, secrets)
   if not sink then return nil end
   return function(line)
-    return sink(debuglog.scrub(line, secrets))
+    return sink(text.visible(debuglog.scrub(line, secrets), debuglog.LINE_MAX))
   end
 end
 
---- Replaces each secret (plain text, at least 4 bytes) in s by <redacted>.
+--- Replaces each secret (at least 4 bytes), in every form hcdl.redact
+-- knows, by <redacted>.
 function debuglog.scrub(s, secrets)
   if type(s) ~= "string" or not secrets then return s end
-  for _, secret in ipairs(secrets) do
-    if type(secret) == "string" and #secret >= 4 then
-      local out, pos = {}, 1
-      while true do
-        local i, j = s:find(secret, pos, true)
-        if not i then break end
-        out[#out + 1] = s:sub(pos, i - 1)
-        out[#out + 1] = "<redacted>"
-        pos = j + 1
-      end
-      if pos > 1 then
-        out[#out + 1] = s:sub(pos)
-        s = table.concat(out)
-      end
-    end
-  end
-  return s
+  return redact.text(s, secrets)
 end
 
 --- The query string with every value not known to be harmless redacted.
@@ -93,12 +85,12 @@ function debuglog.split_url(url)
   return authority, p, (q ~= "" and debuglog.redact_query(q) or nil)
 end
 
+-- A value as one word: visible (text.visible: no control byte, no bad
+-- UTF-8, so a line stays one line), quoted when it has spaces or quotes.
 local function word(v)
-  v = tostring(v)
+  v = text.visible(tostring(v))
   if v:find('[%s"]') or v == "" then
-    return '"' .. v:gsub('[%c"\\]', function(c)
-      return c == '"' and '\\"' or c == "\\" and "\\\\" or " "
-    end) .. '"'
+    return '"' .. v:gsub('"', '\\"') .. '"'
   end
   return v
 end

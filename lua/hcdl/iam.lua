@@ -62,7 +62,13 @@ function iam.refused(res, api, what)
     code = e.error_code or e.code
   end
   if type(msg) ~= "string" then msg = "HTTP " .. res.status end
-  if type(code) == "number" then code = ("%d"):format(code) elseif type(code) ~= "string" then code = nil end
+  -- a code is the service's text: 401 -> "401", 401.5 -> "401.5" (never
+  -- a raise: "%d" refuses a float), anything else is no code
+  if type(code) == "number" then
+    code = (code == math.floor(code) and math.abs(code) < 2 ^ 53) and ("%.0f"):format(code) or tostring(code)
+  elseif type(code) ~= "string" then
+    code = nil
+  end
   return core.error{ kind = (res.status == 401 or res.status == 403) and "auth" or "api",
     status = res.status, request_id = trace_id(res), code = code,
     retryable = res.status == 429 or res.status >= 500, api = api,
@@ -102,6 +108,9 @@ function iam.password_token(net, creds, scope, timeout)
     project_id = type(project) == "string" and project or nil }
 end
 
+-- How many ids an error about several matching projects lists.
+local SHOWN_PROJECTS = 10
+
 -- project ids found, for the process: "<key>\n<region>" -> id (the SDK's
 -- cache: one lookup per key and region, whichever client asks)
 local project_cache = {}
@@ -138,10 +147,15 @@ function iam.project_id(net, creds, region, key, timeout)
       .. "exists in your account, or set project_id in the config"):format(region, tostring(id)))
   end
   if #projects > 1 then
+    -- a few ids, and how many more: IAM may list thousands
     local ids = {}
-    for i, p in ipairs(projects) do ids[i] = tostring(type(p) == "table" and p.id) end
-    return fail(("Multiple project ids found: [%s], X-IAM-Trace-Id=%s. Please select one: project_id in "
-      .. "the config"):format(table.concat(ids, ","), tostring(id)))
+    for i = 1, math.min(#projects, SHOWN_PROJECTS) do
+      local p = projects[i]
+      ids[i] = tostring(type(p) == "table" and p.id)
+    end
+    local more = #projects > SHOWN_PROJECTS and (", and %d more"):format(#projects - SHOWN_PROJECTS) or ""
+    return fail(("Multiple project ids found: [%s%s], X-IAM-Trace-Id=%s. Please select one: project_id in "
+      .. "the config"):format(table.concat(ids, ","), more, tostring(id)))
   end
   local pid = type(projects[1]) == "table" and projects[1].id
   if type(pid) ~= "string" or pid == "" then return fail("IAM listed a project without an id") end

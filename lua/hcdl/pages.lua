@@ -17,6 +17,7 @@
 -- asks for a `limit`: fewest calls.
 local core = require "hcdl.core"
 local apis = require "hcdl.apis"
+local text = require "hcdl.text"
 
 local pages = {}
 
@@ -26,8 +27,10 @@ local function copy(t)
   return c
 end
 
-local function refuse(api, page_no, fmt, ...)
-  return nil, core.error{ kind = "api", api = api, page = page_no, retryable = false,
+-- Service data hcdl cannot use: an "api" error naming the API (and the
+-- field, when one is named), never the caller's input.
+local function refuse(api, page_no, field, fmt, ...)
+  return nil, core.error{ kind = "api", api = api, page = page_no, field = field, retryable = false,
     message = ("%s page %d: " .. fmt):format(api, page_no, ...) }
 end
 
@@ -40,7 +43,7 @@ local function get_page(client, api, query, page_no)
   end
   local list = apis.get(api).answer.list
   if type(r[list]) ~= "table" then
-    return refuse(api, page_no, "the answer has no '%s' list", list)
+    return refuse(api, page_no, list, "the answer has no '%s' list", list)
   end
   return r[list], r
 end
@@ -54,15 +57,22 @@ local function marker_pages(client, api, d, query)
     page_no = page_no + 1
     query[paging.marker] = last_name
     local entries, err = get_page(client, api, query, page_no)
-    if not entries then return nil, err end
+    if not entries then
+      if page_no > 1 and err.kind == "input" and err.field == paging.marker then
+        -- the marker is the service's own last name, not the caller's input
+        return refuse(api, page_no, paging.marker, "the service's last %s on page %d, '%s', cannot be sent back as %s "
+          .. "(%s)", name, page_no - 1, text.visible(last_name, 200), paging.marker, err.message)
+      end
+      return nil, err
+    end
     for i, e in ipairs(entries) do
       if type(e[name]) ~= "string" then
-        return refuse(api, page_no, "item %d has no %s", i, name)
+        return refuse(api, page_no, name, "item %d has no %s", i, name)
       end
       local prev = i > 1 and entries[i - 1][name] or last_name
       if prev and e[name] <= prev then
-        return refuse(api, page_no, "the service is not advancing: '%s' after '%s' "
-          .. "(a repeated or unordered page)", e[name], prev)
+        return refuse(api, page_no, name, "the service is not advancing: '%s' after '%s' "
+          .. "(a repeated or unordered page)", text.visible(e[name], 200), text.visible(prev, 200))
       end
     end
     if #entries > 0 then last_name = entries[#entries][name] end
@@ -87,15 +97,15 @@ local function offset_pages(client, api, d, query)
     if page_no == 1 then
       total = t
     elseif t ~= total then
-      return refuse(api, page_no, "the list changed while paging (%s was %s, now %s): "
+      return refuse(api, page_no, paging.total, "the list changed while paging (%s was %s, now %s): "
         .. "entries would be lost or repeated, start again", paging.total, tostring(total), tostring(t))
     end
     for _, e in ipairs(entries) do
       local id = e[key]
       if id ~= nil then
         if seen[id] then
-          return refuse(api, page_no, "the service is not advancing: %s %s was on an earlier page "
-            .. "(a repeated page, or one that went backwards)", key, tostring(id))
+          return refuse(api, page_no, key, "the service is not advancing: %s %s was on an earlier page "
+            .. "(a repeated page, or one that went backwards)", key, text.visible(tostring(id), 200))
         end
         seen[id] = true
       end

@@ -16,6 +16,40 @@ local function url_decode(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
+-- Percent-encoding of every byte outside RFC 3986's unreserved set, in
+-- upper- or lower-case hex (clients and servers write either).
+local function url_encode(s, fmt)
+  return (s:gsub("[^%w%-._~]", function(c) return fmt:format(c:byte()) end))
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+--- Base64 (RFC 4648, padded): the form of user:password in a Basic header.
+function redact.base64(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local chars = {}
+    for k = 1, 4 do
+      local idx = math.floor(n / 64 ^ (4 - k)) % 64
+      chars[k] = B64:sub(idx + 1, idx + 1)
+    end
+    if not b then chars[3], chars[4] = "=", "=" elseif not c then chars[4] = "=" end
+    out[#out + 1] = table.concat(chars)
+  end
+  return table.concat(out)
+end
+
+-- Every form in which a secret s may come back: as given, percent-decoded,
+-- percent-encoded (either case), and escaped inside a JSON string.
+local function forms(s)
+  local decoded = url_decode(s)
+  local out = { s, decoded, url_encode(decoded, "%%%02X"), url_encode(decoded, "%%%02x"),
+    (decoded:gsub('[\\"/]', "\\%0")) }
+  return out
+end
+
 --- A secrets list: add(s) ignores nil, non-strings and very short strings.
 function redact.list(...)
   local list = {}
@@ -25,6 +59,40 @@ function redact.list(...)
   for i = 1, select("#", ...) do add((select(i, ...))) end
   list.add = add
   return list
+end
+
+--- Adds every form of the secret s (see forms).
+function redact.add_forms(list, s)
+  if type(s) ~= "string" then return list end
+  for _, f in ipairs(forms(s)) do list.add(f) end
+  return list
+end
+
+--- Adds the credentials of a user:password pair in every form, and the
+-- Basic header values built from them (base64 of the encoded pair as
+-- given and of the decoded one).
+function redact.add_credentials(list, user, password)
+  redact.add_forms(list, user)
+  redact.add_forms(list, password)
+  if type(user) == "string" and type(password) == "string" then
+    list.add(redact.base64(user .. ":" .. password))
+    list.add(redact.base64(url_decode(user) .. ":" .. url_decode(password)))
+  end
+  return list
+end
+
+--- The secrets of a proxy URL ("scheme://user:password@host"): the user
+-- and password in every form, and their Basic values; {} without them.
+function redact.proxy_secrets(url)
+  local list = redact.list()
+  if type(url) ~= "string" then return list end
+  local userinfo = url:match("^%a[%w+.-]*://([^/?#]*)@") or url:match("^([^/?#:]*:[^/?#]*)@")
+  if not userinfo then return list end
+  local user, password = userinfo:match("^([^:]*):(.*)$")
+  if not user then user = userinfo end
+  list.add(userinfo)
+  list.add(url_decode(userinfo))
+  return redact.add_credentials(list, user, password)
 end
 
 --- Adds what a link carries that must not be shown: its query string
@@ -50,10 +118,12 @@ function redact.add_request(list, spec)
   for name, value in pairs(h) do
     local n = type(name) == "string" and name:lower() or ""
     if n == "authorization" or n == "x-auth-token" or n == "x-security-token"
-      or n == "x-metadata-token" or n == "proxy-authorization" then
+      or n == "x-metadata-token" or n == "proxy-authorization" or n == "x-subject-token" then
       list.add(value)
-      if n == "authorization" and type(value) == "string" then
+      if type(value) == "string" then
         list.add(value:match("Signature=(%x+)"))
+        -- the credential of "Basic <b64>" / "Bearer <token>" alone
+        list.add(value:match("^%a+%s+(%S+)$"))
       end
     end
   end
@@ -72,17 +142,34 @@ end
 function redact.text(s, list)
   if type(s) ~= "string" then return s end
   for _, secret in ipairs(sorted(list)) do
-    local i, j = s:find(secret, 1, true)
+    local i, j
+    if type(secret) == "string" and #secret >= MIN then i, j = s:find(secret, 1, true) end
     while i do
       s = s:sub(1, i - 1) .. MASK .. s:sub(j + 1)
       i, j = s:find(secret, i + #MASK, true)
     end
   end
+  -- an (Proxy-)Authorization header echoed with a value hcdl did not know
+  -- of: "Authorization: Basic dXNlcjpwYXNz", "authorization": "Bearer x"
+  s = s:gsub("([Aa][Uu][Tt][Hh][Oo][Rr][Ii][Zz][Aa][Tt][Ii][Oo][Nn][\"']?%s*[:=]%s*[\"']?%a+%s+)[%w+/=._~-]+",
+    "%1" .. MASK)
   -- a link that slipped through keeps its path, never its query
   s = s:gsub("(https?://[^%s\"'<>?]+)%?([^%s\"'<>]*)", function(base, query)
     if query ~= "" then return base .. "?<query hidden>" end
   end)
   return s
+end
+
+--- Bounds, in bytes, of an error's message once cleaned: a service may
+-- send megabytes (an IAM list of 200,000 projects).
+redact.MESSAGE_MAX = 1000
+
+local function bound(s)
+  if #s <= redact.MESSAGE_MAX then return s end
+  local cut = redact.MESSAGE_MAX
+  -- not inside a UTF-8 sequence
+  while cut > 1 and s:byte(cut + 1) and s:byte(cut + 1) >= 0x80 and s:byte(cut + 1) < 0xC0 do cut = cut - 1 end
+  return ("%s\226\128\166 (%d more bytes)"):format(s:sub(1, cut), #s - cut)
 end
 
 local function walk(t, list, seen, depth)
@@ -97,9 +184,13 @@ local function walk(t, list, seen, depth)
   end
 end
 
---- Cleans every string field of err (recursively) in place; returns err.
+--- Cleans every string field of err (recursively) in place and bounds its
+-- message (after cleaning: a cut secret could not be found); returns err.
 function redact.error(err, list)
-  if type(err) == "table" then walk(err, list, {}, 0) end
+  if type(err) == "table" then
+    walk(err, list, {}, 0)
+    if type(err.message) == "string" then err.message = bound(err.message) end
+  end
   return err
 end
 

@@ -14,6 +14,9 @@
 -- (The client config's `endpoints` come before all three: hcdl.config.)
 -- Every source may list several endpoints: a connection or TLS failure on
 -- one moves the call to the next (hcdl.endpoints).
+local configfile = require "hcdl.configfile"
+local text_mod = require "hcdl.text"
+
 local regions = {}
 
 local HUAWEI = {
@@ -165,16 +168,19 @@ end
 -- A missing file is an empty table (as in the SDKs); a file that is not
 -- the documented shape is an error (nil, message), never half-used.
 function regions.read_file(path)
-  local f = path and io.open(path, "r")
-  if not f then return {} end
-  local text = f:read("*a")
-  f:close()
+  local text, too_big = configfile.read(path, "regions")
+  if not text then
+    if too_big then return file_error(path, "%s", too_big) end
+    return {}
+  end
+  local too_deep = configfile.yaml_nesting(text)
+  if too_deep then return file_error(path, "%s (README: Limits)", too_deep) end
   local has_yaml, lyaml = pcall(require, "lyaml")
   if not has_yaml then
     return file_error(path, "reading it needs the lyaml module (Debian: lua-yaml)")
   end
   local ok, doc = pcall(lyaml.load, text)
-  if not ok then return file_error(path, "not valid YAML: %s", tostring(doc)) end
+  if not ok then return file_error(path, "not valid YAML: %s", text_mod.visible(tostring(doc), 300)) end
   if doc == nil or doc == lyaml.null then return {} end
   if type(doc) ~= "table" then return file_error(path, "must map service names to lists of regions") end
   local out = {}

@@ -38,6 +38,10 @@ ANSWER (every field optional):
                   {{query}} {{target}} {{body}} {{header:NAME}} {{param:NAME}}
                   (NAME a query parameter; its raw, still percent-encoded value);
                   {{json:...}} inserts the same value escaped for a JSON string
+  body_b64        the body as base64 (any bytes: invalid UTF-8, NUL), then filled as
+                  `body` is; wins over `body`
+  headers_b64     {name: base64 of the value's bytes}: header values with any byte a
+                  header line can carry (ESC, BEL, bytes >= 0x80), added after `headers`
   -- when serving the object:
   ignore_range    answer 200 with the whole object even to a Range request
   ignore_if_range honour Range even when If-Range no longer matches the object
@@ -55,6 +59,7 @@ Request log entries: {"time", "method", "target" (the raw request-target, byte f
 """
 
 import argparse
+import base64
 import email.utils
 import hashlib
 import json
@@ -266,8 +271,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def canned(self, answer):
         status = int(answer["status"])
-        body = self.fill(answer.get("body", "")).encode("latin-1")
+        if "body_b64" in answer:
+            text = base64.b64decode(answer["body_b64"]).decode("latin-1")
+        else:
+            text = answer.get("body", "")
+        body = self.fill(text).encode("latin-1")
         headers = [(k, self.fill(str(v))) for k, v in (answer.get("headers") or {}).items()]
+        for k, v in (answer.get("headers_b64") or {}).items():
+            headers.append((k, base64.b64decode(v).decode("latin-1")))
         if not any(k.lower() == "content-type" for k, _ in headers) and body:
             kind = "application/xml" if body.lstrip().startswith(b"<") else "application/json"
             headers.append(("Content-Type", kind))

@@ -5,10 +5,15 @@ port to the file named by its first argument once listening, and logs one
 line per request ("GET http://..." or "CONNECT host:port") to the second.
 With a third argument "user:password" it demands those credentials
 (Proxy-Authorization: Basic) and answers 407 otherwise; the log line then
-ends in " auth=ok" or " auth=refused".  Standard library only; stops on
-SIGTERM."""
+ends in " auth=ok" or " auth=refused".  With the third argument "echo" it
+forwards nothing: every request (CONNECT included) is answered 502 with
+everything it carried echoed back, in the body (request line and headers,
+as JSON and as text), in X-Request-Id (the Proxy-Authorization value) and
+in the reason phrase, as a hostile proxy would.  Standard library only;
+stops on SIGTERM."""
 
 import base64
+import json
 import http.server
 import select
 import signal
@@ -31,7 +36,26 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         with LOG_LOCK, open(sys.argv[2], "a") as f:
             f.write(line + "\n")
 
+    def _echo(self):
+        """Answers with everything the request carried (see the module comment)."""
+        self._log("ECHO " + self.command + " " + self.path)
+        sent = "%s %s\n%s" % (self.command, self.path, str(self.headers))
+        auth = self.headers.get("Proxy-Authorization", "")
+        body = json.dumps({"error_code": "PROXY.502", "error_msg": "upstream refused: " + sent,
+                           "headers": dict(self.headers.items())}).encode()
+        self.send_response(502, "Bad Gateway " + auth)
+        self.send_header("X-Request-Id", auth or "none")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.close_connection = True
+
     def _authorized(self, line):
+        if len(sys.argv) >= 4 and sys.argv[3] == "echo":
+            self._echo()
+            return False
         if len(sys.argv) < 4:
             self._log(line)
             return True

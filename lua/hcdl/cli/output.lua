@@ -3,10 +3,21 @@
 --
 -- Tables and messages never show a link: its query is a signature.  The
 -- links appear only where they were asked for (--links, "link" in --json).
-local cjson = require "hcdl.json"
+--
+-- Everything here comes from a service: every cell passes text.visible
+-- and is cut to CELL_MAX characters, so a row is one line and the table
+-- is at most a few times the size of the answer (README, "What hcdl
+-- prints"); --links writes only links that are one line of printable
+-- characters; --json says exactly what the service said (hcdl.cli.jsonout).
+local core = require "hcdl.core"
 local entry_mod = require "hcdl.entry"
+local jsonout = require "hcdl.cli.jsonout"
+local text = require "hcdl.text"
 
 local output = {}
+
+--- The widest a table cell gets, in characters (the rest is cut, "…").
+output.CELL_MAX = 100
 
 local UNITS = { "B", "KiB", "MiB", "GiB", "TiB" }
 
@@ -24,10 +35,11 @@ end
 --- What hcdl knows of an entry (name, link, size in bytes or nil), the
 -- library's reading of the five APIs' fields.
 function output.describe(entry)
-  local info = entry_mod.describe(entry)
-  if not info then return { name = "?" } end
+  local info, err = entry_mod.describe(entry)
+  if not info then return { name = "?", err = err } end
   local size = info.exact or (info.kb and info.kb * 1024) or nil
-  return { name = info.name, link = info.url, size = size, approximate = info.exact == nil and size ~= nil }
+  return { name = info.name, link = info.url, size = size, approximate = info.exact == nil and size ~= nil,
+    api = info.api }
 end
 
 --- The size column: "~" marks a size the service gives in KB.
@@ -37,58 +49,99 @@ function output.size(entry)
   return (d.approximate and "~" or "") .. output.bytes(d.size)
 end
 
---- Writes rows (lists of strings) under headers, columns aligned.
+--- A table cell: one line of visible text, at most CELL_MAX characters.
+function output.cell(s)
+  return text.visible(s, output.CELL_MAX)
+end
+
+--- Writes rows (lists of strings) under headers, columns aligned.  Cells
+-- are made visible and cut here, whatever the caller did.
 function output.table(out, headers, rows)
-  local widths = {}
-  for i, h in ipairs(headers) do widths[i] = #h end
-  for _, row in ipairs(rows) do
+  local widths, shown = {}, {}
+  for i, h in ipairs(headers) do widths[i] = text.width(output.cell(h)) end
+  for r, row in ipairs(rows) do
+    shown[r] = {}
     for i, cell in ipairs(row) do
-      if #cell > widths[i] then widths[i] = #cell end
+      local v = output.cell(cell)
+      shown[r][i] = v
+      local w = text.width(v)
+      if w > (widths[i] or 0) then widths[i] = w end
     end
   end
   local function line(cells)
     local parts = {}
     for i, cell in ipairs(cells) do
-      parts[i] = i < #cells and cell .. (" "):rep(widths[i] - #cell) or cell
+      parts[i] = i < #cells and cell .. (" "):rep(widths[i] - text.width(cell)) or cell
     end
     out:write(table.concat(parts, "  "), "\n")
   end
-  line(headers)
-  for _, row in ipairs(rows) do line(row) end
+  local head = {}
+  for i, h in ipairs(headers) do head[i] = output.cell(h) end
+  line(head)
+  for _, row in ipairs(shown) do line(row) end
 end
 
 -- A copy of the entry as JSON can carry it: the service's fields (string
--- keys only), plus what `extra` adds.
+-- keys only, nulls kept), plus what `extra` adds.
 local function json_object(entry, extra)
   local o = {}
   if type(entry) == "table" then
     for k, v in pairs(entry) do
       if type(k) == "string" then o[k] = v end
     end
+    local mt = getmetatable(entry)
+    if type(mt) == "table" and type(rawget(mt, "hcdl_nulls")) == "table" then
+      setmetatable(o, { hcdl_nulls = rawget(mt, "hcdl_nulls") })
+    end
   end
   for k, v in pairs(extra) do o[k] = v end
   return o
 end
 
+--- One entry's JSON object text (its fields, extra's, "unrepresentable").
+function output.json_entry(entry, extra)
+  return jsonout.object(json_object(entry, extra or {}))
+end
+
 --- Writes {"files": [...]}: each entry's fields plus "link", plus
--- extras[i] (path, status, error after a download).
+-- extras[i] (path, status, error after a download).  Every entry is
+-- written, whatever it holds.
 function output.json(out, entries, extras)
   local items = {}
   for i, entry in ipairs(entries) do
     local extra = { link = output.describe(entry).link }
     for k, v in pairs(extras and extras[i] or {}) do extra[k] = v end
-    items[i] = cjson.encode(json_object(entry, extra))
+    items[i] = output.json_entry(entry, extra)
   end
-  -- built by hand: an empty Lua table would encode as {} instead of []
+  -- built by hand: the files list is a list even when empty
   out:write('{"files":[', table.concat(items, ","), "]}\n")
 end
 
---- Writes each entry's link on a line.
+-- A link --links may print: one line of printable ASCII without spaces,
+-- so `xargs` and shells read exactly one URL from it.
+local function printable_link(link)
+  return type(link) == "string" and link:match("^[hH][tT][tT][pP][sS]?://[!-~]+$") ~= nil
+end
+
+--- Writes each entry's link on a line.  A link that is not one line of
+-- printable characters (or an entry hcdl cannot use) is not written: nil, err (kind "api", field
+-- "link", naming the entry and how many were refused) after the others.
 function output.links(out, entries)
+  local refused, first = 0, nil
   for _, entry in ipairs(entries) do
-    local link = output.describe(entry).link
-    if link then out:write(link, "\n") end
+    local d = output.describe(entry)
+    if printable_link(d.link) then
+      out:write(d.link, "\n")
+    else
+      refused = refused + 1
+      first = first or d
+    end
   end
+  if refused == 0 then return true end
+  return nil, core.error{ kind = "api", field = "link", api = first.api, retryable = false,
+    message = ("%s%d link(s) are not one line of printable characters and were not written "
+      .. "(the first is that of %s%s)"):format(first.api and (first.api .. ": ") or "", refused,
+      text.visible(first.name or "?", 200), first.err and (": " .. tostring(first.err.message)) or "") }
 end
 
 return output

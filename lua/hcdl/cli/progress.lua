@@ -7,6 +7,7 @@
 -- progress(done_bytes, total_bytes, rate, info), where info (when the
 -- library gives it) = { files = { [i] = { name, done, total, state } } }.
 local output = require "hcdl.cli.output"
+local text = require "hcdl.text"
 
 local progress = {}
 
@@ -98,7 +99,9 @@ function progress.new(opts)
           local r = file_meters[i](t, f.done or 0)
           if active <= MAX_FILE_LINES then
             local figures = progress.figures(f.done or 0, f.total, r)
-            lines[#lines + 1] = ("  %s  %s"):format(shorten(tostring(f.name), width - #figures - 5), figures)
+            lines[#lines + 1] = ("  %s  %s"):format(
+              -- visible before and after the cut: a cut may split a UTF-8 sequence
+              text.visible(shorten(text.visible(f.name), width - #figures - 5)), figures)
           end
         end
       end

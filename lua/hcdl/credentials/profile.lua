@@ -7,6 +7,8 @@
 --   project_id                 the project, when the config has none
 --   iam_endpoint               the IAM endpoint (hcdl.config)
 -- (SDK core auth/provider.py ProfileCredentialProvider.)
+local configfile = require "hcdl.configfile"
+local core = require "hcdl.core"
 local federation = require "hcdl.credentials.federation"
 
 local provider = {}
@@ -17,10 +19,10 @@ provider.SECTION = "basic"
 -- for these files: `key = value` or `key: value`, keys in lower case,
 -- values trimmed, # and ; comment lines.  { key = value }, or nil.
 function provider.read_ini(path, section)
-  local f = io.open(path, "r")
-  if not f then return nil end
+  local text, too_big = configfile.read(path, "profile", "r")
+  if not text then return nil, nil, too_big end
   local current, values, found = nil, {}, false
-  for line in f:lines() do
+  for line in text:gmatch("[^\n]*") do
     line = line:gsub("^%s+", ""):gsub("%s+$", "")
     local name = line:match("^%[%s*(.-)%s*%]$")
     if name then
@@ -31,7 +33,6 @@ function provider.read_ini(path, section)
       if k and k ~= "" then values[k:lower()] = v end
     end
   end
-  f:close()
   return values, found
 end
 
@@ -43,7 +44,11 @@ function provider.load(cfg, getenv, home)
     path = home and home ~= "" and (home .. "/.huaweicloud/credentials") or nil
   end
   if not path then return { reason = "no home directory to look in" } end
-  local values, found = provider.read_ini(path, provider.SECTION)
+  local values, found, too_big = provider.read_ini(path, provider.SECTION)
+  if too_big then
+    return { path = path, reason = path .. ": " .. too_big, err = core.error{ kind = "input",
+      field = "credentials_file", path = path, message = ("credentials file %s: %s"):format(path, too_big) } }
+  end
   if not values then return { path = path, reason = path .. " does not exist" } end
   if not found then return { path = path, reason = ("%s has no [%s] section"):format(path, provider.SECTION) } end
   local function get(k) local v = values[k]; return v ~= "" and v or nil end

@@ -7,6 +7,7 @@
 -- `credentials`; access/accessKeyId, secret/secretAccessKey,
 -- securitytoken/securityToken, expires_at/expiration.  The expiry is UTC,
 -- "%Y-%m-%dT%H:%M:%S.%fZ".
+local configfile = require "hcdl.configfile"
 local core = require "hcdl.core"
 local cjson = require "hcdl.json"
 local timefmt = require "hcdl.timefmt"
@@ -49,13 +50,15 @@ end
 
 --- The contents of a file (a token), trimmed; nil, err when missing or empty.
 function temporary.read_token_file(path, what)
-  local f = io.open(path, "rb")
-  if not f then
+  local s, too_big = configfile.read(path, "token")
+  if too_big then
+    return nil, core.error{ kind = "input", path = path, field = "id_token_file",
+      message = ("%s: the token file %s is %s"):format(what, path, too_big) }
+  end
+  if not s then
     return nil, core.error{ kind = "auth", path = path,
       message = ("%s: the token file %s cannot be read"):format(what, path) }
   end
-  local s = f:read("*a") or ""
-  f:close()
   s = s:gsub("^%s+", ""):gsub("%s+$", "")
   if s == "" then
     return nil, core.error{ kind = "auth", path = path,
