@@ -61,7 +61,16 @@ WARN := -std=c99 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 ALL_CFLAGS := $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden \
               -DHCDL_VERSION='"$(VERSION)"' -I$(LUA_INC) $(EXTRA_CFLAGS)
 # No liblua: the host process provides the Lua API.
-LIBS := -lcurl -lcrypto -lpthread
+LIBS := -lcurl -lcrypto -lz -lpthread
+# ISA-L (Debian libisal-dev) gives SIMD CRC-64/CRC-32 when its header is
+# there; otherwise src/crc.c's portable tables (HCDL_NO_ISAL=1 forces them).
+ifeq ($(HCDL_NO_ISAL),)
+  HAVE_ISAL := $(shell printf '\043include <isa-l/crc64.h>\n' | $(or $(CC),cc) -E -x c - >/dev/null 2>&1 && echo 1)
+endif
+ifeq ($(HAVE_ISAL),1)
+  ALL_CFLAGS += -DHCDL_HAVE_ISAL
+  LIBS += -lisal
+endif
 ALL_LDFLAGS := -shared $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 ROOT := $(abspath .)

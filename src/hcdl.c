@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "compat.h"
 #include "digest.h"
+#include "verifier.h"
 #include "engine.h"
 #include "error.h"
 #include "fileio.h"
@@ -65,6 +66,10 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
         {"pid", hcdl_engine_pid},
         {"task", hcdl_task_new},
         {"md5", hcdl_digest_new},
+        {"verifier", hcdl_verifier_new},
+        {"crc64", hcdl_crc64_lua},
+        {"crc64_combine", hcdl_crc64_combine_lua},
+        {"features", hcdl_features_lua},
         {"dir", hcdl_dir_open},
         {"curl_version", hcdl_http_curl_version},
         {"apis", hcdl_api_list},
@@ -86,6 +91,7 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
     hcdl_fileio_init(L);
     hcdl_task_init(L);
     hcdl_digest_init(L);
+    hcdl_verifier_init(L);
 
     lua_newtable(L);
     hcdl_setfuncs(L, plain, 0);

@@ -19,10 +19,11 @@
 #include "fileio.h"
 #include "task.h"
 #include "thread.h"
+#include "verifier.h"
 
 #define TASK_MT "hcdl.task"
 
-enum { OP_COMMIT, OP_HASH, OP_ALLOCATE, OP_WRITE, OP_SYNC };
+enum { OP_COMMIT, OP_HASH, OP_ALLOCATE, OP_WRITE, OP_SYNC, OP_VERIFY };
 
 typedef struct {
     pthread_mutex_t mu;
@@ -45,6 +46,11 @@ typedef struct {
     const char *what;         /* "cannot rename" ... */
     const char *err_name;     /* which of our names it was about */
     char md5[33];
+    /* OP_VERIFY: what to check (the ETag copied), and the outcome */
+    hcdl_vconf vconf;
+    char *etag;
+    hcdl_verifier check;
+    int checking;
 } task;
 
 /* ---- the work (task thread) ---------------------------------------------------- */
@@ -176,6 +182,33 @@ static int do_write(task *k)
     return k->fsync ? sync_dir(k) : 0;
 }
 
+/* One pass over the whole file through every check asked for. */
+static int do_verify(task *k)
+{
+    unsigned char buf[1 << 16];
+    off_t pos = 0;
+    EVP_MD *md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+    int rc = md5 != NULL ? hcdl_verifier_start(&k->check, &k->vconf, md5) : -1;
+    EVP_MD_free(md5);
+    if (rc != 0)
+        return fail(k, ENOMEM, "cannot verify", k->path);
+    k->checking = 1;
+    for (;;) {
+        ssize_t r = pread(k->fd, buf, sizeof buf, pos);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return fail(k, errno, "cannot read", k->path);
+        if (r == 0)
+            break;
+        if (hcdl_verifier_update(&k->check, buf, (size_t)r) != 0)
+            return fail(k, EIO, "cannot verify", k->path);
+        pos += r;
+    }
+    hcdl_verifier_finish(&k->check);
+    return 0;
+}
+
 static void *run_task(void *arg)
 {
     task *k = arg;
@@ -194,6 +227,9 @@ static void *run_task(void *arg)
         break;
     case OP_WRITE:
         do_write(k);
+        break;
+    case OP_VERIFY:
+        do_verify(k);
         break;
     case OP_SYNC:
         if (fsync(k->fd) != 0 && errno != EINVAL)
@@ -240,7 +276,11 @@ static void task_release(task *k)
     free(k->state);
     free(k->path);
     free(k->data);
-    k->dir_path = k->part = k->final = k->state = k->path = k->data = NULL;
+    free(k->etag);
+    k->dir_path = k->part = k->final = k->state = k->path = k->data = k->etag = NULL;
+    if (k->checking)
+        hcdl_verifier_free(&k->check);
+    k->checking = 0;
 }
 
 static int task_gc(lua_State *L)
@@ -292,6 +332,20 @@ static int dup_fd(lua_State *L, int fd)
     return d;
 }
 
+/* verify: { file, path?, md5?, etag?, size?, crc64?, formats? } */
+static void read_verify(lua_State *L, task *k, int args)
+{
+    hcdl_vconf_read(L, args, &k->vconf);
+    if (k->vconf.etag != NULL) {
+        k->etag = malloc(k->vconf.etag_len + 1);
+        if (k->etag == NULL)
+            luaL_error(L, "hcdl: out of memory");
+        memcpy(k->etag, k->vconf.etag, k->vconf.etag_len);
+        k->etag[k->vconf.etag_len] = '\0';
+        k->vconf.etag = k->etag;
+    }
+}
+
 static void read_args(lua_State *L, task *k, int args)
 {
     const char *dpath = NULL;
@@ -333,15 +387,19 @@ static void read_args(lua_State *L, task *k, int args)
         k->final = dup_name(L, args, "name", 1);
         k->data = dup_field(L, args, "data", 1, &k->data_len);
         break;
+    case OP_VERIFY:
+        read_verify(L, k, args);
+        break;
     default:
-        if (k->fd < 0)
-            luaL_error(L, "hcdl.task: this task needs file");
+        break;
     }
+    if (k->op != OP_COMMIT && k->op != OP_WRITE && k->fd < 0)
+        luaL_error(L, "hcdl.task: this task needs file");
 }
 
 static int op_code(lua_State *L, int arg)
 {
-    static const char *const names[] = {"commit", "hash", "allocate", "write", "sync", NULL};
+    static const char *const names[] = {"commit", "hash", "allocate", "write", "sync", "verify", NULL};
     return luaL_checkoption(L, arg, NULL, names);
 }
 
@@ -433,6 +491,8 @@ static int task_result(lua_State *L)
     }
     if (k->op == OP_HASH)
         lua_pushstring(L, k->md5);
+    else if (k->op == OP_VERIFY)
+        hcdl_verifier_push(L, &k->check);
     else
         lua_pushboolean(L, 1);
     return 1;

@@ -12,8 +12,10 @@
  *   restarts from zero instead of splicing two objects;
  * - never more than the requested range is written;
  * - error answers (403 expired, 5xx) go to a small memory buffer;
- * - the MD5 covers exactly the bytes on disk from offset 0: the prefix is
- *   read back from the file itself, then every byte written after it.
+ * - the checks (MD5, multipart ETag, CRC-64, the file's format) cover
+ *   exactly the bytes on disk from offset 0: the prefix is read back from
+ *   the file itself, then every byte written after it.  A range transfer
+ *   checks only the CRC-64 of its own bytes (the caller combines them).
  */
 /* _GNU_SOURCE for sync_file_range (Linux): start write-back while receiving. */
 #define _GNU_SOURCE
@@ -288,6 +290,11 @@ static int read_sink(lua_State *L, int spec, hcdl_transfer *t)
         t->sync_interval = 1.0;
     lua_getfield(L, spec, "md5");
     t->want_md5 = lua_toboolean(L, -1);
+    lua_getfield(L, spec, "verify");
+    t->want_verify = lua_toboolean(L, -1);
+    lua_getfield(L, spec, "crc64");
+    t->want_crc64 = lua_toboolean(L, -1);
+    lua_pop(L, 2);
     lua_getfield(L, spec, "writeback");
     t->writeback = lua_toboolean(L, -1);
     lua_pop(L, 2);
@@ -438,10 +445,10 @@ static int etag_is_md5(const hcdl_buf *h)
     return 1;
 }
 
-/* Hashes the first md5_prefix bytes of the file into the digest. */
+/* Feeds the first md5_prefix bytes of the file to the checks. */
 static int hash_prefix(hcdl_transfer *t)
 {
-    char buf[1 << 16];
+    unsigned char buf[1 << 16];
     long long left = t->md5_prefix, pos = 0;
     while (left > 0) {
         size_t want = (size_t)(left < (long long)sizeof buf ? left : (long long)sizeof buf);
@@ -452,7 +459,7 @@ static int hash_prefix(hcdl_transfer *t)
             t->io_errno = r < 0 ? errno : EIO; /* a file shorter than it was */
             return -1;
         }
-        if (EVP_DigestUpdate(t->md5, buf, (size_t)r) != 1) {
+        if (hcdl_verifier_update(&t->check, buf, (size_t)r) != 0) {
             t->io_errno = EIO;
             return -1;
         }
@@ -462,13 +469,44 @@ static int hash_prefix(hcdl_transfer *t)
     return 0;
 }
 
-static int start_md5(hcdl_transfer *t)
+/* 1 if the answer carries a CRC-64 of the object, in any spelling
+ * (x-obs-hash-crc64ecma, x-obs-checksum-crc64ecma, x-amz-checksum-...,
+ * metadata): the caller picks the value, this only decides to compute. */
+static int has_crc64(const hcdl_buf *h)
 {
-    t->md5 = EVP_MD_CTX_new();
-    if (t->md5 == NULL || EVP_DigestInit_ex(t->md5, t->md5_alg, NULL) != 1) {
+    const char *p = h->data, *end = h->data + h->len;
+    while (p != NULL && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon;
+        if (eol == NULL)
+            eol = end;
+        colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon != NULL && colon - p >= 9 && strncasecmp(colon - 9, "crc64ecma", 9) == 0)
+            return 1;
+        p = eol < end ? eol + 1 : NULL;
+    }
+    return 0;
+}
+
+static int start_checks(hcdl_transfer *t)
+{
+    hcdl_vconf c;
+    size_t n = 0;
+    memset(&c, 0, sizeof c);
+    c.total = t->status == 206 ? t->cr_total : t->content_length;
+    c.md5 = t->want_md5 && etag_is_md5(&t->head);
+    c.crc64 = t->want_crc64 || (t->want_verify && has_crc64(&t->head));
+    if (t->want_verify) {
+        c.etag = find_header(&t->head, "etag:", &n);
+        c.etag_len = n;
+        c.formats = 1;
+    }
+    if (!c.md5 && !c.crc64 && c.etag == NULL && !c.formats)
+        return 0;
+    if (hcdl_verifier_start(&t->check, &c, t->md5_alg) != 0) {
         t->io_errno = ENOMEM;
         return -1;
     }
+    t->checking = 1;
     return hash_prefix(t);
 }
 
@@ -536,8 +574,8 @@ static void decide(hcdl_transfer *t)
     if (!same_object(t))
         return;
     t->mode = MODE_BODY;
-    /* MD5 costs about as much CPU as receiving: only when it can verify */
-    if (t->want_md5 && etag_is_md5(&t->head) && start_md5(t) != 0)
+    /* MD5 costs about as much CPU as receiving: only what can verify */
+    if (start_checks(t) != 0)
         t->mode = MODE_REFUSED;
     /* The caller records validators before the body ends (a killed run
      * must resume with them): the headers are shared now. */
@@ -610,7 +648,7 @@ static size_t to_file(hcdl_transfer *t, const char *ptr, size_t n)
             t->io_errno = errno;
             return 0;
         }
-        if (t->md5 != NULL && EVP_DigestUpdate(t->md5, ptr + done, (size_t)w) != 1) {
+        if (t->checking && hcdl_verifier_update(&t->check, (const unsigned char *)ptr + done, (size_t)w) != 0) {
             t->io_errno = EIO;
             return 0;
         }
@@ -637,7 +675,7 @@ static size_t to_stream(hcdl_transfer *t, const char *ptr, size_t n)
     }
     pthread_mutex_unlock(t->lock);
     if (r == n) {
-        if (t->md5 != NULL && EVP_DigestUpdate(t->md5, ptr, n) != 1) {
+        if (t->checking && hcdl_verifier_update(&t->check, (const unsigned char *)ptr, n) != 0) {
             t->io_errno = EIO;
             return 0;
         }
@@ -723,8 +761,6 @@ CURLcode hcdl_transfer_setup(hcdl_transfer *t, const hcdl_net *net, const EVP_MD
 
 void hcdl_transfer_finish(hcdl_transfer *t, CURLcode rc)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0, i;
     t->rc = rc;
     if (t->easy != NULL && t->status == 0)
         curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
@@ -737,11 +773,10 @@ void hcdl_transfer_finish(hcdl_transfer *t, CURLcode rc)
     /* An empty body never reached on_body: decide now (a 0-byte object). */
     if (rc == CURLE_OK && t->mode == MODE_UNDECIDED && t->easy != NULL)
         decide(t);
-    if (t->md5 != NULL && rc == CURLE_OK && t->mode == MODE_BODY &&
-        EVP_DigestFinal_ex(t->md5, md, &mdlen) == 1) {
-        for (i = 0; i < mdlen && i < 16; i++)
-            snprintf(t->md5_hex + 2 * i, 3, "%02x", md[i]);
-    }
+    /* a range's CRC-64 counts even when it stopped early: the caller
+     * combines the bytes it kept */
+    if (t->checking && ((rc == CURLE_OK && t->mode == MODE_BODY) || t->want_crc64))
+        hcdl_verifier_finish(&t->check);
     if (rc == CURLE_OK && t->mode == MODE_BODY && t->sink == SINK_FILE && t->sync_every > 0 &&
         t->synced < t->written) {
         if (fdatasync(t->fd) != 0 && errno != EINVAL)
@@ -803,9 +838,13 @@ void hcdl_transfer_push_result(lua_State *L, hcdl_transfer *t)
         hcdl_pushinteger(L, t->cr_total);
         lua_setfield(L, -2, "range_total");
     }
-    if (t->md5_hex[0] != '\0') {
-        lua_pushstring(L, t->md5_hex);
-        lua_setfield(L, -2, "md5");
+    if (t->checking && t->check.finished) {
+        if (t->check.md5_hex[0] != '\0') {
+            lua_pushstring(L, t->check.md5_hex);
+            lua_setfield(L, -2, "md5");
+        }
+        hcdl_verifier_push(L, &t->check);
+        lua_setfield(L, -2, "checks");
     }
     if (t->sink == SINK_MEMORY || t->mode == MODE_ERROR_BODY) {
         lua_pushlstring(L, t->body_in.data != NULL ? t->body_in.data : "", t->body_in.len);
@@ -824,10 +863,9 @@ void hcdl_transfer_free(hcdl_transfer *t)
         close(t->fd);
         t->fd = -1;
     }
-    if (t->md5 != NULL) {
-        EVP_MD_CTX_free(t->md5);
-        t->md5 = NULL;
-    }
+    if (t->checking)
+        hcdl_verifier_free(&t->check);
+    t->checking = 0;
     curl_slist_free_all(t->headers);
     t->headers = NULL;
     free(t->url);

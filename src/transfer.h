@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "verifier.h"
 
 enum { SINK_MEMORY, SINK_FILE, SINK_STREAM };
 enum { MODE_UNDECIDED, MODE_BODY, MODE_ERROR_BODY, MODE_REFUSED };
@@ -42,7 +43,9 @@ struct hcdl_transfer {
     char *expect_etag;        /* the object must still be this one */
     long long expect_total;   /* ... of this size; -1: not checked */
     int want_md5;
-    long long md5_prefix;     /* hash this many bytes of the file first */
+    int want_verify;          /* every check the answer allows (verifier.h) */
+    int want_crc64;           /* CRC-64/XZ of the bytes this transfer writes */
+    long long md5_prefix;     /* check this many bytes of the file first */
     int writeback;            /* start write-back every 8 MiB */
     long long sync_every;     /* fdatasync after this many new bytes; 0 = never */
     double sync_interval;     /* ... or after this many seconds with new bytes */
@@ -60,8 +63,8 @@ struct hcdl_transfer {
     long long written, synced, flushed;
     double last_sync;         /* monotonic time of the last fdatasync */
     long long cr_start, cr_end, cr_total, content_length;
-    EVP_MD_CTX *md5;
-    char md5_hex[33];
+    hcdl_verifier check;      /* fed every byte written, once decided */
+    int checking;
     char refused[160];
     const char *refused_code; /* "range", "changed", "overflow" */
     int io_errno;

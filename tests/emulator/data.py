@@ -11,6 +11,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import backups
+import integrity
 
 TZ8 = timezone(timedelta(hours=8))
 UTC = timezone.utc
@@ -391,6 +392,12 @@ def default_config(errorlog_creating):
         "redislog_ready_calls": 1,      # collected run logs appear after this many list calls ...
         "redislog_ready_delay": 2.0,    # ... or after this many seconds, whichever comes first
         "store_strict_query": True,     # store rejects a link whose query is not byte-exact as issued
+        # integrity headers of the store (integrity.py): multipart ETags for objects of at
+        # least multipart_threshold bytes (0: never), CRC-64 under crc64_header ("": none)
+        "multipart_threshold": 0,
+        "multipart_part_size": 8 * 1024 * 1024,
+        "crc64_header": "",
+        "version_ids": False,
         "link_ttl_gaussdb": 3600,       # default validity of issued links, seconds
         "link_ttl_rds": 3600,
         "link_ttl_redislog": 86400,
@@ -437,6 +444,12 @@ class State:
                     allowed = backups.SEED_VARIANTS[k[:-len("_variant")]]
                     if v not in allowed:
                         raise ValueError(f"{k} must be one of {', '.join(allowed)}")
+                    self.config[k] = v
+                    continue
+                if want is str:
+                    if not isinstance(v, str) or (k == "crc64_header" and v and v not in integrity.SPELLINGS):
+                        raise ValueError(f"{k} must be " + ("one of " + ", ".join(integrity.SPELLINGS)
+                                                            + ' or ""' if k == "crc64_header" else "a string"))
                     self.config[k] = v
                     continue
                 if want is bool:

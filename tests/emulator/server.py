@@ -410,8 +410,10 @@ class Handler(BaseHTTPRequestHandler):
         obj = app.state.add_object(data.BUCKET_ADHOC, name, size)
         if real is not None:
             obj.name = real[0]
+        app.store.integrity.configure(obj, req)      # part_size, crc64, version_id, damage
         url, expires = app.store.presign(self.base_url(), obj, ttl, subres, verb)
-        out = {"url": url, "etag": '"' + app.store.etag(obj) + '"', "size": size, "name": name,
+        etag = app.store.integrity.etag(obj, app.state.config, lambda: '"' + app.store.etag(obj) + '"')
+        out = {"url": url, "etag": etag, "size": size, "name": name,
                "bucket": obj.bucket, "key": obj.key, "expires": expires}
         if real is not None:
             out["content"] = req["content"]

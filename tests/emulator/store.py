@@ -26,6 +26,7 @@ import urllib.parse
 from xml.sax.saxutils import escape
 
 import content
+import integrity
 
 SUBRESOURCES = (
     "acl", "response-cache-control", "response-content-disposition", "response-content-encoding",
@@ -65,6 +66,7 @@ class Store:
         self._etag_lock = threading.Lock()
         self._etag_busy = {}
         self._closed = False
+        self.integrity = integrity.Integrity()     # multipart ETags, CRC-64, version ids
         try:
             with open(self._etag_path) as f:
                 self._etags = json.load(f)
@@ -205,9 +207,11 @@ class Store:
         return self._object(obj, params, headers, head, rid)
 
     def _object(self, obj, params, headers, head, rid):
-        etag = '"' + self.etag(obj) + '"'
+        config = self.state.config
+        etag = self.integrity.etag(obj, config, lambda: '"' + self.etag(obj) + '"')
         lastmod = email.utils.formatdate(obj.mtime, usegmt=True)
         base = [("ETag", etag), ("Last-Modified", lastmod), ("Accept-Ranges", "bytes")]
+        base += self.integrity.headers(obj, config)
         overrides = [(RESPONSE_OVERRIDES[k], v) for k, v in params.items() if k in RESPONSE_OVERRIDES]
         ctype = [("Content-Type", "application/octet-stream")] if "response-content-type" not in params else []
 

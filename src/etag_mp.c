@@ -1,0 +1,185 @@
+/*
+ * etag_mp.c - see etag_mp.h.
+ */
+#include <string.h>
+
+#include "etag_mp.h"
+
+#define MIB (1024LL * 1024)
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int hcdl_mp_parse(const char *etag, size_t len, unsigned char want[16], long long *n)
+{
+    size_t i;
+    long long parts = 0;
+    if (len >= 2 && etag[0] == '"' && etag[len - 1] == '"') {
+        etag++;
+        len -= 2;
+    }
+    if (len < 34 || len > 33 + 9 || etag[32] != '-')
+        return 0;
+    for (i = 0; i < 16; i++) {
+        int hi = hexval(etag[2 * i]), lo = hexval(etag[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return 0;
+        want[i] = (unsigned char)(hi * 16 + lo);
+    }
+    for (i = 33; i < len; i++) {
+        if (etag[i] < '0' || etag[i] > '9')
+            return 0;
+        parts = parts * 10 + (etag[i] - '0');
+    }
+    if (parts < 1 || etag[33] == '0')
+        return 0;
+    *n = parts;
+    return 1;
+}
+
+/* ceil(total / p) == n */
+static int fits(long long total, long long n, long long p)
+{
+    return p > 0 && (total + p - 1) / p == n;
+}
+
+static int known(const hcdl_mp *mp, long long p)
+{
+    int i;
+    for (i = 0; i < mp->count; i++)
+        if (mp->c[i].size == p)
+            return 1;
+    return 0;
+}
+
+static int add(hcdl_mp *mp, long long p, int strong)
+{
+    hcdl_mp_candidate *c;
+    if (mp->count >= HCDL_MP_MAX_CANDIDATES || !fits(mp->total, mp->parts, p) || known(mp, p))
+        return 0;
+    c = &mp->c[mp->count];
+    memset(c, 0, sizeof *c);
+    c->size = p;
+    c->strong = strong;
+    c->part = EVP_MD_CTX_new();
+    c->outer = EVP_MD_CTX_new();
+    mp->count++; /* counted before checking, so hcdl_mp_free releases it */
+    if (c->part == NULL || c->outer == NULL || EVP_DigestInit_ex(c->part, mp->md5, NULL) != 1 ||
+        EVP_DigestInit_ex(c->outer, mp->md5, NULL) != 1)
+        return -1;
+    return 0;
+}
+
+static int add_candidates(hcdl_mp *mp)
+{
+    static const long long usual[] = {8, 5, 16, 15, 32, 64, 100};
+    long long p, lo, hi;
+    size_t i;
+    if (mp->parts == 1) /* one part: its size is the object's */
+        return add(mp, mp->total > 0 ? mp->total : 1, 1);
+    for (i = 0; i < sizeof usual / sizeof usual[0]; i++)
+        if (add(mp, usual[i] * MIB, 1) != 0)
+            return -1;
+    for (p = 64 * 1024; p > 0 && p <= mp->total; p *= 2)
+        if (add(mp, p, 1) != 0)
+            return -1;
+    /* whole MiB with ceil(S / P) = N: P in [ceil(S / N), ceil(S / (N - 1)) - 1] */
+    lo = (mp->total + mp->parts - 1) / mp->parts;
+    hi = (mp->total + mp->parts - 2) / (mp->parts - 1) - 1;
+    for (p = (lo + MIB - 1) / MIB * MIB; p <= hi && mp->count < HCDL_MP_MAX_CANDIDATES; p += MIB)
+        if (add(mp, p, 0) != 0)
+            return -1;
+    return 0;
+}
+
+int hcdl_mp_start(hcdl_mp *mp, const unsigned char want[16], long long n, long long total,
+                  const EVP_MD *md5)
+{
+    memset(mp, 0, sizeof *mp);
+    memcpy(mp->want, want, 16);
+    mp->parts = n;
+    mp->total = total;
+    mp->md5 = md5;
+    if (total < 0 || add_candidates(mp) != 0) {
+        hcdl_mp_free(mp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Ends the candidate's current part: its MD5 goes into the outer MD5. */
+static int end_part(hcdl_mp *mp, hcdl_mp_candidate *c)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(c->part, md, &len) != 1 || EVP_DigestUpdate(c->outer, md, len) != 1 ||
+        EVP_DigestInit_ex(c->part, mp->md5, NULL) != 1)
+        return -1;
+    c->in_part = 0;
+    return 0;
+}
+
+static int feed(hcdl_mp *mp, hcdl_mp_candidate *c, const unsigned char *p, size_t len)
+{
+    while (len > 0) {
+        long long room = c->size - c->in_part;
+        size_t k = (long long)len < room ? len : (size_t)room;
+        if (EVP_DigestUpdate(c->part, p, k) != 1)
+            return -1;
+        c->in_part += (long long)k;
+        p += k;
+        len -= k;
+        if (c->in_part == c->size && end_part(mp, c) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int hcdl_mp_update(hcdl_mp *mp, const unsigned char *p, size_t len)
+{
+    int i;
+    for (i = 0; i < mp->count; i++)
+        if (feed(mp, &mp->c[i], p, len) != 0)
+            return -1;
+    return 0;
+}
+
+long long hcdl_mp_finish(hcdl_mp *mp, int *strong_tried)
+{
+    int i;
+    long long found = 0;
+    *strong_tried = 0;
+    for (i = 0; i < mp->count; i++) {
+        hcdl_mp_candidate *c = &mp->c[i];
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+        if (c->in_part > 0 && end_part(mp, c) != 0)
+            continue;
+        if (EVP_DigestFinal_ex(c->outer, md, &len) != 1 || len != 16)
+            continue;
+        if (memcmp(md, mp->want, 16) == 0 && found == 0)
+            found = c->size;
+        else if (c->strong)
+            *strong_tried = 1;
+    }
+    return found;
+}
+
+void hcdl_mp_free(hcdl_mp *mp)
+{
+    int i;
+    for (i = 0; i < mp->count; i++) {
+        EVP_MD_CTX_free(mp->c[i].part);
+        EVP_MD_CTX_free(mp->c[i].outer);
+        mp->c[i].part = mp->c[i].outer = NULL;
+    }
+    mp->count = 0;
+}

@@ -1,0 +1,54 @@
+/*
+ * etag_mp.h - checking an object against a multipart ETag,
+ * "<md5 of the parts' binary MD5s>-N", while its bytes go by once.
+ *
+ * The part size P is not in the ETag; with the object's size S only sizes
+ * with ceil(S / P) = N are possible.  The candidates tried, most likely
+ * first: the sizes uploaders use (5, 8, 15, 16, 32, 64, 100 MiB), powers
+ * of two from 64 KiB, then whole MiB in the interval; at most
+ * HCDL_MP_MAX_CANDIDATES, each costing one MD5 of the whole object.
+ *
+ * A candidate from the first two groups (or the single possible size when
+ * N = 1) is "strong": the caller may take a mismatch with it as damage.
+ * Whole-MiB guesses that do not match prove nothing.
+ */
+#ifndef HCDL_ETAG_MP_H
+#define HCDL_ETAG_MP_H
+
+#include <openssl/evp.h>
+
+#define HCDL_MP_MAX_CANDIDATES 8
+
+typedef struct {
+    long long size;          /* the part size tried */
+    int strong;
+    long long in_part;       /* bytes of the current part so far */
+    EVP_MD_CTX *part, *outer;
+} hcdl_mp_candidate;
+
+typedef struct {
+    unsigned char want[16];
+    long long parts;         /* N */
+    long long total;         /* S */
+    int count;
+    hcdl_mp_candidate c[HCDL_MP_MAX_CANDIDATES];
+    const EVP_MD *md5;
+} hcdl_mp;
+
+/* 1 if etag (quotes optional) is "<32 hex>-N" with N >= 1; fills want, n. */
+int hcdl_mp_parse(const char *etag, size_t len, unsigned char want[16], long long *n);
+
+/* Starts checking an object of total bytes against the parsed ETag.
+ * 0, or -1 (out of memory; mp is then released). */
+int hcdl_mp_start(hcdl_mp *mp, const unsigned char want[16], long long n, long long total,
+                  const EVP_MD *md5);
+
+int hcdl_mp_update(hcdl_mp *mp, const unsigned char *p, size_t len);
+
+/* After the last byte: the matching part size, 0 when none matched.
+ * *strong_tried: a strong candidate was among those that did not match. */
+long long hcdl_mp_finish(hcdl_mp *mp, int *strong_tried);
+
+void hcdl_mp_free(hcdl_mp *mp);
+
+#endif
