@@ -60,8 +60,8 @@ class RedisError(RuntimeError):
 class Server:
     """One redis-server on a unix socket in a temp dir; stopped and removed on exit."""
 
-    def __init__(self, checksum=True):
-        self.dir = tempfile.mkdtemp(prefix="hcdl-redis-")
+    def __init__(self, checksum=True, parent=None):
+        self.dir = tempfile.mkdtemp(prefix="hcdl-redis-", dir=parent)
         self.sock_path = os.path.join(self.dir, "redis.sock")
         args = ["redis-server", "--port", "0", "--unixsocket", self.sock_path, "--dir", self.dir,
                 "--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no",
@@ -125,7 +125,7 @@ class Server:
         out = [b"*%d\r\n" % len(args)]
         for a in args:
             b = a if isinstance(a, bytes) else str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+            out += (b"$%d\r\n" % len(b), b, b"\r\n")      # no %s: it is slow for MiB values
         return b"".join(out)
 
     def _line(self):
@@ -239,6 +239,30 @@ def generate(jobs):
     return out
 
 
+def write_big(path, size, seed="bench"):
+    """An RDB of about `size` bytes at `path` (bench/download), written by redis-server from
+    1 MiB random values sent in batches (neither side holds the whole data set twice)."""
+    rng = random.Random(seed)
+    parent = os.path.dirname(os.path.abspath(path))
+    # 16 random MiB, each value one of them with its number in front: incompressible
+    # (RDB's LZF looks within a value), and quick to make.
+    blocks = [rng.randbytes(1048576) for _ in range(16)]
+    with Server(checksum=True, parent=parent) as server:   # dump.rdb on the same disk: a rename
+        server.pipeline(keyspace(rng, 0))
+        left, n = size - 200000, 0
+        while left > 0:
+            batch = []
+            while left > 0 and len(batch) < 32:
+                k = min(left, 1048576)
+                batch.append(("SET", f"blob:{n:07d}", b"%016d" % n + blocks[n % 16][16:k]))
+                left -= k + 20
+                n += 1
+            server.pipeline(batch)
+        server.call("SAVE")
+        os.replace(os.path.join(server.dir, "dump.rdb"), path)
+    return os.path.getsize(path)
+
+
 def fixture(checksum):
     with open(FIXTURE_CHECKSUM if checksum else FIXTURE_NO_CHECKSUM, "rb") as f:
         return f.read()
@@ -257,6 +281,9 @@ def write_fixtures():
 if __name__ == "__main__":
     if sys.argv[1:] == ["--fixtures"]:
         write_fixtures()
+    elif len(sys.argv) == 4 and sys.argv[1] == "--big" and sys.argv[2].isdigit():
+        print(write_big(sys.argv[3], int(sys.argv[2])))
     else:
-        sys.stderr.write("usage: rdbgen.py --fixtures   (rewrites tests/emulator/fixtures/*.rdb)\n")
+        sys.stderr.write("usage: rdbgen.py --fixtures          (rewrites tests/emulator/fixtures/*.rdb)\n"
+                         "       rdbgen.py --big SIZE PATH     (an RDB of about SIZE bytes, for bench/download)\n")
         sys.exit(2)
