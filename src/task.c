@@ -204,6 +204,8 @@ static int do_verify(task *k)
         if (hcdl_verifier_update(&k->check, buf, (size_t)r) != 0)
             return fail(k, EIO, "cannot verify", k->path);
         pos += r;
+        if (hcdl_verifier_idle(&k->check))
+            break;
     }
     hcdl_verifier_finish(&k->check);
     return 0;

@@ -176,6 +176,48 @@ static int read_opt_string(lua_State *L, int spec, const char *field, char **out
     return 0;
 }
 
+/* expect_headers = { [name] = value }: names of header characters, values
+ * without NUL; packed as "name\0value\0" pairs and a final "\0". */
+static int read_expect_headers(lua_State *L, int spec, hcdl_transfer *t)
+{
+    hcdl_buf b;
+    int bad = 0;
+    memset(&b, 0, sizeof b);
+    lua_getfield(L, spec, "expect_headers");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    luaL_checktype(L, -1, LUA_TTABLE);
+    lua_pushnil(L);
+    while (!bad && lua_next(L, -2) != 0) {
+        size_t kn, vn;
+        const char *k, *v;
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+            bad = 1;
+            lua_pop(L, 2);
+            break;
+        }
+        k = lua_tolstring(L, -2, &kn);
+        v = lua_tolstring(L, -1, &vn);
+        if (kn == 0 || kn > 100 || strlen(k) != kn || strlen(v) != vn || strchr(k, ':') != NULL)
+            bad = 1;
+        else if (hcdl_buf_append(&b, k, kn + 1) != 0 || hcdl_buf_append(&b, v, vn + 1) != 0)
+            bad = 2;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (!bad && hcdl_buf_append(&b, "", 1) != 0)
+        bad = 2;
+    if (bad) {
+        hcdl_buf_free(&b);
+        return luaL_error(L, bad == 2 ? "hcdl: out of memory"
+                                      : "hcdl transfer: expect_headers must map header names to values");
+    }
+    t->expect_headers = b.data; /* the buffer's memory is now the transfer's */
+    return 0;
+}
+
 static int read_seconds(lua_State *L, int spec, const char *field, double *out)
 {
     lua_getfield(L, spec, field);
@@ -283,6 +325,8 @@ static int read_sink(lua_State *L, int spec, hcdl_transfer *t)
     if ((rc = read_int(L, spec, "stream_limit", DEFAULT_STREAM_LIMIT, &v)) != 0)
         return rc;
     t->stream_limit = v > 0 ? (size_t)v : DEFAULT_STREAM_LIMIT;
+    if ((rc = read_expect_headers(L, spec, t)) != 0)
+        return rc;
     if ((rc = read_opt_string(L, spec, "expect_etag", &t->expect_etag)) != 0 ||
         (rc = read_seconds(L, spec, "sync_interval", &t->sync_interval)) != 0)
         return rc;
@@ -518,6 +562,26 @@ static void refuse(hcdl_transfer *t, const char *code, const char *message)
     snprintf(t->refused, sizeof t->refused, "%s", message);
 }
 
+/* The CRC-64 and version id of the first answer, when it had them. */
+static int same_headers(hcdl_transfer *t)
+{
+    const char *p = t->expect_headers;
+    char name[160], msg[160];
+    while (p != NULL && *p != '\0') {
+        const char *value = p + strlen(p) + 1, *v;
+        size_t n;
+        snprintf(name, sizeof name, "%s:", p);
+        v = find_header(&t->head, name, &n);
+        if (v == NULL || n != strlen(value) || memcmp(v, value, n) != 0) {
+            snprintf(msg, sizeof msg, "the object's %s is not the one of the first answer: it changed", p);
+            refuse(t, "changed", msg);
+            return 0;
+        }
+        p = value + strlen(value) + 1;
+    }
+    return 1;
+}
+
 /* Is this answer about the object the caller started with? */
 static int same_object(hcdl_transfer *t)
 {
@@ -537,7 +601,7 @@ static int same_object(hcdl_transfer *t)
             return 0;
         }
     }
-    return 1;
+    return same_headers(t);
 }
 
 /* Decides, before the first body byte lands, where the body may go. */
@@ -872,7 +936,8 @@ void hcdl_transfer_free(hcdl_transfer *t)
     free(t->method);
     free(t->body);
     free(t->expect_etag);
-    t->url = t->method = t->body = t->expect_etag = NULL;
+    free(t->expect_headers);
+    t->url = t->method = t->body = t->expect_etag = t->expect_headers = NULL;
     hcdl_buf_free(&t->head);
     hcdl_buf_free(&t->body_in);
     hcdl_buf_free(&t->stream);

@@ -41,6 +41,7 @@ struct hcdl_transfer {
     long long range_start;    /* -1: no Range (the whole object) */
     long long range_end;      /* -1: open-ended */
     char *expect_etag;        /* the object must still be this one */
+    char *expect_headers;     /* ... and answer these: "name\0value\0" pairs, "\0" ends */
     long long expect_total;   /* ... of this size; -1: not checked */
     int want_md5;
     int want_verify;          /* every check the answer allows (verifier.h) */

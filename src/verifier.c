@@ -62,6 +62,11 @@ int hcdl_verifier_update(hcdl_verifier *v, const unsigned char *p, size_t n)
     return 0;
 }
 
+int hcdl_verifier_idle(const hcdl_verifier *v)
+{
+    return v->md5 == NULL && !v->mp_on && !v->crc_on && (!v->fmt_on || v->fmt.kind == FMT_NONE);
+}
+
 void hcdl_verifier_finish(hcdl_verifier *v)
 {
     unsigned char md[EVP_MAX_MD_SIZE];

@@ -49,6 +49,10 @@ int hcdl_verifier_start(hcdl_verifier *v, const hcdl_vconf *c, const EVP_MD *md5
 /* 0, or -1 when a digest failed (not when a format check failed). */
 int hcdl_verifier_update(hcdl_verifier *v, const unsigned char *p, size_t n);
 
+/* 1 when more bytes would change nothing: no digest asked for, and the
+ * first bytes showed no format to check (a file pass can stop). */
+int hcdl_verifier_idle(const hcdl_verifier *v);
+
 void hcdl_verifier_finish(hcdl_verifier *v);
 
 /* Pushes { bytes =, md5 =, part_size =, multipart_candidates =,

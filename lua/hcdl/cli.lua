@@ -15,6 +15,8 @@ local commands = require "hcdl.cli.commands"
 local output = require "hcdl.cli.output"
 local progress = require "hcdl.cli.progress"
 
+local unpack = table.unpack or unpack
+
 local cli = {}
 
 cli.EXIT = { ok = 0, some_failed = 1, usage = 2, auth = 3, failure = 4, interrupted = 130 }
@@ -43,7 +45,8 @@ end
 
 local function version_line()
   local lua = rawget(_G, "jit") and jit.version or _VERSION
-  return ("hcdl %s (%s, %s)"):format(hcdl.version, lua, (core.curl_version():match("^%S+")))
+  return ("hcdl %s (%s, %s, checks: crc %s, inflate %s)"):format(hcdl.version, lua,
+    (core.curl_version():match("^%S+")), core.features().crc, core.features().inflate)
 end
 
 local function list(cmd, a, entries)
@@ -110,6 +113,8 @@ local function download(client, a, entries, state)
 end
 
 local function run(argv, state)
+  -- `hcdl verify` checks local files: its own module, no client
+  if argv[1] == "verify" then return require("hcdl.cli.verify").main({ select(2, unpack(argv)) }) end
   local a, why = args.parse(argv)
   if not a then return usage(why) end
   if a.help_text or a.version then

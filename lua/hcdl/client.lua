@@ -295,6 +295,18 @@ local function split_dest(entry, dest, dl)
   return dir, name
 end
 
+--- Re-checks a downloaded file: client:verify_file(path [, { strict = }])
+-- -> { path, ok, verified = {...}, unverified, part_size, notes, err }
+-- (lua/hcdl/verify.lua says what each check means).
+function Client:verify_file(path, opts)
+  if type(path) ~= "string" or path == "" then error("hcdl: verify_file(path): path must be a string", 2) end
+  if opts ~= nil and type(opts) ~= "table" then error("hcdl: verify_file(path, opts): opts must be a table", 2) end
+  -- local files only: no request, no secret can be involved
+  local h, herr = require("hcdl.host").current()
+  if not h then return { path = path, ok = false, verified = {}, err = herr } end
+  return require("hcdl.verify").file(path, h, opts)
+end
+
 --- Downloads one file: client:download(entry_or_url, dest, opts).
 -- dest is a file path, an existing directory (the file keeps the name the
 -- service gave it), or a sink: a function(chunk) or a file handle such as

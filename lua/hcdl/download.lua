@@ -34,6 +34,7 @@ local debuglog = require "hcdl.debuglog"
 local entry_mod = require "hcdl.entry"
 local redact = require "hcdl.redact"
 local retry = require "hcdl.retry"
+local verify = require "hcdl.verify"
 
 local download = {}
 
@@ -105,7 +106,11 @@ function download.check_options(opts)
     if not OPTIONS[k] then
       return input(tostring(k), "unknown option (known: " .. table.concat(known, ", ") .. ")")
     end
-    if type(v) ~= OPTIONS[k] then return input(k, "must be a " .. OPTIONS[k]) end
+    if k == "verify" and v ~= true and v ~= false and v ~= "strict" then
+      return input(k, 'must be true, false or "strict"')
+    elseif k ~= "verify" and type(v) ~= OPTIONS[k] then
+      return input(k, "must be a " .. OPTIONS[k])
+    end
   end
   local function whole(k, lo, hi)
     local v = opts[k]
@@ -131,7 +136,7 @@ end
 
 local function encode_state(s)
   local out = { "hcdl-part 1" }
-  for _, k in ipairs{ "total", "etag", "last-modified" } do
+  for _, k in ipairs{ "total", "etag", "last-modified", "crc64", "crc64-header", "version-id" } do
     if s[k] ~= nil then out[#out + 1] = k .. " " .. tostring(s[k]) end
   end
   for _, r in ipairs(s.ranges or {}) do
@@ -149,7 +154,7 @@ local function decode_state(text)
     local k, v = lines[i]:match("^(%S+) (.*)$")
     if k == "total" then
       s.total = tonumber(v:match("^%d+$") or "")
-    elseif k == "etag" or k == "last-modified" then
+    elseif k == "etag" or k == "last-modified" or k == "crc64" or k == "crc64-header" or k == "version-id" then
       s[k] = v
     elseif k == "range" then
       local a, b, d = v:match("^(%d+) (%d+) (%d+)$")
@@ -163,11 +168,7 @@ local function decode_state(text)
   return s
 end
 
-local function quoted_md5(etag)
-  if type(etag) ~= "string" then return nil end
-  local hex = etag:match('^"(%x+)"$') or etag:match("^(%x+)$")
-  return hex and #hex == 32 and hex:lower() or nil
-end
+local quoted_md5 = verify.quoted_md5
 
 -- ---------------------------------------------------------------------------
 -- Errors about a file.
@@ -386,7 +387,7 @@ function Run:restart(f, why)
   end
   for _, t in pairs(f.transfers) do t.ticket:cancel() end
   f.transfers = {}
-  f.resumed, f.streamed_md5, f.shown = false, nil, 0
+  f.resumed, f.checks, f.shown = false, nil, 0
   f.saved = {}
   if not f.file then
     local file, err = f.dir:open(f.part)
@@ -436,11 +437,12 @@ function Run:fetch_single(f)
   if not st then return self:fail(f, err) end
   local size, saved = st.size, f.saved
   local spec = { file = f.file, offset = size, md5 = self.o.verify ~= false, md5_prefix = size,
-    writeback = self.o.fsync ~= false }
+    verify = self.o.verify ~= false, writeback = self.o.fsync ~= false }
   if size > 0 then
     spec.range_start = size
     spec.if_range = saved.etag or saved["last-modified"]
     spec.expect_etag, spec.expect_total = saved.etag, saved.total
+    spec.expect_headers = verify.expect_headers(saved)
   end
   self:transfer(f, { single = true, start = size }, spec)
 end
@@ -450,6 +452,7 @@ end
 function Run:learn(f, headers, total)
   local s = f.saved
   if s.etag or s["last-modified"] or not headers then return end
+  verify.learn(s, headers)
   s.etag, s["last-modified"] = headers.etag, headers["last-modified"]
   s.total = s.total or total
   if s.etag or s["last-modified"] then f.state_dirty = true end
@@ -461,7 +464,7 @@ function Run:on_single(f, t, r)
     local total = total_of(r.headers)
     self:learn(f, r.headers, total)
     f.total = total or (piece.start + r.bytes)
-    if r.md5 then f.streamed_md5 = r.md5 end
+    f.checks = r.checks
     return self:verify(f)
   end
   if r.status == 200 or r.status == 206 then self:learn(f, r.headers, total_of(r.headers)) end
@@ -478,7 +481,8 @@ function Run:on_416(f, piece, r)
       message = f.info.name .. ": HTTP 416 to a request for the whole object" }) },
       function(run, ff) run:fetch_single(ff) end)
   end
-  local want = self.o.verify ~= false and quoted_md5(f.saved.etag)
+  local s = f.saved
+  local want = self.o.verify ~= false and (quoted_md5(s.etag) or verify.multipart_parts(s.etag) or s.crc64)
   if r.range_total == piece.start and want then
     f.total = piece.start
     return self:verify(f, "416")
@@ -555,6 +559,7 @@ function Run:probe(f)
     if r.status == 206 and r.range_total and r.range_total >= run.connections * MULTI_MIN then
       ff.saved = { total = r.range_total, etag = r.headers.etag,
         ["last-modified"] = r.headers["last-modified"] }
+      verify.learn(ff.saved, r.headers)
       return run:plan_ranges(ff)
     end
     if r.status == 206 or r.status == 200 or (r.error and r.error.kind == "http") then
@@ -571,7 +576,7 @@ function Run:plan_ranges(f)
   for i = 1, n do
     local start = (i - 1) * size
     f.saved.ranges[i] = { start = start, stop = i == n and total - 1 or start + size - 1,
-      done = 0, durable = 0 }
+      done = 0, durable = 0, crc_len = 0 }
   end
   -- the record goes first: a preallocated .part without it would be
   -- taken by a later run for someone else's file
@@ -594,6 +599,7 @@ function Run:fetch_ranges(f)
       p.active = true
       self:transfer(f, p, { file = f.file, offset = from, range_start = from, range_end = p.stop,
         if_range = s.etag or s["last-modified"], expect_etag = s.etag, expect_total = s.total,
+        expect_headers = verify.expect_headers(s), crc64 = self.o.verify ~= false and s.crc64 ~= nil,
         writeback = self.o.fsync ~= false, sync_every = self.o.fsync ~= false and SYNC_EVERY or 0 })
       if f.status == "failed" then return end
     elseif from <= p.stop then
@@ -610,6 +616,7 @@ function Run:on_range(f, t, r)
   local p = t.piece
   p.active = false
   p.done = p.done + (r.bytes or 0)
+  verify.extend_range(p, r.checks, r.bytes)
   p.durable = p.durable + (self.o.fsync ~= false and (r.synced or 0) or (r.bytes or 0))
   f.state_dirty = true
   if r.ok then return self:fetch_ranges(f) end
@@ -624,13 +631,14 @@ function Run:start_stream(f)
   f.saved = f.saved or {}
   local spec = { stream = true }
   if f.delivered == 0 then
-    -- from the first byte: the digest starts with it
-    f.stream_digest = self.o.verify ~= false and core.md5() or nil
+    -- from the first byte: the checks start with it (once the answer is known)
+    f.stream_digest = nil
   else
     -- on from the next byte, the digest going on too
     spec.range_start = f.delivered
     spec.if_range = f.saved.etag or f.saved["last-modified"]
     spec.expect_etag, spec.expect_total = f.saved.etag, f.saved.total
+    spec.expect_headers = verify.expect_headers(f.saved)
   end
   self:transfer(f, { stream = true, start = f.delivered }, spec)
 end
@@ -638,6 +646,12 @@ end
 function Run:deliver(f, t)
   local chunk = t.ticket:read()
   if #chunk == 0 then return true end
+  if f.delivered == 0 and not f.stream_digest and self.o.verify ~= false then
+    local h = t.ticket:headers() or {}
+    local s = { etag = h.etag }
+    verify.learn(s, h)
+    f.stream_digest = core.verifier(verify.pass_spec(s, total_of(h), true))
+  end
   if f.stream_digest then f.stream_digest:update(chunk) end
   f.delivered = f.delivered + #chunk
   local ok, err
@@ -709,22 +723,54 @@ function Run:verify(f, via)
   if f.info.kb and not entry_mod.size_agrees(f.info, size) then
     return self:integrity(f, ("%d bytes, the service listed %d KB"):format(size, f.info.kb))
   end
-  local want = self.o.verify ~= false and quoted_md5(f.saved.etag)
-  local function check(got)
-    if want and got ~= want then
-      return self:integrity(f, ("MD5 %s does not match the ETag %s"):format(tostring(got), want))
-    end
-    f.md5 = want and got or nil
-    f.bytes = size
-    self:commit(f)
+  local sized = f.total ~= nil or f.info.exact ~= nil or f.info.kb ~= nil
+  if self.o.verify == false then
+    return self:verified(f, { verified = sized and { "size" } or {} }, size)
   end
-  if not want then return check(nil) end
-  if f.sink then return check(f.stream_digest and f.stream_digest:hex()) end
-  if f.streamed_md5 and via ~= "416" then return check(f.streamed_md5) end
-  self:after(f, core.task("hash", { file = f.file, path = f.dir:path(f.part) }), function(run, ff, got, err)
-    if not got then return run:fail(ff, err) end
-    check(got)
+  if f.sink then return self:judge(f, f.stream_digest and f.stream_digest:result(), sized, size) end
+  if f.checks and via ~= "416" then return self:judge(f, f.checks, sized, size) end
+  -- ranges (or a 416): one pass over the file, the CRC-64 combined from
+  -- the ranges when they saw every byte
+  local s = f.saved
+  local combined = via ~= "416" and s.crc64 and verify.combine_ranges(s.ranges) or nil
+  local spec = verify.pass_spec(s, size, not combined)
+  spec.file, spec.path = f.file, f.dir:path(f.part)
+  self:after(f, core.task("verify", spec), function(run, ff, checks, err)
+    if not checks then return run:fail(ff, err) end
+    if combined then checks.crc64 = combined end
+    run:judge(ff, checks, sized, size)
   end)
+end
+
+-- The checks against what the store said: commit, or nothing under the name.
+function Run:judge(f, checks, sized, size)
+  local out, bad = verify.judge(f.saved, checks, sized)
+  if not out then return self:integrity(f, bad) end
+  if self.o.verify == "strict" and not verify.proves(out.verified) then
+    return self:unproven(f, out)
+  end
+  self:verified(f, out, size)
+end
+
+function Run:verified(f, out, size)
+  f.verified, f.unverified, f.part_size, f.md5 = out.verified, out.unverified, out.part_size, out.md5
+  f.bytes = size
+  self:commit(f)
+end
+
+-- verify = "strict" and only the size could be checked: the bytes may be
+-- right, but nothing proves it; the file is not kept.
+function Run:unproven(f, out)
+  local msg = ('%s: verify = "strict", and the bytes could be checked only by their size (%s)')
+    :format(f.info.name, #out.unverified > 0 and ("unchecked: " .. table.concat(out.unverified, ", "))
+      or "the store gave no MD5, multipart ETag or CRC-64, and the format carries no checksum")
+  if not f.sink then
+    if f.file then f.file:close() f.file = nil end
+    f.dir:remove(f.part)
+    f.dir:remove(f.state)
+    msg = msg .. "; the partial file was removed"
+  end
+  self:fail(f, file_error(f, { kind = "integrity", path = f.sink and "sink" or nil, message = msg }))
 end
 
 function Run:commit(f)
@@ -1010,6 +1056,8 @@ function Run:results()
   for i, f in ipairs(self.files) do
     local r = { ok = f.status == "done" or f.status == "skipped", path = f.final_path, name = f.info.name,
       err = f.err, skipped = f.status == "skipped" or nil, bytes = f.bytes, md5 = f.md5,
+      verified = f.verified or (f.status == "skipped" and { "size" }) or nil,
+      unverified = f.unverified and #f.unverified > 0 and f.unverified or nil, part_size = f.part_size,
       resumed = f.resumed, refreshed = f.refreshed, status = f.status == "done" and "downloaded" or f.status }
     if r.err then r.err = redact.error(r.err, self:secrets(f)) end
     out[i] = r

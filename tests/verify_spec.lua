@@ -1,0 +1,370 @@
+-- Verification (lua/hcdl/verify.lua, src/verifier.c and its parts): the
+-- CRCs against their check values in both implementations, multipart
+-- ETags, CRC-64 headers over one and four connections, damaged objects
+-- never ending under their final name, strict mode, resumes that compare
+-- the version id, the formats' own checks (files from
+-- tests/support/verify_samples.py), client:verify_file and `hcdl verify`.
+local hcdl = require "hcdl"
+local core = require "hcdl.core"
+local emulator = require "tests.support.emulator"
+local helpers = require "tests.support.helpers"
+
+local SEED = tonumber(os.getenv("HCDL_SEED") or "") or os.time() % 100000
+local MIB = 1024 * 1024
+
+local function sh(cmd)
+  local r = os.execute(cmd)
+  return r == true or r == 0
+end
+
+local function exists(path) return core.file_size(path) ~= false end
+
+local function has(list, what)
+  for _, v in ipairs(list or {}) do if v == what then return true end end
+  return false
+end
+
+local function show(list) return "{" .. table.concat(list or {}, ", ") .. "}" end
+
+-- A deterministic byte string of n bytes (LCG), for in-process checks.
+local function bytes_of(n, seed)
+  local t, x = {}, seed
+  for i = 1, n do
+    x = (x * 1103515245 + 12345) % 2147483648
+    t[i] = string.char(math.floor(x / 65536) % 256)
+  end
+  return table.concat(t)
+end
+
+local function md5_bin(s)
+  local d = core.md5()
+  d:update(s)
+  return (d:hex():gsub("..", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+local function multipart_etag(data, p)
+  local parts = {}
+  for i = 1, #data, p do parts[#parts + 1] = md5_bin(data:sub(i, i + p - 1)) end
+  local d = core.md5()
+  d:update(table.concat(parts))
+  return '"' .. d:hex() .. "-" .. #parts .. '"'
+end
+
+describe("CRCs", function()
+  it("give the check values of CRC-64/XZ and CRC-64/Jones, in the build's and the portable code", function()
+    for _, impl in ipairs{ "build", "portable" } do
+      assert.are.equal("995dc9bbdf1939fa", core.crc64("123456789", "xz", impl))
+      assert.are.equal("e9c6d914c4b8d9ca", core.crc64("123456789", "jones", impl))
+      assert.are.equal("0000000000000000", core.crc64("", "xz", impl))
+    end
+    local f = core.features()
+    assert.truthy(f.crc == "isa-l" or f.crc == "portable", f.crc)
+    assert.are.equal("zlib", f.inflate)
+  end)
+
+  it("agree between the build's code and the portable tables at every length and alignment (seed " .. SEED .. ")", function()
+    local data = bytes_of(5000, SEED)
+    for _, n in ipairs{ 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 255, 1000, 4999 } do
+      for _, off in ipairs{ 1, 2, 3, 8 } do
+        local s = data:sub(off, off + n - 1)
+        for _, kind in ipairs{ "xz", "jones" } do
+          assert.are.equal(core.crc64(s, kind, "portable"), core.crc64(s, kind),
+            ("seed %d, %s, %d bytes at %d"):format(SEED, kind, n, off))
+        end
+      end
+    end
+  end)
+
+  it("combine the CRC-64 of ranges into the whole object's (seed " .. SEED .. ")", function()
+    local data = bytes_of(20000, SEED + 1)
+    local function crc(s)
+      local v = core.verifier{ crc64 = true }
+      v:update(s)
+      return v:result().crc64
+    end
+    local whole = crc(data)
+    for _, cut in ipairs{ 1, 7, 4096, 12345, 19999 } do
+      local a, b = data:sub(1, cut), data:sub(cut + 1)
+      assert.are.equal(whole, core.crc64_combine(crc(a), crc(b), #b), "seed " .. SEED .. ", cut " .. cut)
+    end
+    assert.are.equal(crc("abc"), core.crc64_combine(crc("abc"), crc(""), 0))
+  end)
+end)
+
+describe("multipart ETags (core.verifier)", function()
+  local data = bytes_of(3 * 65536 + 1000, SEED + 2)
+
+  it("find the part size among the candidates (seed " .. SEED .. ")", function()
+    for _, p in ipairs{ 65536, 131072 } do
+      local v = core.verifier{ etag = multipart_etag(data, p), size = #data }
+      for i = 1, #data, 4097 do v:update(data:sub(i, i + 4096)) end
+      local r = v:result()
+      assert.are.equal(p, r.part_size, "seed " .. SEED)
+    end
+  end)
+
+  it("say nothing matched an unusual part size, and that no usual one was possible", function()
+    local v = core.verifier{ etag = multipart_etag(data, 70001), size = #data }
+    v:update(data)
+    local r = v:result()
+    assert.is_nil(r.part_size)
+    assert.is_false(r.multipart_strong)
+  end)
+
+  it("take a mismatch with a usual part size as damage", function()
+    local bad = data:sub(1, 1000) .. "X" .. data:sub(1002)
+    local v = core.verifier{ etag = multipart_etag(data, 65536), size = #bad }
+    v:update(bad)
+    local r = v:result()
+    assert.is_nil(r.part_size)
+    assert.is_true(r.multipart_strong)
+  end)
+end)
+
+describe("formats", function()
+  local dir
+  setup(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(sh("mkdir -p " .. dir))
+    assert(sh(("%s %s/tests/support/verify_samples.py %s %d"):format(helpers.PY, helpers.root, dir, SEED)))
+  end)
+  teardown(function() if dir then sh("rm -rf " .. dir) end end)
+
+  local client
+  before_each(function() client = client or assert(hcdl.new{ ak = "x", sk = "y", project_id = ("0"):rep(32), region = "eu-de" }) end)
+
+  local want = {
+    ["good.rdb"] = "rdb", ["nocrc.rdb"] = "rdb-no-checksum", ["good.xbs"] = "xbstream",
+    ["good.gz"] = "gzip", ["padded.gz"] = "gzip",
+  }
+  for name, check in pairs(want) do
+    it("holds for " .. name .. " (" .. check .. ")", function()
+      local r = client:verify_file(dir .. "/" .. name)
+      assert.is_true(r.ok, tostring(r.err) .. " (seed " .. SEED .. ")")
+      assert.are.same({ check }, r.verified)
+    end)
+  end
+
+  local damaged = {
+    ["bad.rdb"] = "RDB checksum does not match", ["trunc.rdb"] = "no EOF opcode",
+    ["badcrc.xbs"] = "CRC%-32 of its payload", ["trunc.xbs"] = "ends inside chunk",
+    ["badcrc.gz"] = "incorrect data check", ["trunc.gz"] = "ends inside member",
+    ["garbage.gz"] = "member 3",
+  }
+  for name, msg in pairs(damaged) do
+    it("does not hold for " .. name, function()
+      local r = client:verify_file(dir .. "/" .. name)
+      assert.is_false(r.ok)
+      assert.are.equal("integrity", r.err.kind)
+      assert.matches(msg, r.err.message)
+    end)
+  end
+
+  it("checks nothing in a file of no known format, and strict says so", function()
+    local r = client:verify_file(dir .. "/plain.txt")
+    assert.is_true(r.ok)
+    assert.are.same({}, r.verified)
+    r = client:verify_file(dir .. "/plain.txt", { strict = true })
+    assert.is_false(r.ok)
+  end)
+
+  it("hcdl verify -r: one line per file, exit 1 when any does not hold", function()
+    local cmd = ("cd %s && HCDL_LUA=%s bin/hcdl verify -r %s >%s.out 2>&1; echo $?"):format(
+      helpers.root, os.getenv("HCDL_LUA") or "lua5.4", dir, dir)
+    local p = assert(io.popen(cmd))
+    local status = p:read("*a"):match("%d+")
+    p:close()
+    local out = helpers.read_file(dir .. ".out")
+    os.remove(dir .. ".out")
+    assert.are.equal("1", status, out)
+    assert.matches("ok    [^\n]*/good%.rdb  rdb\n", out)
+    assert.matches("FAIL  [^\n]*/badcrc%.gz  ", out)
+    local lines = select(2, out:gsub("\n", ""))
+    assert.are.equal(13, lines, out) -- the 13 sample files
+    p = assert(io.popen(("cd %s && HCDL_LUA=%s bin/hcdl verify %s/good.gz %s/good.xbs; echo $?"):format(
+      helpers.root, os.getenv("HCDL_LUA") or "lua5.4", dir, dir)))
+    out = p:read("*a")
+    p:close()
+    assert.matches("\n0\n$", out)
+  end)
+end)
+
+describe("downloads verify", function()
+  local emu, client, dir
+
+  setup(function()
+    emu = emulator.start()
+    client = assert(hcdl.new(emu:config{ retry_base = 0.05 }))
+  end)
+  teardown(function()
+    if emu then emu:stop() end
+    if dir then sh("rm -rf " .. dir) end
+  end)
+  before_each(function()
+    emu:reset()
+    if dir then sh("rm -rf " .. dir) end
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(sh("mkdir -p " .. dir))
+  end)
+
+  local function object(spec)
+    spec.ttl = spec.ttl or 3600
+    return emu:object(spec)
+  end
+
+  local function expected_md5(name, size)
+    local p = assert(io.popen((helpers.PY .. " %s/tests/emulator/content.py %q %d | md5sum"):format(helpers.root, name, size)))
+    local out = p:read("*a")
+    p:close()
+    return out:match("^(%x+)")
+  end
+
+  for _, c in ipairs{ 1, 4 } do
+    for _, case in ipairs{ { 3 * MIB + 5, MIB }, { 5 * MIB / 2, 512 * 1024 }, { 6 * MIB + 1, 5 * MIB } } do
+      local size, p = case[1], case[2]
+      it(("a multipart ETag with %d-byte parts over %d connection(s)"):format(p, c), function()
+        local name = ("mp%d_%d.bin"):format(p, c)
+        local obj = object{ name = name, size = size, part_size = p }
+        assert.matches("%-%d+\"$", obj.etag)
+        local r = assert(client:download(obj.url, dir .. "/" .. name, { connections = c }))
+        assert.are.same({ "size", "etag-multipart:" .. p }, r.verified)
+        assert.are.equal(p, r.part_size)
+        assert.are.equal(expected_md5(name, size), core.md5_file(dir .. "/" .. name))
+      end)
+    end
+
+    it(("an unusual part size over %d connection(s): kept, and said not verified by its ETag"):format(c), function()
+      local obj = object{ name = "odd.bin", size = 3 * MIB, part_size = 700000 }
+      local r = assert(client:download(obj.url, dir .. "/odd.bin", { connections = c }))
+      assert.are.same({ "size" }, r.verified)
+      assert.are.same({ "etag-multipart" }, r.unverified)
+      assert.is_nil(r.part_size)
+      local r2, err = client:download(obj.url, dir .. "/odd2.bin", { connections = c, verify = "strict" })
+      assert.is_nil(r2)
+      assert.are.equal("integrity", err.kind)
+      assert.matches("strict", err.message)
+      assert.is_false(exists(dir .. "/odd2.bin"))
+      assert.is_false(exists(dir .. "/odd2.bin.part"))
+    end)
+
+    it(("a damaged byte in a multipart object over %d connection(s) never ends under its name (seed %d)")
+      :format(c, SEED), function()
+      local size = 3 * MIB + 77
+      local at = SEED % size
+      local obj = object{ name = "dmg.bin", size = size, part_size = MIB, damage = at }
+      local r, err = client:download(obj.url, dir .. "/dmg.bin", { connections = c })
+      assert.is_nil(r, "damage at " .. at)
+      assert.are.equal("integrity", err.kind)
+      assert.matches("multipart ETag", err.message)
+      assert.is_false(exists(dir .. "/dmg.bin"))
+      assert.is_false(exists(dir .. "/dmg.bin.part"))
+    end)
+
+    for _, spelling in ipairs{ "x-obs-hash-crc64ecma", "x-obs-checksum-crc64ecma", "x-amz-checksum-crc64ecma",
+      "x-obs-meta-crc64ecma" } do
+      it(("checks %s over %d connection(s)"):format(spelling, c), function()
+        local obj = object{ name = "crc.bin", size = 4 * MIB + 3, part_size = 700000, crc64 = spelling }
+        local r = assert(client:download(obj.url, dir .. "/crc.bin", { connections = c, verify = "strict" }))
+        assert.are.same({ "size", "crc64" }, r.verified)
+        assert.are.same({ "etag-multipart" }, r.unverified)
+      end)
+    end
+
+    it(("a damaged byte in a CRC-64 object over %d connection(s) never ends under its name (seed %d)")
+      :format(c, SEED), function()
+      local size = 4 * MIB
+      local at = (SEED * 7919) % size
+      local obj = object{ name = "crcbad.bin", size = size, part_size = 700000, crc64 = "x-obs-hash-crc64ecma",
+        damage = at }
+      local r, err = client:download(obj.url, dir .. "/crcbad.bin", { connections = c })
+      assert.is_nil(r, "damage at " .. at)
+      assert.are.equal("integrity", err.kind)
+      assert.matches("CRC%-64", err.message)
+      assert.is_false(exists(dir .. "/crcbad.bin"))
+      assert.is_false(exists(dir .. "/crcbad.bin.part"))
+    end)
+  end
+
+  it("a plain MD5 ETag and a CRC-64 are both checked and listed in order", function()
+    local obj = object{ name = "both.bin", size = 2 * MIB, crc64 = "x-obs-hash-crc64ecma" }
+    local r = assert(client:download(obj.url, dir .. "/both.bin"))
+    assert.are.same({ "size", "md5", "crc64" }, r.verified)
+  end)
+
+  it("a resumed stream checks the bytes kept on disk too (CRC-64 and multipart)", function()
+    local size = 3 * MIB
+    local obj = object{ name = "res.bin", size = size, part_size = MIB, crc64 = "x-obs-checksum-crc64ecma",
+      version_id = "v1" }
+    emu:fault{ target = "store", kind = "drop_after", bytes = 1234567, count = 1 }
+    assert.is_nil(client:download(obj.url, dir .. "/res.bin", { retries = 0 }))
+    assert.are.equal(1234567, core.file_size(dir .. "/res.bin.part"))
+    local r = assert(client:download(obj.url, dir .. "/res.bin"))
+    assert.is_true(r.resumed)
+    assert.are.same({ "size", "etag-multipart:" .. MIB, "crc64" }, r.verified)
+    local reqs = emu:requests("store")
+    assert.are.equal("bytes=1234567-", reqs[#reqs].range)
+  end)
+
+  it("a resume whose answer has another version id starts over", function()
+    local size = 2 * MIB
+    local obj = object{ name = "ver.bin", size = size, part_size = MIB, version_id = "v1" }
+    -- slow enough that the validators are recorded (after a second) before the drop
+    emu:fault{ target = "store", kind = "drop_after", bytes = 700000, count = 1 }
+    emu:fault{ target = "store", kind = "throttle", rate = 400000, count = 1 }
+    assert.is_nil(client:download(obj.url, dir .. "/ver.bin", { retries = 0 }))
+    assert.matches("\nversion%-id v1\n", helpers.read_file(dir .. "/ver.bin.part.state"))
+    object{ name = "ver.bin", size = size, part_size = MIB, version_id = "v2" } -- same key, same ETag
+    local r = assert(client:download(obj.url, dir .. "/ver.bin"))
+    assert.is_falsy(r.resumed)
+    local reqs = emu:requests("store")
+    assert.are.equal("bytes=700000-", reqs[#reqs - 1].range)
+    assert.are_not.equal("string", type(reqs[#reqs].range)) -- the whole object again
+    assert.are.same({ "size", "etag-multipart:" .. MIB }, r.verified)
+  end)
+
+  it("a stream to a sink is checked as it goes", function()
+    local obj = object{ name = "sink.bin", size = MIB + 1, part_size = 262144, crc64 = "x-amz-checksum-crc64ecma" }
+    local n = 0
+    local r = assert(client:download(obj.url, function(chunk) n = n + #chunk end))
+    assert.are.equal(MIB + 1, n)
+    assert.are.same({ "size", "etag-multipart:262144", "crc64" }, r.verified)
+    obj = object{ name = "sinkbad.bin", size = MIB, crc64 = "x-obs-hash-crc64ecma", part_size = 700000,
+      damage = 5 }
+    local r2, err = client:download(obj.url, function() end)
+    assert.is_nil(r2)
+    assert.are.equal("integrity", err.kind)
+  end)
+
+  it("verify = false checks the size only; strict fails a file only its size proves", function()
+    local obj = object{ name = "nov.bin", size = 100000 }
+    local r = assert(client:download(obj.url, dir .. "/nov.bin", { verify = false }))
+    assert.are.same({ "size" }, r.verified)
+    local _, err = client:download(obj.url, dir .. "/x.bin", { verify = "maybe" })
+    assert.are.equal("input", err.kind)
+  end)
+
+  it("client:verify_file re-checks against the directory record", function()
+    local obj = object{ name = "rec.bin", size = 2 * MIB, part_size = MIB, crc64 = "x-obs-hash-crc64ecma" }
+    local r = assert(client:download(obj.url, dir .. "/rec.bin"))
+    local crc = assert(emu:requests("store")[1])
+    local f = assert(io.open(dir .. "/.hcdl-record.json", "wb"))
+    local facts = ('{"hcdl_record":1,"files":{"rec.bin":{"size":"%d","etag":%s,"part_size":"%d","verified":["size"]}}}')
+      :format(2 * MIB, ("%q"):format(obj.etag), MIB)
+    f:write(facts)
+    f:close()
+    local v = client:verify_file(dir .. "/rec.bin")
+    assert.is_true(v.ok, tostring(v.err))
+    assert.are.same({ "size", "etag-multipart:" .. MIB }, v.verified)
+    assert.truthy(r and crc)
+    -- one byte changed on disk: the record's multipart ETag catches it
+    f = assert(io.open(dir .. "/rec.bin", "r+b"))
+    f:seek("set", 1500000)
+    f:write("\0\0\0")
+    f:close()
+    v = client:verify_file(dir .. "/rec.bin")
+    assert.is_false(v.ok)
+    assert.are.equal("integrity", v.err.kind)
+  end)
+end)
