@@ -12,7 +12,12 @@
 not a power of two, two objects rarely line up and a misplaced range of any power-of-two
 size is detected.
 
-CLI:  python3 content.py NAME SIZE [OFFSET LEN]   writes the expected bytes to stdout.
+Real contents (the backup kinds, backups.py) are files: an object's `name` is then a
+content id ("@..."), registered here with its file, its length and the bytes a corrupted
+variant changes (a view); chunks() and md5_hex() serve both kinds alike.
+
+CLI:  python3 content.py NAME SIZE [OFFSET LEN]   writes the expected bytes to stdout
+      (for a seed backup file's NAME: its real contents, as the emulator serves them).
 """
 
 import hashlib
@@ -21,6 +26,48 @@ import sys
 P = 1048573
 _SEED = b"hcdl-emulator-pattern-v1"
 _pattern = None
+_views = {}         # content id -> View
+
+
+class View:
+    """A file's first `length` bytes with some bytes replaced (offset -> byte)."""
+    __slots__ = ("path", "length", "patch")
+
+    def __init__(self, path, length, patch):
+        self.path, self.length, self.patch = path, int(length), dict(patch)
+
+    def chunks(self, offset, length, chunk):
+        length = max(0, min(length, self.length - offset))
+        with open(self.path, "rb") as f:
+            f.seek(offset)
+            while length > 0:
+                buf = f.read(min(length, chunk))
+                if not buf:
+                    raise OSError(f"{self.path}: shorter than its view")
+                if self.patch:
+                    buf = self._patched(buf, offset)
+                yield memoryview(buf)
+                offset += len(buf)
+                length -= len(buf)
+
+    def _patched(self, buf, offset):
+        hits = [(o, b) for o, b in self.patch.items() if offset <= o < offset + len(buf)]
+        if not hits:
+            return buf
+        out = bytearray(buf)
+        for o, b in hits:
+            out[o - offset] = b
+        return bytes(out)
+
+
+def register(cid, path, length, patch=None):
+    """Serve the file at `path` (its first `length` bytes, `patch` applied) as content id `cid`."""
+    _views[cid] = View(path, length, patch or {})
+
+
+def view(name):
+    """The View of a content id, or None for a pattern object."""
+    return _views.get(name)
 
 
 def pattern() -> bytes:
@@ -39,6 +86,10 @@ def shift(name: str) -> int:
 
 def chunks(name: str, offset: int, length: int, chunk: int = P):
     """Yield the bytes [offset, offset+length) of object `name` as memoryviews."""
+    v = _views.get(name)
+    if v is not None:
+        yield from v.chunks(offset, length, chunk)
+        return
     doubled = memoryview(pattern() * 2)
     pos = (shift(name) + offset) % P
     while length > 0:
@@ -59,6 +110,17 @@ def md5_hex(name: str, size: int) -> str:
     return h.hexdigest()
 
 
+def _seed_content_id(name):
+    """(the content module the emulator uses, content id) of a seed backup file, or None."""
+    import backups
+    if backups.kind_of(name) is None:
+        return None
+    import content as registry      # the module data.py registers with (this one is __main__)
+    import data
+    cid = data.Seed("0" * 32).content_id(name)
+    return (registry, cid) if cid else None
+
+
 def main(argv):
     if len(argv) not in (3, 5):
         sys.stderr.write("usage: content.py NAME SIZE [OFFSET LEN]\n")
@@ -67,7 +129,8 @@ def main(argv):
     offset, length = (int(argv[3]), int(argv[4])) if len(argv) == 5 else (0, size)
     length = max(0, min(length, size - offset))
     out = sys.stdout.buffer
-    for c in chunks(name, offset, length):
+    served = _seed_content_id(name)
+    for c in served[0].chunks(served[1], offset, length) if served else chunks(name, offset, length):
         out.write(c)
     out.flush()
     return 0

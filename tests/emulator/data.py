@@ -10,6 +10,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
+import backups
 import integrity
 
 TZ8 = timezone(timedelta(hours=8))
@@ -52,12 +53,20 @@ def fmt_time8(dt):
 
 
 class Obj:
-    """An object in the store; its bytes come from content.py (name, size)."""
+    """An object in the store; its bytes come from content.py (name, size).  `name` is the
+    file name, or for real contents (backups.py) the content id content.py knows."""
     __slots__ = ("bucket", "key", "name", "size", "mtime")
 
     def __init__(self, bucket, key, size, mtime):
         self.bucket, self.key, self.size, self.mtime = bucket, key, int(size), float(mtime)
         self.name = key.rsplit("/", 1)[-1]
+
+
+def real_object(bucket, key, mtime, view):
+    """An Obj serving a real-content view: view = (content id, size)."""
+    obj = Obj(bucket, key, view[1], mtime)
+    obj.name = view[0]
+    return obj
 
 
 def fmt_utc_ms(dt):
@@ -103,6 +112,8 @@ class Seed:
         self.dcs_seed_log = None
         self.gaussdb_instances, self.rds_instances, self.dcs_instances = [], [], []
         self.objects = {}       # (bucket, key) -> Obj
+        self.real = {}          # (bucket, key) -> {kind, name, file, rec}: backups with real contents
+        self.catalogue = None   # backups.Catalogue
         self._build()
 
     # Backwards-compatible views of the first seeds.
@@ -144,6 +155,37 @@ class Seed:
         self._build_gaussdb()
         self._build_rds()
         self._build_dcs()
+        self._fill_real()
+
+    # ---- real contents of the backup files (backups.py) ---------------------------------
+
+    def _real(self, bucket, key, name, file, rec):
+        kind = backups.kind_of(name)
+        if kind is not None:
+            self.real[(bucket, key)] = {"kind": kind, "name": name, "file": file, "rec": rec}
+
+    def _fill_real(self):
+        """Sizes become those of the generated files (equal to the wanted ones, except RDBs
+        from the fixtures when there is no redis-server)."""
+        jobs = sorted({(r["kind"], r["name"], r["file"]["size"]) for r in self.real.values()})
+        self.catalogue = backups.ensure(jobs)
+        for (bucket, key), r in self.real.items():
+            obj = self.objects[(bucket, key)]
+            view = self.catalogue.view("seed/" + r["name"])
+            self.objects[(bucket, key)] = real_object(bucket, key, obj.mtime, view)
+            r["file"]["size"] = view[1]
+        for rec in self.rds_backups:
+            rec["size"] = kb(sum(f["size"] for f in rec["files"]))
+        for recs in self.dcs_records.values():
+            for rec in recs:
+                rec["size"] = sum(f["size"] for f in rec["files"])
+
+    def content_id(self, name):
+        """The content id a seed backup file is served with (None: not a real-content file)."""
+        for (bucket, key), r in self.real.items():
+            if r["name"] == name:
+                return self.objects[(bucket, key)].name
+        return None
 
     # ---- TaurusDB ----------------------------------------------------------------
 
@@ -191,6 +233,7 @@ class Seed:
             key = f"{instance['id']}/{bid}/{name}"
             rec["files"].append({"name": name, "size": size, "database_name": db, "key": key})
             self._add(BUCKET_RDS, key, size, (end or begin).timestamp())
+            self._real(BUCKET_RDS, key, name, rec["files"][-1], rec)
         rec["size"] = kb(sum(f["size"] for f in rec["files"]))
         self.rds_backups.append(rec)
 
@@ -266,6 +309,7 @@ class Seed:
                 key = f"{iid}/{bid}/{name}"
                 rec["files"].append({"file_name": name, "key": key, "size": size})
                 self._add(BUCKET_DCS_BACKUP, key, size, done.timestamp())
+                self._real(BUCKET_DCS_BACKUP, key, name, rec["files"][-1], rec)
         rec["size"] = sum(f["size"] for f in rec["files"])
         self.dcs_records.setdefault(iid, []).append(rec)
 
@@ -360,6 +404,10 @@ def default_config(errorlog_creating):
         "link_ttl_errorlog": 300,
         "audit_grow_on_list": 0,        # bytes the newest listed file of each node grows by after each
                                         # listing page (real full-SQL files grow while they are listed)
+        # what the seed's backup files contain (backups.py SEED_VARIANTS; same lengths)
+        "rdb_variant": "good",
+        "xbstream_variant": "good",
+        "gzip_variant": "good",
     }
 
 
@@ -383,6 +431,7 @@ class State:
             # the seed's objects as seeded (a grown one is restored); ad-hoc ones stay
             self.objects = {k: v for k, v in self.objects.items() if k[0] == BUCKET_ADHOC}
             self.objects.update(self.seed.objects)
+            self._serve_variants()
 
     def now(self):
         return time.time() + float(self.config["clock_offset"])
@@ -394,6 +443,12 @@ class State:
                 if k not in defaults:
                     raise ValueError(f"unknown config key {k!r}")
                 want = type(defaults[k])
+                if k.endswith("_variant"):
+                    allowed = backups.SEED_VARIANTS[k[:-len("_variant")]]
+                    if v not in allowed:
+                        raise ValueError(f"{k} must be one of {', '.join(allowed)}")
+                    self.config[k] = v
+                    continue
                 if want is str:
                     if not isinstance(v, str) or (k == "crc64_header" and v and v not in integrity.SPELLINGS):
                         raise ValueError(f"{k} must be " + ("one of " + ", ".join(integrity.SPELLINGS)
@@ -406,7 +461,16 @@ class State:
                 elif not isinstance(v, (int, float)) or isinstance(v, bool):
                     raise ValueError(f"{k} must be a number")
                 self.config[k] = want(v) if want is not float else float(v)
+            self._serve_variants()
             return dict(self.config)
+
+    def _serve_variants(self):
+        """The seed's backup objects serve the variant the config names for their kind."""
+        with self.lock:
+            for (bucket, key), r in self.seed.real.items():
+                variant = self.config[r["kind"] + "_variant"]
+                view = self.seed.catalogue.view("seed/" + r["name"], variant)
+                self.objects[(bucket, key)] = real_object(bucket, key, self.seed.objects[(bucket, key)].mtime, view)
 
     def add_object(self, bucket, key, size, mtime=None):
         obj = Obj(bucket, key, size, self.now() if mtime is None else mtime)

@@ -39,6 +39,7 @@ sys.path.insert(0, HERE)
 import apis  # noqa: E402
 import mirror  # noqa: E402
 import auth  # noqa: E402
+import backups  # noqa: E402
 import content  # noqa: E402
 import data  # noqa: E402
 import faults as faultmod  # noqa: E402
@@ -379,6 +380,8 @@ class Handler(BaseHTTPRequestHandler):
                 return ok(app.state.config)
             if what == "objects" and method == "POST":
                 return ok(self._new_object(req))
+            if what == "contents" and method == "GET":
+                return ok({"contents": app.seed.catalogue.listing(), "rdb": app.seed.catalogue.meta["rdb"]})
             if what == "audit":
                 return ok(apis.audit_control(app.state, method, req))
             if what == "mirror" and method == "POST" and isinstance(req, dict) and isinstance(req.get("dir"), str):
@@ -395,6 +398,9 @@ class Handler(BaseHTTPRequestHandler):
         verb = req.get("method", "GET")
         if not isinstance(name, str) or not name or not set(name) <= set(string.ascii_letters + string.digits + "._-"):
             raise ValueError("name must be non-empty [A-Za-z0-9._-]")
+        real = self._real_content(req.get("content"), size)
+        if real is not None:
+            size = real[1]
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ValueError("size must be an integer >= 0")
         if isinstance(ttl, bool) or not isinstance(ttl, int):
@@ -405,11 +411,27 @@ class Handler(BaseHTTPRequestHandler):
         if req.get("cache_control") is not None:
             subres.append(("response-cache-control", str(req["cache_control"])))
         obj = app.state.add_object(data.BUCKET_ADHOC, name, size)
+        if real is not None:
+            obj.name = real[0]
         app.store.integrity.configure(obj, req)      # part_size, crc64, version_id, damage
         url, expires = app.store.presign(self.base_url(), obj, ttl, subres, verb)
         etag = app.store.integrity.etag(obj, app.state.config, lambda: '"' + app.store.etag(obj) + '"')
-        return {"url": url, "etag": etag, "size": size, "name": name,
-                "bucket": obj.bucket, "key": obj.key, "expires": expires}
+        out = {"url": url, "etag": etag, "size": size, "name": name,
+               "bucket": obj.bucket, "key": obj.key, "expires": expires}
+        if real is not None:
+            out["content"] = req["content"]
+        return out
+
+    def _real_content(self, which, size):
+        """`content` of POST /_emulator/objects: a backups.ADHOC name -> (content id, size)."""
+        if which is None:
+            return None
+        if which not in backups.ADHOC:
+            raise ValueError("content must be one of " + ", ".join(backups.ADHOC))
+        view = self.server.app.seed.catalogue.adhoc(which)
+        if size is not None and size != view[1]:
+            raise ValueError(f"content {which} has {view[1]} bytes: leave size out or give that")
+        return view
 
     # ---- sending -----------------------------------------------------------------
 
@@ -494,13 +516,18 @@ class Handler(BaseHTTPRequestHandler):
                     self._paced(start, sent, rate)
             return sent
         store = self.server.app.store
-        pos = (content.shift(obj.name) + offset) % content.P
+        view = content.view(obj.name)
+        if view is not None and view.patch:
+            return self._write_chunks(obj, offset, length)
+        # A real-content file is sent from its own start; the pattern file wraps at P.
+        path, pos, wrap = (view.path, offset, None) if view is not None else \
+            (store.pattern_path, (content.shift(obj.name) + offset) % content.P, content.P)
         sent = 0
-        fd = os.open(store.pattern_path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
         try:
             out = sock.fileno()
             while sent < length:
-                n = min(length - sent, content.P)
+                n = min(length - sent, wrap or length)
                 try:
                     k = os.sendfile(out, fd, pos, n)
                 except BlockingIOError:       # socket has a timeout -> non-blocking; wait
@@ -509,9 +536,16 @@ class Handler(BaseHTTPRequestHandler):
                 if k == 0:
                     raise BrokenPipeError
                 sent += k
-                pos = (pos + k) % content.P
+                pos = (pos + k) % wrap if wrap else pos + k
         finally:
             os.close(fd)
+        return sent
+
+    def _write_chunks(self, obj, offset, length):
+        sent = 0
+        for chunk in content.chunks(obj.name, offset, length, 262144):
+            self.connection.sendall(chunk)
+            sent += len(chunk)
         return sent
 
 
