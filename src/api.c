@@ -37,9 +37,10 @@ enum { IN_PATH, IN_QUERY, IN_BODY };
 enum {
     PK_TAURUS_INSTANCE, /* 32 letters/digits + "in07" */
     PK_TAURUS_NODE,     /* 32 letters/digits + "no07" */
-    PK_RDS_INSTANCE,    /* 32 letters/digits + "in0N" */
-    PK_UUID,            /* DCS ids, VPC and subnet ids */
-    PK_ID,              /* ids whose format is not documented */
+    PK_UUID,            /* VPC and subnet ids */
+    PK_ID,              /* ids whose format is not documented (RDS, DCS): only
+                         * what keeps the request safe is checked, so an id
+                         * the cloud issues tomorrow is not refused today */
     PK_FILE_NAME,       /* a name from a previous answer */
     PK_FILTER,          /* a name or id to search for ("*x" = fuzzy) */
     PK_IPV4,            /* a dotted-quad address */
@@ -85,6 +86,9 @@ typedef struct {
     const char *refresh;      /* "recall" (ask again, find by name) | "errorlog" */
     const char *status;       /* entry field: its state ... */
     const char *finished;     /* ... and the value meaning "done" (any case) */
+    int growing;              /* the file may still grow after it is listed
+                               * (full-SQL files, run logs): the listed size
+                               * is a lower bound (hcdl.download) */
 } answer_desc;
 
 typedef struct {
@@ -137,34 +141,34 @@ static const param_desc p_rds_backup[] = {
     END_PARAMS,
 };
 static const param_desc p_dcs_backup[] = {
-    {.name = "instance_id", .where = IN_PATH, .kind = PK_UUID, .required = 1},
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_ID, .required = 1},
     {.name = "backup_id", .where = IN_PATH, .kind = PK_ID, .required = 1},
     {.name = "expiration", .where = IN_BODY, .kind = PK_INT, .required = 1, .min = 300, .max = 86400},
     END_PARAMS,
 };
 static const param_desc p_redislog_link[] = {
-    {.name = "instance_id", .where = IN_PATH, .kind = PK_UUID, .required = 1},
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_ID, .required = 1},
     {.name = "id", .where = IN_PATH, .kind = PK_ID, .required = 1},
     END_PARAMS,
 };
 static const param_desc p_errorlog[] = {
-    {.name = "instance_id", .where = IN_PATH, .kind = PK_RDS_INSTANCE, .required = 1},
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_ID, .required = 1},
     END_PARAMS,
 };
 static const param_desc p_create_redislog[] = {
-    {.name = "instance_id", .where = IN_PATH, .kind = PK_UUID, .required = 1},
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_ID, .required = 1},
     {.name = "query_time", .where = IN_QUERY, .kind = PK_QUERY_TIME, .max = 7, DEFAULT(0)},
     {.name = "replication_id", .where = IN_QUERY, .kind = PK_ID},
     END_PARAMS,
 };
 static const param_desc p_list_redislog[] = {
-    {.name = "instance_id", .where = IN_PATH, .kind = PK_UUID, .required = 1},
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_ID, .required = 1},
     OFFSET_PARAM,
     {.name = "limit", .where = IN_QUERY, .kind = PK_INT, .min = 1, .max = 1000, DEFAULT(10)},
     END_PARAMS,
 };
 static const param_desc p_list_backups[] = {
-    {.name = "instance_id", .where = IN_QUERY, .kind = PK_RDS_INSTANCE, .required = 1},
+    {.name = "instance_id", .where = IN_QUERY, .kind = PK_ID, .required = 1},
     {.name = "backup_id", .where = IN_QUERY, .kind = PK_ID},
     {.name = "backup_type", .where = IN_QUERY, .kind = PK_ENUM, .values = v_rds_backup_type},
     OFFSET_PARAM,
@@ -174,7 +178,7 @@ static const param_desc p_list_backups[] = {
     END_PARAMS,
 };
 static const param_desc p_list_backup_records[] = {
-    {.name = "instance_id", .where = IN_PATH, .kind = PK_UUID, .required = 1},
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_ID, .required = 1},
     {.name = "begin_time", .where = IN_QUERY, .kind = PK_TIME14},
     {.name = "end_time", .where = IN_QUERY, .kind = PK_TIME14, .after = "begin_time"},
     OFFSET_PARAM,
@@ -182,7 +186,7 @@ static const param_desc p_list_backup_records[] = {
     END_PARAMS,
 };
 static const param_desc p_dcs_instance_only[] = {
-    {.name = "instance_id", .where = IN_PATH, .kind = PK_UUID, .required = 1},
+    {.name = "instance_id", .where = IN_PATH, .kind = PK_ID, .required = 1},
     END_PARAMS,
 };
 static const param_desc p_taurus_instance_only[] = {
@@ -201,7 +205,7 @@ static const param_desc p_rds_instances[] = {
     END_PARAMS,
 };
 static const param_desc p_dcs_instances[] = {
-    {.name = "instance_id", .where = IN_QUERY, .kind = PK_UUID},
+    {.name = "instance_id", .where = IN_QUERY, .kind = PK_ID},
     {.name = "name", .where = IN_QUERY, .kind = PK_FILTER},
     {.name = "name_equal", .where = IN_QUERY, .kind = PK_FLAG},
     {.name = "include_failure", .where = IN_QUERY, .kind = PK_FLAG},
@@ -239,7 +243,7 @@ static const api_desc apis[] = {
      "/v3/{project_id}/instance/{instance_id}/auditlog/download-link", NULL, p_audit, 0,
      {.list = "files", .link = "download_link", .name = "name", .size = "size",
       .size_unit = "KB", .mtime = "updated_time", .mtime_format = "offset",
-      .expires = "link_expired_time", .refresh = "recall"},
+      .expires = "link_expired_time", .refresh = "recall", .growing = 1},
      MARKER_PAGES("audit_log_files", "list_audit_log_files")},
     /* RDS backup files (links) */
     {"show_backup_download_link", "ShowBackupDownloadLink", "rds", "GET",
@@ -257,7 +261,7 @@ static const api_desc apis[] = {
     {"create_redislog_download_link", "CreateRedislogDownloadLink", "dcs", "POST",
      "/v2/{project_id}/instances/{instance_id}/redislog/{id}/links", NULL,
      p_redislog_link, 0,
-     {.id = "id", .link = "link", .refresh = "recall"},
+     {.id = "id", .link = "link", .refresh = "recall", .growing = 1},
      {PAGE_NONE, NULL, NULL, NULL, NULL, NULL}},
     /* RDS for PostgreSQL error logs (links), prepared asynchronously */
     {"download_errorlog", "DownloadErrorlog", "rds", "POST",
@@ -275,7 +279,7 @@ static const api_desc apis[] = {
      "/v2/{project_id}/instances/{instance_id}/redislog", "log_type=run",
      p_list_redislog, 1,
      {.list = "file_list", .id = "id", .name = "file_name", .mtime = "time",
-      .mtime_format = "date", .status = "status", .finished = "succeed"},
+      .mtime_format = "date", .status = "status", .finished = "succeed", .growing = 1},
      OFFSET_PAGES("total_num", "redislog_files", "all_redislog_files")},
     /* RDS backups of an instance (to find a backup_id) */
     {"list_backups", "ListBackups", "rds", "GET", "/v3/{project_id}/backups", NULL,
@@ -360,7 +364,7 @@ static int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-static int alnum_with_suffix(const char *s, size_t n, const char *suffix, int any_digit)
+static int alnum_with_suffix(const char *s, size_t n, const char *suffix)
 {
     size_t i;
     if (n != 36)
@@ -368,8 +372,6 @@ static int alnum_with_suffix(const char *s, size_t n, const char *suffix, int an
     for (i = 0; i < 32; i++)
         if (!is_alnum(s[i]))
             return 0;
-    if (any_digit)
-        return memcmp(s + 32, suffix, 3) == 0 && is_digit(s[35]);
     return memcmp(s + 32, suffix, 4) == 0;
 }
 
@@ -395,7 +397,7 @@ static int is_generic_id(const char *s, size_t n)
     if (n == 0 || n > 128)
         return 0;
     for (i = 0; i < n; i++)
-        if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+        if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_')
             return 0;
     return 1;
 }
@@ -530,14 +532,11 @@ static void push_rule(lua_State *L, const param_desc *p)
     case PK_TAURUS_NODE:
         lua_pushliteral(L, "must be a TaurusDB node id: 32 letters or digits followed by 'no07'");
         break;
-    case PK_RDS_INSTANCE:
-        lua_pushliteral(L, "must be an RDS instance id: 32 letters or digits followed by 'in0' and a digit");
-        break;
     case PK_UUID:
         lua_pushliteral(L, "must be a UUID such as 5560df16-cebf-4473-95c4-d1b573c16e79");
         break;
     case PK_ID:
-        lua_pushliteral(L, "must be 1 to 128 letters, digits, '-', '_' or '.'");
+        lua_pushliteral(L, "must be 1 to 128 letters, digits, '-' or '_'");
         break;
     case PK_FILE_NAME:
         lua_pushliteral(L, "must be a file name of 1 to 512 characters without control characters");
@@ -597,9 +596,8 @@ static int refuse(lua_State *L, const param_desc *p, const char *got)
 static int string_ok(const param_desc *p, const char *s, size_t n, long long *epoch)
 {
     switch (p->kind) {
-    case PK_TAURUS_INSTANCE: return alnum_with_suffix(s, n, "in07", 0);
-    case PK_TAURUS_NODE: return alnum_with_suffix(s, n, "no07", 0);
-    case PK_RDS_INSTANCE: return alnum_with_suffix(s, n, "in0", 1);
+    case PK_TAURUS_INSTANCE: return alnum_with_suffix(s, n, "in07");
+    case PK_TAURUS_NODE: return alnum_with_suffix(s, n, "no07");
     case PK_UUID: return is_uuid(s, n);
     case PK_ID: return is_generic_id(s, n);
     case PK_FILE_NAME: return no_control(s, n, 512);
@@ -1478,6 +1476,10 @@ static void push_answer(lua_State *L, const answer_desc *w)
     set_string(L, "refresh", w->refresh);
     set_string(L, "status", w->status);
     set_string(L, "finished", w->finished);
+    if (w->growing) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "growing");
+    }
 }
 
 /* { style, marker|offset, limit, max, default, total, iterator, collect };

@@ -25,7 +25,8 @@ int hcdl_api_parse(lua_State *L);
  *                after, together }, ... },
  *   answer = { list, object, id, link, name, size, size_unit = "KB"|"B",
  *              mtime, mtime_format = "offset"|"utc14"|"iso_utc"|"epoch_ms"|"date",
- *              expires, refresh = "recall"|"errorlog", status, finished },
+ *              expires, refresh = "recall"|"errorlog", status, finished,
+ *              growing = true when the listed size is a lower bound },
  *   paging = { style = "marker", marker, limit, max, default, iterator, collect }
  *          | { style = "offset", offset, limit, max, default, total, iterator, collect }
  *          | nil } }

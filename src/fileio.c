@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -155,6 +156,15 @@ static void push_stat(lua_State *L, const struct stat *st)
     lua_setfield(L, -2, "mine");
     hcdl_pushinteger(L, st->st_mode & 07777);
     lua_setfield(L, -2, "mode");
+    /* device and inode: a lock file's holder checks that the name still
+     * leads to the file it locked (hcdl.download's per-file locks) */
+    {
+        char id[48];
+        snprintf(id, sizeof id, "%llu:%llu", (unsigned long long)st->st_dev,
+                 (unsigned long long)st->st_ino);
+        lua_pushstring(L, id);
+        lua_setfield(L, -2, "id");
+    }
 }
 
 /* lstat of name in d: 0 with *st filled, or what the caller returns having
@@ -384,6 +394,92 @@ static int dir_lock(lua_State *L)
     return 1;
 }
 
+/* dir:rmdir(name) -> true | false (not empty, or absent) | nil, err
+ * Removes an empty directory; one that still holds files is left alone. */
+static int dir_rmdir(lua_State *L)
+{
+    dir_handle *d = check_dir(L, 1);
+    const char *name = check_name(L, 2);
+    if (unlinkat(d->fd, name, AT_REMOVEDIR) == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (errno == ENOTEMPTY || errno == EEXIST || errno == ENOENT) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    return hcdl_io_error(L, "cannot remove the directory", push_joined(L, d, name), errno);
+}
+
+/* dir:list() -> { name, ... } (unsorted, without "." and "..") | nil, err */
+static int dir_list(lua_State *L)
+{
+    dir_handle *d = check_dir(L, 1);
+    struct dirent *e;
+    lua_Integer n = 0;
+    DIR *h;
+    int fd = openat(d->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
+    if (fd < 0)
+        return hcdl_io_error(L, "cannot list", d->path, errno);
+    h = fdopendir(fd);
+    if (h == NULL) {
+        err = errno;
+        close(fd);
+        return hcdl_io_error(L, "cannot list", d->path, err);
+    }
+    lua_newtable(L);
+    errno = 0;
+    while ((e = readdir(h)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            lua_pushstring(L, e->d_name);
+            lua_rawseti(L, -2, (int)++n);
+        }
+        errno = 0;
+    }
+    err = errno;
+    closedir(h);
+    if (err != 0)
+        return hcdl_io_error(L, "cannot list", d->path, err);
+    return 1;
+}
+
+/* core.mkdir(path, mode) -> true | nil, err: the directory and its
+ * missing parents, each created with `mode`; an existing one is kept. */
+int hcdl_mkdir(lua_State *L)
+{
+    size_t n, i;
+    const char *path = luaL_checklstring(L, 1, &n);
+    lua_Integer mode = luaL_optinteger(L, 2, 0700);
+    struct stat st;
+    char *buf;
+    luaL_argcheck(L, n > 0 && strlen(path) == n, 1, "a directory path");
+    luaL_argcheck(L, mode >= 0 && mode <= 07777, 2, "permission bits");
+    buf = malloc(n + 1);
+    if (buf == NULL)
+        return luaL_error(L, "hcdl: out of memory");
+    memcpy(buf, path, n + 1);
+    for (i = 1; i <= n; i++) {
+        if (i < n && buf[i] != '/')
+            continue;
+        buf[i] = '\0';
+        if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST) {
+            int err = errno;
+            lua_pushstring(L, buf);
+            free(buf);
+            return hcdl_io_error(L, "cannot create the directory", lua_tostring(L, -1), err);
+        }
+        if (i < n)
+            buf[i] = '/';
+    }
+    free(buf);
+    if (stat(path, &st) != 0)
+        return hcdl_io_error(L, "cannot look at", path, errno);
+    if (!S_ISDIR(st.st_mode))
+        return hcdl_io_error(L, "cannot create the directory", path, ENOTDIR);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* dir:path(name) -> "dir/name" (for messages) */
 static int dir_path(lua_State *L)
 {
@@ -519,7 +615,7 @@ void hcdl_fileio_init(lua_State *L)
     static const luaL_Reg dir_methods[] = {
         {"stat", dir_stat},     {"open", dir_open_file}, {"read", dir_read},
         {"remove", dir_remove}, {"path", dir_path},      {"close", dir_close},
-        {"lock", dir_lock},
+        {"lock", dir_lock},     {"rmdir", dir_rmdir},    {"list", dir_list},
         {NULL, NULL},
     };
     static const luaL_Reg file_methods[] = {

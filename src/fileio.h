@@ -38,6 +38,7 @@ int hcdl_io_error(lua_State *L, const char *what, const char *path, int err);
 int hcdl_file_size(lua_State *L); /* core.file_size(path) -> n | false (absent) | nil, err */
 int hcdl_file_md5(lua_State *L);  /* core.md5_file(path) -> hex | nil, err */
 int hcdl_file_is_dir(lua_State *L); /* core.is_dir(path) -> boolean */
+int hcdl_mkdir(lua_State *L);       /* core.mkdir(path, mode) -> true | nil, err (parents too) */
 
 /* MD5 (lower-case hex, 33 bytes with NUL) of an fd's whole contents: 0 or an errno. */
 int hcdl_md5_fd(int fd, char hex[33]);

@@ -73,6 +73,7 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
         {"file_size", hcdl_file_size},
         {"md5_file", hcdl_file_md5},
         {"is_dir", hcdl_file_is_dir},
+        {"mkdir", hcdl_mkdir},
         {NULL, NULL},
     };
     static const luaL_Reg signer[] = {

@@ -582,7 +582,7 @@ describe("the hcdl command", function()
     end)
 
     it("2 for input errors the library finds before any request", function()
-      local code, _, err = run(with_region("errorlog", "--instance", "not-an-id"))
+      local code, _, err = run(with_region("errorlog", "--instance", "not/an-id"))
       assert.are.equal(2, code, err)
       assert.matches("^hcdl input error: instance_id", err)
       code, _, err = run(with_region("backup", "--backup-id", emu.seed.rds_backup_id, "--out", out_dir,

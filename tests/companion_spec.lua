@@ -29,8 +29,12 @@ describe("latest_backup", function()
   teardown(function() if emu then emu:stop() end end)
   before_each(function() emu:reset() end)
 
-  it("RDS: the newest COMPLETED backup, of any type or of the type asked", function()
+  it("RDS: the newest COMPLETED full backup (auto or manual), or of the type asked", function()
     local b = assert(client:latest_backup{ service = "rds", instance_id = seed.rds_instance_id })
+    assert.are.equal(seed.rds_backup_ids[RDS.auto_0724], b.id)
+    b = assert(client:latest_backup{ service = "rds", instance_id = seed.rds_instance_id, type = "all" })
+    assert.are.equal(seed.rds_backup_ids[RDS.incremental_0724], b.id)
+    b = assert(client:latest_backup{ service = "rds", instance_id = seed.rds_instance_id, type = "incremental" })
     assert.are.equal(seed.rds_backup_ids[RDS.incremental_0724], b.id)
     assert.are.equal("COMPLETED", b.status)
     b = assert(client:latest_backup{ service = "rds", instance_id = seed.rds_instance_id, type = "auto" })
@@ -38,7 +42,7 @@ describe("latest_backup", function()
     b = assert(client:latest_backup{ service = "rds", instance_id = seed.rds_instance_id, type = "manual" })
     assert.are.equal(seed.rds_backup_ids[RDS.manual_0720], b.id)   -- not the newer FAILED one
     -- the type is the server's filter
-    assert.matches("backup_type=manual", emu:requests("list_backups")[3].query)
+    assert.matches("backup_type=manual", emu:requests("list_backups")[5].query)
     b = assert(client:latest_backup{ service = "rds", instance_id = seed.pg_instance_id })
     assert.are.equal(seed.pg_instance_id, b.instance_id)
   end)
@@ -81,10 +85,10 @@ describe("latest_backup", function()
       { { service = "obs", instance_id = seed.rds_instance_id }, "service" },
       { { instance_id = seed.rds_instance_id }, "service" },
       { { service = "rds", instance_id = seed.rds_instance_id, kind = "auto" }, "kind" },
-      { { service = "rds", instance_id = "nope" }, "instance_id" },
-      { { service = "rds", instance_id = seed.rds_instance_id, type = "full" }, "backup_type" },
+      { { service = "rds", instance_id = "no/pe" }, "instance_id" },
+      { { service = "rds", instance_id = seed.rds_instance_id, type = "differential" }, "type" },
       { { service = "dcs", instance_id = seed.dcs_instance_id, type = "incremental" }, "type" },
-      { { service = "dcs", instance_id = seed.rds_instance_id }, "instance_id" },
+      { { service = "dcs", instance_id = "" }, "instance_id" },
     } do
       local b, err = client:latest_backup(c[1])
       assert.is_nil(b)
@@ -113,7 +117,10 @@ describe("backup_files", function()
   before_each(function() emu:reset() end)
 
   it("RDS: the latest backup's files, ready for download_all", function()
-    local files, info = assert(client:backup_files{ service = "rds", instance_id = seed.rds_instance_id })
+    local full = assert(client:backup_files{ service = "rds", instance_id = seed.rds_instance_id })
+    assert.are.equal(2, #full) -- the newest full backup: the dump and a database's
+    local files, info = assert(client:backup_files{ service = "rds", instance_id = seed.rds_instance_id,
+      type = "incremental" })
     assert.are.equal(seed.rds_backup_ids[RDS.incremental_0724], info.backup_id)
     assert.are.equal(info.backup_id, info.backup.id)
     assert.are.equal(2, #files)

@@ -130,7 +130,8 @@ end
 
 --- What an entry says about its file, from its API's descriptor:
 -- { api, url, name, exact (bytes), kb (size in KB, rounded by the
--- service), mtime, expires (epoch seconds) }; fields the entry lacks are
+-- service), mtime, expires (epoch seconds), growing (the descriptor says
+-- the file may still grow) }; fields the entry lacks are
 -- nil.  nil, err ("api", field = the size field) when the size is there
 -- but is not a size: service data never makes hcdl guess or raise.
 function apis.describe(entry)
@@ -153,6 +154,8 @@ function apis.describe(entry)
     if a.size_unit == "KB" then info.kb = n else info.exact = n end
   end
   if a.mtime then info.mtime = timefmt.parse(a.mtime_format, entry[a.mtime]) end
+  -- the file may still grow: its listed size is a lower bound
+  info.growing = a.growing or nil
   if a.expires then info.expires = timefmt.parse("offset", entry[a.expires]) end
   return info
 end

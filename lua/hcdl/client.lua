@@ -200,6 +200,20 @@ function Client:sync_audit_log_files(params)
   return require("hcdl.sync").audit_log_files(self, params)
 end
 
+--- Mirrors a list of entries into dir: files skipped on exact facts (the
+-- directory's record), new and changed ones downloaded and replaced
+-- atomically; a report, or nil, err (see hcdl.sync).
+function Client:sync_files(entries, dir, opts)
+  if getmetatable(self) ~= Client then error("hcdl: call client:sync_files(...) with a colon", 2) end
+  return require("hcdl.sync").files(self, entries, dir, opts)
+end
+
+--- Mirrors an RDS or DCS backup into its own directory under dir, then
+-- removes older ones per keep / max_age (see hcdl.sync).
+method("sync_backup", function(self, params)
+  return require("hcdl.sync").backup(self, params)
+end)
+
 --- Polls download_errorlog until FINISH: the list of files, or nil, err.
 function Client:wait_errorlog_links(params)
   local t, err = self:transport()
@@ -398,6 +412,7 @@ function Client:download_all(entries, dir, opts)
     end
     local first = report.failed[1].err
     return report, core.error{ kind = first and first.kind or "io", failed = #report.failed,
+      busy = first and first.busy or nil,
       message = ("%d of %d files failed: %s; first: %s"):format(#report.failed, #entries,
         table.concat(names, ", "), first and first.message or "?") }
   end

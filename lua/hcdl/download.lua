@@ -29,9 +29,25 @@
 --   throttling are retried with backoff, honouring Retry-After, all within
 --   opts.deadline (which also bounds a transfer that trickles or stalls);
 -- * after an authentication failure no new file is started.
+-- * a file is skipped only on exact facts: the directory's record
+--   (hcdl.record) says what hcdl verified; the file on disk must still
+--   match it and the entry (size, time) must not have moved.  A file hcdl
+--   has no record of is compared by exact size when the entry gives bytes,
+--   else by size within the KB rounding and mtime = the entry's time.  An
+--   entry with neither size nor time is asked about: a conditional GET with
+--   the recorded validators (304: unchanged).  See download.decide.
+-- * files that may grow (the descriptor's `growing`: full-SQL files, run
+--   logs): the listed size is a lower bound; more bytes are kept when the
+--   answer is self-consistent (Content-Length, an MD5 ETag, no splice), the
+--   record notes it (`grown`) and the next run asks the store again.
+-- * one writer per file: the file is locked (flock on
+--   `.hcdl-lock.<name>`, removed by its holder when done) from the skip
+--   decision to the record; another process wanting it waits opts.wait
+--   seconds (default 0), then that file fails with an io error, busy = true.
 local core = require "hcdl.core"
 local debuglog = require "hcdl.debuglog"
 local entry_mod = require "hcdl.entry"
+local record = require "hcdl.record"
 local redact = require "hcdl.redact"
 local retry = require "hcdl.retry"
 
@@ -40,6 +56,9 @@ local download = {}
 -- The names hcdl derives from a file name, and what that leaves for it.
 local PART, STATE, STATE_TMP = ".part", ".part.state", ".part.state.tmp"
 download.MAX_NAME = 255 - #STATE_TMP
+-- hcdl's own files in a directory (record, locks, sync state) start with this
+local RESERVED = ".hcdl-"
+local LOCK_PREFIX = ".hcdl-lock."
 
 local MULTI_MIN = 1024 * 1024       -- bytes per range, at least
 local SYNC_EVERY = 16 * 1024 * 1024 -- with fsync on: bytes between durability points
@@ -51,7 +70,7 @@ local OPTIONS = {
   connections = "number", concurrency = "number", progress = "function",
   refresh = "function", deadline = "number", retries = "number",
   buffer_size = "number", fsync = "boolean", verify = "boolean", mode = "number",
-  force = "boolean", progress_interval = "number",
+  force = "boolean", progress_interval = "number", wait = "number",
 }
 
 local function input(field, msg)
@@ -78,6 +97,9 @@ function download.safe_name(name)
   if name:find("[/\\]") then return nil, "contains a path separator" end
   if name:find("%.%.") or name == "." then return nil, "contains '..' or is '.'" end
   if name:find("[%z\1-\31\127]") then return nil, "contains a control character" end
+  if name:sub(1, #RESERVED) == RESERVED then
+    return nil, "starts with " .. RESERVED .. ", which hcdl keeps for its own files"
+  end
   return name
 end
 
@@ -120,10 +142,73 @@ function download.check_options(opts)
   if opts.deadline and not (opts.deadline > 0) then
     return input("deadline", "must be a number of seconds > 0")
   end
+  if opts.wait and not (opts.wait >= 0 and opts.wait <= 86400) then
+    return input("wait", "must be 0 to 86400 seconds")
+  end
   if opts.progress_interval and not (opts.progress_interval >= 0.01) then
     return input("progress_interval", "must be at least 0.01 seconds")
   end
   return nil
+end
+
+-- ---------------------------------------------------------------------------
+-- Locks: an flock on a file of ours.  A per-file lock file is removed by
+-- its holder while it still holds it; so whoever gets a lock checks that
+-- the name still leads to the file it locked (else it locked a removed
+-- file, and tries again).
+
+--- download.lock(dir, name) -> handle | false (held elsewhere) | nil, err
+function download.lock(dir, name)
+  for _ = 1, 8 do
+    local l, err = dir:lock(name)
+    if not l then return l, err end
+    local mine, now = l:stat(), dir:stat(name)
+    if mine and now and now.id == mine.id then return l end
+    l:close()
+  end
+  return false
+end
+
+--- Releases a per-file lock: the name goes first, then the lock.
+function download.unlock(dir, name, l)
+  dir:remove(name)
+  l:close()
+end
+
+function download.lock_name(name) return LOCK_PREFIX .. name end
+
+-- ---------------------------------------------------------------------------
+-- Skip on exact facts.
+
+local function validators(facts)
+  return facts.etag ~= nil or facts.last_modified ~= nil
+end
+
+--- download.decide(info, st, facts) -> "skip" | "ask" | "fetch": what to
+-- do about a file of `st` (dir:stat) on disk for an entry described by
+-- `info` (hcdl.entry), `facts` being the record's (nil: no record).  See
+-- the module comment.
+function download.decide(info, st, facts)
+  if facts then
+    if st.size ~= facts.size or (facts.mtime and math.abs(st.mtime - facts.mtime) > 1e-3) then
+      return "fetch" -- not the file hcdl verified
+    end
+    local ask = validators(facts) and "ask" or "fetch"
+    if facts.grown then return ask end
+    if not (info.exact or info.kb or info.mtime) then return ask end
+    if info.mtime and facts.time ~= info.mtime then return "fetch" end
+    if info.exact and info.exact ~= facts.size then return "fetch" end
+    if info.kb and not entry_mod.size_agrees(info, facts.size) then return "fetch" end
+    -- a size in KB alone cannot see a file that changed by a few bytes
+    if info.kb and not info.mtime then return ask end
+    return "skip"
+  end
+  if info.exact then return st.size == info.exact and "skip" or "fetch" end
+  if info.kb and info.mtime and entry_mod.size_agrees(info, st.size)
+    and math.floor(st.mtime) == math.floor(info.mtime) then
+    return "skip"
+  end
+  return "fetch"
 end
 
 -- ---------------------------------------------------------------------------
@@ -240,12 +325,20 @@ end
 
 function Run:now() return self.h.now() end
 
+function Run:release(f)
+  if f.lock then
+    download.unlock(f.dir, download.lock_name(f.name), f.lock)
+    f.lock = nil
+  end
+end
+
 function Run:fail(f, err)
   if f.status == "done" or f.status == "failed" then return end
   for _, t in pairs(f.transfers) do t.ticket:cancel() end
   f.transfers = {}
   f.status, f.err = "failed", err
   if f.file then f.file:close() f.file = nil end
+  if not f.writing and not f.pending then self:release(f) end
   if err.kind == "auth" and not err.not_started then self.stop_new = self.stop_new or err end
 end
 
@@ -253,6 +346,14 @@ function Run:finish(f, fields)
   f.status = "done"
   for k, v in pairs(fields) do f[k] = v end
   if f.file then f.file:close() f.file = nil end
+  self:release(f)
+end
+
+function Run:skip(f, bytes, facts)
+  f.status, f.bytes, f.skipped = "skipped", bytes, true
+  f.verified = facts and facts.verified or nil
+  f.delivered_size = bytes
+  self:release(f)
 end
 
 -- An async step: op (a task or a ticket) then k(self, f, value, err).
@@ -309,9 +410,33 @@ end
 
 -- ---- plan -----------------------------------------------------------------
 
+-- The file's lock, waiting opts.wait seconds (polled by the scheduler).
+function Run:take_lock(f)
+  local lname = download.lock_name(f.name)
+  local l, err = download.lock(f.dir, lname)
+  if l then
+    f.lock = l
+    return true
+  end
+  if l == nil then
+    self:fail(f, err)
+    return false
+  end
+  f.lock_deadline = f.lock_deadline or (self:now() + (self.o.wait or 0))
+  if self:now() >= f.lock_deadline then
+    self:fail(f, file_error(f, { kind = "io", busy = true, path = f.dir:path(lname),
+      message = ("%s: another process is writing it (it holds %s)"):format(f.info.name, f.dir:path(lname)) }))
+    return false
+  end
+  f.status, f.on_wake = "wait", function(run, ff) run:start_file(ff) end
+  f.wake_at = math.min(f.lock_deadline, self:now() + 0.05)
+  return false
+end
+
 function Run:start_file(f)
   f.status = "plan"
   if f.sink then return self:start_stream(f) end
+  if not f.lock and not self:take_lock(f) then return end
   local st, err = f.dir:stat(f.name)
   if st == nil then return self:fail(f, err) end
   if st then
@@ -321,11 +446,14 @@ function Run:start_file(f)
     elseif st.type ~= "file" then
       return self:fail(f, file_error(f, { kind = "io",
         message = f.final_path .. " exists and is not a regular file; hcdl leaves it alone" }))
-    elseif not self.o.force and entry_mod.size_agrees(f.info, st.size) then
-      f.status, f.bytes, f.skipped = "skipped", st.size, true
-      return
+    elseif not self.o.force then
+      local facts, rerr = record.get(f.dir, f.name)
+      if rerr then return self:fail(f, rerr) end
+      local what = download.decide(f.info, st, facts)
+      if what == "skip" then return self:skip(f, st.size, facts) end
+      if what == "ask" then f.ask = facts end
     end
-    -- a different size: downloaded again and replaced atomically
+    -- anything else: downloaded again and replaced atomically
   end
   self:plan(f)
 end
@@ -353,6 +481,7 @@ function Run:plan(f)
   local file, oerr = f.dir:open(f.part)
   if not file then return self:fail(f, oerr) end
   f.file, f.saved = file, saved
+  f.ask = nil -- a transfer to resume: it decides
   if saved.ranges then
     if pst.size ~= saved.total then return self:restart(f, "the partial file has the wrong size") end
     f.resumed = true
@@ -372,7 +501,7 @@ function Run:fresh(f)
     local file, err = ff.dir:open(ff.part, { create = true, mode = run.o.mode or 384 })
     if not file then return run:fail(ff, err) end
     ff.file = file
-    if run.connections > 1 then return run:probe(ff) end
+    if run.connections > 1 and not ff.ask then return run:probe(ff) end
     run:fetch_single(ff)
   end, true)
 end
@@ -441,6 +570,10 @@ function Run:fetch_single(f)
     spec.range_start = size
     spec.if_range = saved.etag or saved["last-modified"]
     spec.expect_etag, spec.expect_total = saved.etag, saved.total
+  elseif f.ask then
+    -- unchanged since hcdl verified it? (304: yes, the file is kept)
+    spec.headers = f.ask.etag and { ["If-None-Match"] = f.ask.etag }
+      or { ["If-Modified-Since"] = f.ask.last_modified }
   end
   self:transfer(f, { single = true, start = size }, spec)
 end
@@ -464,9 +597,20 @@ function Run:on_single(f, t, r)
     if r.md5 then f.streamed_md5 = r.md5 end
     return self:verify(f)
   end
+  if r.status == 304 and f.ask and piece.start == 0 then return self:unchanged(f) end
   if r.status == 200 or r.status == 206 then self:learn(f, r.headers, total_of(r.headers)) end
   if r.status == 416 then return self:on_416(f, piece, r) end
   self:on_failure(f, r, function(run, ff) run:fetch_single(ff) end)
+end
+
+-- 304 to the conditional request: the file hcdl verified is current.
+function Run:unchanged(f)
+  if f.file then f.file:close() f.file = nil end
+  self:when_idle(f, function(run, ff)
+    ff.dir:remove(ff.part)
+    ff.dir:remove(ff.state)
+    run:skip(ff, ff.ask.size, ff.ask)
+  end)
 end
 
 -- 416: asked from where the .part ends.  Complete only if that is the end
@@ -674,6 +818,18 @@ end
 
 -- ---- verify and commit ---------------------------------------------------------
 
+--- download.size_check(info, size) -> ok, beyond: does a file of `size`
+-- bytes agree with what the entry lists?  For an entry that may still
+-- grow (info.growing) the listed size is a lower bound: more bytes agree
+-- (beyond = true: the next run asks again), fewer never do.
+function download.size_check(info, size)
+  if entry_mod.size_agrees(info, size) then return true, false end
+  if not info.growing then return false end
+  if info.exact then return size > info.exact, true end
+  if info.kb then return size > (info.kb - 1) * 1024, true end
+  return true, false
+end
+
 function Run:integrity(f, msg)
   if f.sink then
     return self:fail(f, file_error(f, { kind = "integrity", path = "sink", message = f.info.name .. ": " .. msg }))
@@ -703,12 +859,12 @@ function Run:verify(f, via)
   if f.total and size ~= f.total then
     return self:integrity(f, ("%d bytes received, the server announced %d"):format(size, f.total))
   end
-  if f.info.exact and size ~= f.info.exact then
-    return self:integrity(f, ("%d bytes, the service listed %d"):format(size, f.info.exact))
+  local listed_ok, beyond = download.size_check(f.info, size)
+  if not listed_ok then
+    return self:integrity(f, f.info.exact and ("%d bytes, the service listed %d"):format(size, f.info.exact)
+      or ("%d bytes, the service listed %d KB"):format(size, f.info.kb))
   end
-  if f.info.kb and not entry_mod.size_agrees(f.info, size) then
-    return self:integrity(f, ("%d bytes, the service listed %d KB"):format(size, f.info.kb))
-  end
+  f.grown = beyond or nil
   local want = self.o.verify ~= false and quoted_md5(f.saved.etag)
   local function check(got)
     if want and got ~= want then
@@ -740,8 +896,38 @@ function Run:commit_now(f)
   self:after(f, core.task("commit", { dir = f.dir, part = f.part, final = f.name, state = f.state,
     fsync = self.o.fsync ~= false, mtime = f.info.mtime }), function(run, ff, ok, err)
     if not ok then return run:fail(ff, err) end
+    ok, err = run:record(ff)
+    if not ok then return run:fail(ff, err) end
     run:finish(ff, {})
   end)
+end
+
+-- What was verified, when the engine did not say (size, and MD5 when an
+-- ETag gave one).
+local function verified_of(f)
+  if f.verified then return f.verified end
+  local v = { "size" }
+  if f.md5 then v[2] = "md5" end
+  return v
+end
+
+-- The facts of a file just renamed into place, into the directory's
+-- record (hcdl.record): what a later run's skip relies on.
+function Run:record(f)
+  local st, err = f.dir:stat(f.name)
+  if not st then
+    return nil, err or file_error(f, { kind = "io", message = f.final_path .. " vanished after it was renamed into place" })
+  end
+  f.verified = verified_of(f)
+  local s = f.saved or {}
+  local ok, rerr = record.put(f.dir, f.name, { size = f.bytes, time = f.info.mtime, etag = s.etag,
+    last_modified = s["last-modified"], md5 = f.md5, verified = f.verified, part_size = f.part_size,
+    mtime = st.mtime, at = os.time(), grown = f.grown }, self.o.fsync ~= false)
+  if not ok then
+    return nil, file_error(f, { kind = "io", path = rerr.path, message = ("%s: downloaded and verified, but "
+      .. "its record could not be written (%s)"):format(f.info.name, tostring(rerr.message)) })
+  end
+  return true
 end
 
 -- ---- the scheduler ----------------------------------------------------------------
@@ -961,6 +1147,18 @@ function Run:cancel_all(why)
   end
 end
 
+-- Every file lock still held (files that failed with a task in flight):
+-- released once their tasks are done.
+function Run:release_all()
+  for _, f in ipairs(self.files) do
+    if f.lock then
+      if f.writing then f.writing:wait(10) end
+      if f.pending and f.pending.op.wait then f.pending.op:wait(10) end
+      self:release(f)
+    end
+  end
+end
+
 function Run:loop()
   while true do
     local now = self:now()
@@ -1010,7 +1208,8 @@ function Run:results()
   for i, f in ipairs(self.files) do
     local r = { ok = f.status == "done" or f.status == "skipped", path = f.final_path, name = f.info.name,
       err = f.err, skipped = f.status == "skipped" or nil, bytes = f.bytes, md5 = f.md5,
-      resumed = f.resumed, refreshed = f.refreshed, status = f.status == "done" and "downloaded" or f.status }
+      resumed = f.resumed, refreshed = f.refreshed, status = f.status == "done" and "downloaded" or f.status,
+      verified = f.status ~= "failed" and f.verified or nil, grown = f.grown }
     if r.err then r.err = redact.error(r.err, self:secrets(f)) end
     out[i] = r
   end
@@ -1040,8 +1239,10 @@ function download.run(jobs, o, ctx)
     -- interrupted (Ctrl-C in a script raises "interrupted!") or a bug:
     -- stop the transfers, keep what is on disk resumable, then re-raise
     pcall(Run.cancel_all, run, "interrupted")
+    pcall(Run.release_all, run)
     error(err, 0)
   end
+  run:release_all()
   return run:results()
 end
 

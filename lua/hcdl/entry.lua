@@ -9,6 +9,8 @@
 --   kb       the size in KB, when it gives KB (TaurusDB, RDS)
 --   mtime    the file's modification time (epoch seconds), when known
 --   expires  when the link expires (epoch seconds), when known
+--   growing  true when the service may still be writing the file (its
+--            descriptor says so): the listed size is a lower bound
 --
 -- Which fields hold what comes from the entry's API descriptor (hcdl.apis:
 -- the API it came from, else the one whose fields it carries).

@@ -121,7 +121,32 @@ def list_audit_log_download_link(ctx):
                       "download_link": url, "link_expired_time": fmt_time8(datetime.fromtimestamp(expires, TZ8))})
         if len(files) == limit:
             break
+    _grow_after_list(ctx.state, [f["name"] for f in files])
     return 200, {"files": files}
+
+
+def _grow_after_list(state, names):
+    """Config audit_grow_on_list: a node's newest file (the one the service is still writing), when
+    it is among those just listed, grows, so its download brings more bytes than the listing said."""
+    by = state.config.get("audit_grow_on_list", 0)
+    if not by or not names:
+        return
+    with state.lock:
+        newest = {}
+        for f in state.audit_files:
+            if f["node_id"] not in newest or (f["updated"], f["name"]) >= (newest[f["node_id"]]["updated"],
+                                                                          newest[f["node_id"]]["name"]):
+                newest[f["node_id"]] = f
+        for f in newest.values():
+            if f["name"] in set(names):
+                _grow(state, f, by, 1)
+
+
+def _grow(state, f, by, seconds):
+    f["size"] += by
+    f["updated"] += timedelta(seconds=seconds)
+    state.objects[(data.BUCKET_GAUSSDB, f["key"])] = data.Obj(data.BUCKET_GAUSSDB, f["key"], f["size"],
+                                                              f["updated"].timestamp())
 
 
 # ---- 2. RDS backup files -------------------------------------------------------------
@@ -238,7 +263,8 @@ def create_redislog(ctx):
         day = datetime.fromtimestamp(now, TZ8) - timedelta(days=d)
         name = f"redis_{rep['replication_ip']}_{day:%Y-%m-%d}.log"
         key = f"{iid}/redislog/{seq}/{name}"
-        size = 4096 + int(hashlib.sha256(name.encode()).hexdigest()[:6], 16) % 200000
+        # a later collect of the same day's log finds it longer (the node kept writing)
+        size = 4096 + int(hashlib.sha256(name.encode()).hexdigest()[:6], 16) % 200000 + 97 * int(seq)
         ctx.state.add_object(data.BUCKET_DCS_LOG, key, size, now)
         entries.append({"id": _uuid_from("log", seq, name), "file_name": name, "group_name": rep["group_name"],
                         "replication_ip": rep["replication_ip"], "status": "succeed",
@@ -524,14 +550,18 @@ def audit_control(state, method, req):
     if method == "GET":
         with state.lock:
             return {"files": [_audit_view(f) for f in sorted(state.audit_files, key=lambda f: f["name"])]}
-    if method != "POST" or not isinstance(req, dict) or not ({"grow", "add"} & set(req)):
-        raise ValueError('POST a JSON object with "grow" (a file name or "latest") and/or "add" (a count)')
-    unknown = set(req) - {"grow", "by", "seconds", "add", "node", "size"}
+    if method != "POST" or not isinstance(req, dict) or not ({"grow", "add", "replace"} & set(req)):
+        raise ValueError('POST a JSON object with "grow" (a file name or "latest"), "add" (a count) '
+                         'and/or "replace" (a count)')
+    unknown = set(req) - {"grow", "by", "seconds", "add", "node", "size", "replace", "spread", "nodes", "seed",
+                          "max_size"}
     if unknown:
         raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
     seconds = _positive_int(req, "seconds", 10, 1, 86400)
     changed = []
     with state.lock:
+        if "replace" in req:
+            changed += _replace_audit(state, req)
         files = state.audit_files
         if "grow" in req:
             by = _positive_int(req, "by", 4096, 1, 2 ** 40)
@@ -542,18 +572,16 @@ def audit_control(state, method, req):
                 f = next((x for x in files if x["name"] == target), None)
                 if f is None:
                     raise ValueError(f"no full-SQL file named {target!r}")
-            f["size"] += by
-            f["updated"] += timedelta(seconds=seconds)
-            state.objects[(data.BUCKET_GAUSSDB, f["key"])] = data.Obj(data.BUCKET_GAUSSDB, f["key"], f["size"],
-                                                                      f["updated"].timestamp())
+            _grow(state, f, by, seconds)
             changed.append(f)
         if "add" in req:
             count = _positive_int(req, "add", 1, 1, 1000)
             nodes = state.seed.gaussdb_node_ids
             node = nodes[_positive_int(req, "node", 0, 0, len(nodes) - 1)]
-            last = max(files, key=lambda x: x["name"])
-            newest = max(x["updated"] for x in files)
-            serial = 1 + max(int(x["name"].rsplit("_", 1)[1]) for x in files if x["node_id"] == node)
+            now = datetime.fromtimestamp(int(state.now()) - 120, timezone.utc)
+            last = max(files, key=lambda x: x["name"]) if files else {"start": now - timedelta(seconds=60)}
+            newest = max((x["updated"] for x in files), default=now - timedelta(seconds=seconds * count))
+            serial = 1 + max((int(x["name"].rsplit("_", 1)[1]) for x in files if x["node_id"] == node), default=0)
             inst = state.seed.gaussdb_instance_id
             for k in range(1, count + 1):
                 start = last["start"] + timedelta(seconds=seconds * k)
@@ -569,6 +597,36 @@ def audit_control(state, method, req):
                                                                      f["updated"].timestamp())
                 changed.append(f)
         return {"files": [_audit_view(f) for f in changed]}
+
+
+def _replace_audit(state, req):
+    """{replace: n, spread: s, nodes: 1|2, seed: k, max_size: b}: the instance's full-SQL files become n
+    files (0 to 1000) of up to max_size bytes, updated within the last `spread` seconds (a young
+    instance: spread < 3600), on the first `nodes` nodes; the same seed gives the same files."""
+    count = _positive_int(req, "replace", 0, 0, 1000)
+    spread = _positive_int(req, "spread", 3600, 1, 86400 * 30)
+    nodes = state.seed.gaussdb_node_ids[:_positive_int(req, "nodes", 2, 1, len(state.seed.gaussdb_node_ids))]
+    max_size = _positive_int(req, "max_size", 4096, 1, 2 ** 30)
+    label = str(_positive_int(req, "seed", 0, 0, 2 ** 53))
+    inst = state.seed.gaussdb_instance_id
+    for f in state.audit_files:
+        state.objects.pop((data.BUCKET_GAUSSDB, f["key"]), None)
+    now = datetime.fromtimestamp(int(state.now()) - 120, timezone.utc)
+    files = []
+    for i in range(count):
+        node = nodes[i % len(nodes)]
+        h = data.stable_number(f"replace{label}.{i}")
+        updated = now - timedelta(seconds=h % spread)
+        start = updated - timedelta(seconds=60)
+        name = data.full_sql_name(start, inst, node, i + 1)
+        key = f"{state.seed.project_id}_{inst}/{start:%Y%m%d}/SQLAudit/{name}"
+        f = {"name": name, "node_id": node, "size": 1 + (h >> 16) % max_size, "start": start,
+             "updated": updated, "key": key}
+        files.append(f)
+        state.objects[(data.BUCKET_GAUSSDB, key)] = data.Obj(data.BUCKET_GAUSSDB, key, f["size"],
+                                                             updated.timestamp())
+    state.audit_files = files
+    return files
 
 
 # ---- routing -------------------------------------------------------------------------

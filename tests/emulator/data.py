@@ -350,6 +350,8 @@ def default_config(errorlog_creating):
         "link_ttl_rds": 3600,
         "link_ttl_redislog": 86400,
         "link_ttl_errorlog": 300,
+        "audit_grow_on_list": 0,        # bytes the newest listed file of each node grows by after each
+                                        # listing page (real full-SQL files grow while they are listed)
     }
 
 
@@ -370,8 +372,9 @@ class State:
             self.redislog_entries = []      # collected run logs (dicts)
             self.redislog_pending = []      # [entry, collected_at, list_calls_seen]
             self.audit_files = [dict(f) for f in self.seed.audit_files]   # they grow (control: audit)
-            self.objects = {k: v for k, v in self.objects.items()
-                            if k in self.seed.objects or k[0] == BUCKET_ADHOC}
+            # the seed's objects as seeded (a grown one is restored); ad-hoc ones stay
+            self.objects = {k: v for k, v in self.objects.items() if k[0] == BUCKET_ADHOC}
+            self.objects.update(self.seed.objects)
 
     def now(self):
         return time.time() + float(self.config["clock_offset"])

@@ -37,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import apis  # noqa: E402
+import mirror  # noqa: E402
 import auth  # noqa: E402
 import content  # noqa: E402
 import data  # noqa: E402
@@ -380,6 +381,8 @@ class Handler(BaseHTTPRequestHandler):
                 return ok(self._new_object(req))
             if what == "audit":
                 return ok(apis.audit_control(app.state, method, req))
+            if what == "mirror" and method == "POST" and isinstance(req, dict) and isinstance(req.get("dir"), str):
+                return ok(mirror.check(req["dir"]))
         except (ValueError, faultmod.FaultError) as e:
             return self._send(self._json(400, {"error": str(e)}), {})
         return self._send(self._json(404, {"error": f"no control endpoint {method} /_emulator/{what}"}), {})

@@ -647,6 +647,31 @@ class GrowingFullSql(EmulatorTestCase):
             self.assertEqual(-(-len(self.emu.url(f["download_link"]).body) // 1024), f["size"])
         self.assertEqual(self.emu.control("GET", "audit")["files"][-1]["name"], new[-1]["name"])
 
+    def test_reset_restores_a_grown_object(self):
+        before = {f["name"]: f for f in self.listing()}
+        grown = self.emu.control("POST", "audit", {"grow": "latest", "by": 777})["files"][0]
+        self.emu.control("POST", "reset")
+        after = {f["name"]: f for f in self.listing()}
+        body = self.emu.url(after[grown["name"]]["download_link"]).body
+        self.assertEqual(-(-len(body) // 1024), before[grown["name"]]["size"])
+        self.assertEqual(len(body), grown["size"] - 777)
+
+    def test_young_instance_and_growth_while_listed(self):
+        r = self.emu.control("POST", "audit", {"replace": 5, "spread": 600, "nodes": 1, "seed": 7})
+        self.assertEqual(len(r["files"]), 5)
+        now = time.time()
+        fmt = lambda t: datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")  # noqa: E731
+        q = dict(start_time=fmt(now - 3600), end_time=fmt(now - 60))
+        files = self.listing(**q)
+        self.assertEqual(sorted(f["name"] for f in files), sorted(f["name"] for f in r["files"]))
+        self.emu.control("POST", "config", {"audit_grow_on_list": 3000})
+        listed = self.listing(**q)
+        newest = max(listed, key=lambda f: (f["updated_time"], f["name"]))
+        body = self.emu.url(newest["download_link"]).body
+        self.assertGreater(len(body), newest["size"] * 1024)    # grew after it was listed
+        self.assertEqual(self.emu.control("POST", "audit", {"replace": 0})["files"], [])
+        self.assertEqual(self.listing(**q), [])
+
     def test_bad_requests(self):
         for body in ({}, {"grow": "nope"}, {"grow": "latest", "by": 0}, {"add": 0}, {"add": 1, "node": 5},
                      {"add": 1, "what": 1}, {"grow": "latest", "seconds": -1}, [1]):
