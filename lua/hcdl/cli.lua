@@ -198,6 +198,9 @@ end
 
 -- What is true after Ctrl-C, by what the run was doing.
 local function interrupted_line(state)
+  if state.waiter and state.waiter.what then
+    return ("interrupted while waiting for %s; nothing was downloaded"):format(state.waiter.what)
+  end
   if state.phase == "downloading" or state.phase == "syncing" then
     if state.received then
       return "interrupted; partial downloads are kept as .part files: run the same command again to resume"
