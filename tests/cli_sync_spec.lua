@@ -224,6 +224,7 @@ describe("hcdl sync and the third wave's command", function()
         assert.are.equal(want[i]:match("^[^?]+"), got[i]:match("^[^?]+"))
       end
     end
+    emu:reset()
     local code, _, err = hcdl:run{ "fullsql", "--instance", id, "--start", "yesterday-ish" }
     assert.are.equal(2, code)
     assert.matches("--start", err, 1, true)
