@@ -293,4 +293,19 @@ describe("hcdl sync and the third wave's command", function()
       :format(q(dir), hcdl.bin))
     assert.is_true(ok, text)
   end)
+
+  it("installs the man page; the bash completion offers values for --region, --type and --days", function()
+    assert.is_truthy(read(hcdl.prefix .. "/share/man/man1/hcdl.1"):find(".SH EXIT STATUS", 1, true))
+    local file = hcdl.prefix .. "/share/bash-completion/completions/hcdl"
+    local function complete(...)
+      local words = { "hcdl", ... }
+      local quoted = {}
+      for i, w in ipairs(words) do quoted[i] = q(w) end
+      return capture(("bash -c %s"):format(q(("source %s; COMP_WORDS=(%s); COMP_CWORD=%d; _hcdl; echo \"${COMPREPLY[*]}\"")
+        :format(q(file), table.concat(quoted, " "), #words - 1))))
+    end
+    assert.matches("cn-north-4", complete("--region", "cn-no"), 1, true)
+    assert.matches("^incremental%s*$", complete("backup", "--type", "inc"))
+    assert.matches("0 1 3 7", complete("runlog", "--days", ""), 1, true)
+  end)
 end)
