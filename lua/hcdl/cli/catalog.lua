@@ -22,28 +22,8 @@ local BACKUP_FIELDS = { rds = { type = "type", begin = "begin_time" },
 -- RDS backup types hcdl names: full = the two full kinds.
 local TYPE_SET = { full = { auto = true, manual = true } }
 
---- A shell glob ("*", "?", "[...]") as an anchored Lua pattern.
-function catalog.glob_pattern(glob)
-  local out, i = { "^" }, 1
-  while i <= #glob do
-    local c = glob:sub(i, i)
-    if c == "*" then
-      out[#out + 1] = ".*"
-    elseif c == "?" then
-      out[#out + 1] = "."
-    elseif c == "[" and glob:find("]", i + 1, true) then
-      local close = glob:find("]", i + 1, true)
-      local set = glob:sub(i + 1, close - 1):gsub("^!", "^"):gsub("%%", "%%%%")
-      out[#out + 1] = "[" .. set .. "]"
-      i = close
-    else
-      out[#out + 1] = c:gsub("%p", "%%%0")
-    end
-    i = i + 1
-  end
-  out[#out + 1] = "$"
-  return table.concat(out)
-end
+--- A shell glob as an anchored Lua pattern: the library's (sync --match).
+catalog.glob_pattern = require("hcdl.sync").glob
 
 local function collect(client, api)
   return apis.get(api).paging.collect
@@ -110,29 +90,10 @@ function catalog.backups(client, service, instance_id, t)
   return rows
 end
 
---- The newest finished RDS backup of type t (default full: auto or
--- manual), through client:latest_backup; or nil, err.
+--- The newest finished RDS backup of type t (nil: full, auto or manual),
+-- from client:latest_backup, which knows the types; or nil, err.
 function catalog.latest_rds(client, instance_id, t)
-  t = t or "full"
-  local set = TYPE_SET[t]
-  if not set then
-    return client:latest_backup{ service = "rds", instance_id = instance_id, type = t ~= "all" and t or nil }
-  end
-  local best, best_time, first_err
-  for _, kind in ipairs{ "auto", "manual" } do
-    local r, err = client:latest_backup{ service = "rds", instance_id = instance_id, type = kind }
-    if r then
-      local m = apis.mtime("list_backups", r) or -1
-      if not best or m > best_time then best, best_time = r, m end
-    elseif not (type(err) == "table" and err.not_found) then
-      return nil, err
-    else
-      first_err = first_err or err
-    end
-  end
-  if best then return best end
-  first_err.message = ("no finished full (auto or manual) RDS backup of instance %s"):format(instance_id)
-  return nil, first_err
+  return client:latest_backup{ service = "rds", instance_id = instance_id, type = t }
 end
 
 return catalog
