@@ -12,7 +12,7 @@
 #   eval "$(make -s env)"   module paths for every built Lua, to use the checkout uninstalled
 #   make demo               the main job, end to end
 #   make bench              benchmarks in bench/
-#   make install            install for $(LUA) under $(PREFIX): library, bin/hcdl, bash completion
+#   make install            install for $(LUA) under $(PREFIX): library, bin/hcdl, bash completion, man page
 #   make uninstall          remove what `make install` put there (same LUA and PREFIX)
 #   make rock               a binary rock for $(LUA) (luarocks make + luarocks pack), offline
 #   make dist               the release: archive of tag v$(VERSION), rockspec, source rock
@@ -168,6 +168,7 @@ BINDIR ?= $(PREFIX)/bin
 LUADIR ?= $(PREFIX)/share/lua/$(LUA_ABI)
 LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_ABI)
 COMPLETIONSDIR ?= $(PREFIX)/share/bash-completion/completions
+MANDIR ?= $(PREFIX)/share/man
 LUA_FILES := $(patsubst lua/%,%,$(wildcard lua/*.lua lua/hcdl/*.lua lua/hcdl/*/*.lua))
 LUA_BIN = $(shell command -v $(LUA) 2>/dev/null)
 
@@ -187,6 +188,7 @@ install: install-lib
 	chmod 0755 '$(DESTDIR)$(BINDIR)/hcdl.tmp'
 	mv -f '$(DESTDIR)$(BINDIR)/hcdl.tmp' '$(DESTDIR)$(BINDIR)/hcdl'
 	install -m 0644 contrib/hcdl.bash-completion '$(DESTDIR)$(COMPLETIONSDIR)/hcdl'
+	install -D -m 0644 doc/hcdl.1 '$(DESTDIR)$(MANDIR)/man1/hcdl.1'
 	@tools/path-hint '$(LUA_BIN)' '$(LUA_ABI)' '$(LUADIR)' '$(LIBDIR)'
 
 # The command and its completion go only with the Lua they were made for
@@ -197,7 +199,7 @@ uninstall:
 	for d in '$(DESTDIR)$(LUADIR)/hcdl' '$(DESTDIR)$(LIBDIR)/hcdl'; do \
 	  [ ! -d "$$d" ] || find "$$d" -depth -type d -empty -delete; done
 	if [ "$$(head -n 1 '$(DESTDIR)$(BINDIR)/hcdl' 2>/dev/null)" = '#!$(LUA_BIN)' ]; then \
-	  rm -f '$(DESTDIR)$(BINDIR)/hcdl' '$(DESTDIR)$(COMPLETIONSDIR)/hcdl'; fi
+	  rm -f '$(DESTDIR)$(BINDIR)/hcdl' '$(DESTDIR)$(COMPLETIONSDIR)/hcdl' '$(DESTDIR)$(MANDIR)/man1/hcdl.1'; fi
 
 # LuaRocks' build pass (hcdl-*.rockspec: build.type = "make", BUILD =
 # build/luarocks): the module with this Makefile's flags, from scratch each

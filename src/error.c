@@ -104,11 +104,46 @@ static int error_tostring(lua_State *L)
     return 1;
 }
 
+/* One operand of `..` as a string: an hcdl error as tostring(err), a string
+ * or number as itself; anything else fails as Lua's own `..` would. */
+static void push_concat_piece(lua_State *L, int idx)
+{
+    int t = lua_type(L, idx);
+    if (t == LUA_TTABLE && lua_getmetatable(L, idx)) {
+        int ours;
+        luaL_getmetatable(L, HCDL_ERROR_MT);
+        ours = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+        if (ours) {
+            lua_pushcfunction(L, error_tostring);
+            lua_pushvalue(L, idx);
+            lua_call(L, 1, 1);
+            return;
+        }
+    }
+    if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+        lua_pushvalue(L, idx);
+        return;
+    }
+    luaL_error(L, "attempt to concatenate a %s value with an hcdl error", luaL_typename(L, idx));
+}
+
+/* "failed: " .. err and err .. "\n": errors concatenate like strings. */
+static int error_concat(lua_State *L)
+{
+    push_concat_piece(L, 1);
+    push_concat_piece(L, 2);
+    lua_concat(L, 2);
+    return 1;
+}
+
 void hcdl_error_init(lua_State *L)
 {
     if (luaL_newmetatable(L, HCDL_ERROR_MT)) {
         lua_pushcfunction(L, error_tostring);
         lua_setfield(L, -2, "__tostring");
+        lua_pushcfunction(L, error_concat);
+        lua_setfield(L, -2, "__concat");
         lua_pushliteral(L, "hcdl.error");
         lua_setfield(L, -2, "__name");
     }

@@ -2,33 +2,34 @@
 --
 --   hcdl [--region R] [--project-id ID] COMMAND [OPTIONS]
 --
--- Without --out it lists (a table, --json or --links); with --out DIR it
--- downloads with client:download_all.  cli.main(argv) returns the exit
--- status, as design.md fixes it:
---   0 all done; 1 some files failed; 2 usage or input error; 3 auth error;
---   4 any other failure (API, network, I/O); 130 interrupted.
+-- Without --out a listing command lists (a table, --json or --links); with
+-- --out DIR it downloads with client:download_all (--out - streams one
+-- file to stdout); `hcdl sync KIND` mirrors (hcdl.cli.sync); `instances`
+-- and `backups` list what the companion calls know (hcdl.cli.catalog).
+-- cli.main(argv) returns the exit status (hcdl.cli.outcome):
+--   0 all done; 1 some files failed, at least one succeeded; 2 usage or
+--   input; 3 auth (also when every failure was one); 4 any other failure
+--   when nothing succeeded; 75 another run holds --out; 130 interrupted.
 -- Every error is one line on stderr: tostring(err), which has no secrets.
 local hcdl = require "hcdl"
 local core = require "hcdl.core"
 local args = require "hcdl.cli.args"
 local commands = require "hcdl.cli.commands"
 local output = require "hcdl.cli.output"
+local outcome = require "hcdl.cli.outcome"
 local progress = require "hcdl.cli.progress"
 local text = require "hcdl.text"
-
-local unpack = table.unpack or unpack
+local report = require "hcdl.cli.report"
+local waits = require "hcdl.cli.waits"
+local dirs = require "hcdl.cli.dirs"
+local listings = require "hcdl.cli.listings"
 
 local cli = {}
 
-cli.EXIT = { ok = 0, some_failed = 1, usage = 2, auth = 3, failure = 4, interrupted = 130 }
+cli.EXIT = outcome.EXIT
 
 --- The exit status for an hcdl error.
-function cli.exit_status(err)
-  local kind = type(err) == "table" and err.kind or nil
-  if kind == "input" then return cli.EXIT.usage end
-  if kind == "auth" then return cli.EXIT.auth end
-  return cli.EXIT.failure
-end
+cli.exit_status = outcome.exit_for_error
 
 -- Every line the command writes on stderr passes text.visible: one line,
 -- no terminal commands, bounded, whatever a service put into it.
@@ -37,9 +38,7 @@ local function say(line)
 end
 
 local function fail(err)
-  -- tostring(err) is visible already ("hcdl <kind> error: ..."), but a
-  -- non-hcdl error's is not
-  io.stderr:write(text.visible(tostring(err), text.MESSAGE_MAX * 2), "\n")
+  io.stderr:write(output.visible(tostring(err), 1000), "\n") -- "hcdl <kind> error: ..."
   return cli.exit_status(err)
 end
 
@@ -54,67 +53,128 @@ local function version_line()
     (core.curl_version():match("^%S+")), core.features().crc, core.features().inflate)
 end
 
-local function list(cmd, a, entries)
-  if a.json then return output.json(io.stdout, entries) end
-  if a.links then return output.links(io.stdout, entries) end -- true | nil, err
+-- The download options of the command line, as the library names them.
+local function download_options(a)
+  return { concurrency = a.concurrency, connections = a.connections, max_rate = a.max_rate,
+    deadline = a.deadline, retries = a.retries, verify = a.verify }
+end
+
+-- The progress display and the callback that feeds it.  Always a
+-- callback, even with nothing to draw: Ctrl-C reaches Lua code (and so
+-- this command) at the next call into Lua.
+local function with_progress(a, state, opts)
+  local display = progress.new{ stream = io.stderr, width = state.width, now = core.now }
+  state.display = display
+  opts.progress = function(done, total, rate, info)
+    if done and done > 0 then state.received = true end
+    display.update(done, total, rate, info)
+  end
+  return opts
+end
+
+local function list(cmd, a, entries, meta)
+  if a.json then
+    local files = {}
+    for i, e in ipairs(entries) do files[i] = output.file_object(e, { link = output.describe(e).link }) end
+    output.report(io.stdout, files, { listed = #entries, files = #entries, exit_code = 0 },
+      meta and meta.backup and { backup = meta.backup } or nil)
+    return
+  end
+  if a.links then return output.links(io.stdout, entries) end
+  if meta and meta.backup then io.stdout:write(report.backup_line(meta.backup), "\n") end
   local headers, rows = {}, {}
   for i, col in ipairs(cmd.columns) do headers[i] = col[1] end
   for r, entry in ipairs(entries) do
     rows[r] = {}
-    for i, col in ipairs(cmd.columns) do rows[r][i] = col[2](entry) end
+    for i, col in ipairs(cmd.columns) do rows[r][i] = output.visible(col[2](entry), 300) end
   end
   output.table(io.stdout, headers, rows)
   if #entries == 0 and not a.quiet then say("no files") end
 end
 
-local function download_options(a)
-  return { concurrency = a.concurrency, connections = a.connections }
+-- --out -: the one file, streamed to stdout (the library's sinks).
+local function stream(client, a, entries, state)
+  if #entries ~= 1 then
+    return usage(("--out - streams a single file; this lists %d (use --out DIR)"):format(#entries))
+  end
+  state.phase = "streaming"
+  local r, err = client:download(entries[1], io.stdout, download_options(a))
+  io.stdout:flush()
+  if not r then return fail(err) end
+  return cli.EXIT.ok
 end
 
-local function summary(report, seconds)
-  local bytes = 0
-  for _, r in ipairs(report.files) do
-    if r.ok and not r.skipped then bytes = bytes + (r.bytes or 0) end
-  end
-  return ("%d files: %d downloaded (%s), %d already complete, %d failed, in %.1f s"):format(
-    #report.files, report.done, output.bytes(bytes), report.skipped, #report.failed, seconds)
+local function download(client, a, entries, meta, state)
+  if a.out == "-" then return stream(client, a, entries, state) end
+  local opts = with_progress(a, state, download_options(a))
+  state.phase = "downloading"
+  local started = core.now()
+  local result, err = client:download_all(entries, a.out, opts)
+  state.display.clear()
+  if not result then return fail(err) end
+  local files = outcome.from_download(entries, result, function(e) return output.describe(e).name end)
+  return report.finish{ a = a, files = files, seconds = core.now() - started, meta = meta,
+    kind = a.command, instance = a.instance or a.backup_id }
 end
 
--- What a download run reports: each failed file's error on stderr, then
--- on stdout the JSON report or the table (not with --quiet).
-local function report_files(a, entries, report)
-  local extras, rows = {}, {}
-  for i, r in ipairs(report.files) do
-    local status = (not r.ok and "failed") or (r.skipped and "skipped") or "downloaded"
-    extras[i] = { path = r.path, status = status, error = (not r.ok and r.err) and tostring(r.err) or nil }
-    local size = r.bytes and output.bytes(r.bytes) or output.size(entries[i])
-    rows[i] = { output.describe(entries[i]).name or "?", status, size, r.path or "-" }
-    if not r.ok then io.stderr:write(text.visible(tostring(r.err), text.MESSAGE_MAX * 2), "\n") end
+local function run_sync(client, a, state)
+  local opts = with_progress(a, state, download_options(a))
+  state.phase = "syncing"
+  local started = core.now()
+  local result, err = require("hcdl.cli.sync").run(client, a, opts, state.waiter)
+  state.display.clear()
+  state.waiter.clear()
+  if not result then
+    local code = fail(err)
+    report.failed_metrics(a, a.kind, a.instance, core.now() - started, code)
+    return code
   end
-  if a.json then
-    output.json(io.stdout, entries, extras)
-  elseif not a.quiet then
-    output.table(io.stdout, { "NAME", "STATUS", "SIZE", "PATH" }, rows)
-  end
+  return report.finish{ a = a, files = result.files or {}, seconds = core.now() - started,
+    meta = { backup = result.backup }, kind = a.kind, instance = a.instance, library_report = result,
+    label = "sync " .. a.kind }
 end
 
-local function download(client, a, entries, state)
-  local t, terr = client:transport()
-  if not t then return fail(terr) end
-  local width = not (a.quiet or a.no_progress) and progress.terminal_width() or nil
-  local display = progress.new{ stream = io.stderr, width = width, now = t.now }
-  state.display = display
-  local opts = download_options(a)
-  -- Always a callback, even with nothing to draw: Ctrl-C reaches Lua code
-  -- (and so this command) at the next call into Lua.
-  opts.progress = function(done, total, rate, info) display.update(done, total, rate, info) end
-  local started = t.now()
-  local report, err = client:download_all(entries, a.out, opts)
-  display.clear()
-  if not report then return fail(err) end
-  report_files(a, entries, report)
-  if not a.quiet then say(summary(report, t.now() - started)) end
-  return report.ok and cli.EXIT.ok or cli.EXIT.some_failed
+local function run_listing(client, a, state)
+  if a.out and a.out ~= "-" then
+    local made, merr = dirs.make(a.out)
+    if not made then return fail(merr) end
+    -- Download options are checked by the library; an empty batch lets it
+    -- do so before any request (runlog's listing collects logs: a side
+    -- effect not to cause for a typo).
+    local _, oerr = client:download_all({}, a.out, download_options(a))
+    if oerr then
+      io.stderr:write(output.visible(tostring(oerr), 1000), "\n")
+      return cli.EXIT.usage
+    end
+  end
+  local cmd = commands[a.command]
+  local waiting = { errorlog = "the error logs of PostgreSQL instance %s to be prepared",
+                    runlog = "the run logs of DCS instance %s to be collected" }
+  if waiting[a.command] then state.waiter.awaiting(waiting[a.command]:format(a.instance)) end
+  state.phase = "listing"
+  local entries, meta = cmd.list(client, a)
+  state.waiter.awaiting(nil)
+  if not entries then return fail(meta) end
+  if not a.out then
+    list(cmd, a, entries, meta)
+    return cli.EXIT.ok
+  end
+  return download(client, a, entries, meta, state)
+end
+
+local function new_client(a, state)
+  local client, err = hcdl.new{ region = a.region, project_id = a.project_id, sleep = state.waiter.sleep,
+    retries = a.retries }
+  if not client and type(err) == "table" and err.field == "region" then
+    local guess = listings.suggest_region(a.region)
+    if guess then
+      say(("unknown region '%s'; did you mean %s? (or give endpoints: see 'man hcdl')"):format(
+        output.visible(a.region, 60), guess))
+      return nil, cli.EXIT.usage
+    end
+  end
+  if not client then return nil, fail(err) end
+  return client
 end
 
 local function run(argv, state)
@@ -126,37 +186,35 @@ local function run(argv, state)
     print(a.help_text or version_line())
     return cli.EXIT.ok
   end
-  if a.out and not core.is_dir(a.out) then
-    return usage(("--out: %s is not a directory"):format(a.out))
-  end
-  local client, err = hcdl.new{ region = a.region, project_id = a.project_id }
-  if not client then return fail(err) end
+  state.width = not (a.quiet or a.no_progress or a.json) and progress.terminal_width() or nil
+  state.waiter = waits.new{ stream = io.stderr, terminal = state.width ~= nil and not a.quiet }
+  local client, code = new_client(a, state)
+  if not client then return code end
   state.client = client
-  if a.out then
-    -- Download options are checked by the library; an empty batch lets it
-    -- do so before any request (runlog's listing collects logs: a side
-    -- effect not to cause for a typo).
-    local _, oerr = client:download_all({}, a.out, download_options(a))
-    if oerr then
-      fail(oerr)
-      return cli.EXIT.usage
-    end
-  end
-  local cmd = commands[a.command]
-  local entries, lerr = cmd.list(client, a)
-  if not entries then return fail(lerr) end
-  if not a.out then
-    local listed, err = list(cmd, a, entries)
-    if listed == nil and err then return fail(err) end
-    return cli.EXIT.ok
-  end
-  return download(client, a, entries, state)
+  if a.command == "sync" then return run_sync(client, a, state) end
+  if a.command == "instances" or a.command == "backups" then return listings.run(client, a, fail) end
+  return run_listing(client, a, state)
 end
 
 -- The standalone interpreter turns Ctrl-C into this error at the next Lua
 -- instruction (lua.c, luajit.c).
 local function is_interrupt(e)
   return type(e) == "string" and e:find("interrupted!$") ~= nil
+end
+
+-- What is true after Ctrl-C, by what the run was doing.
+local function interrupted_line(state)
+  if state.waiter and state.waiter.what then
+    return ("interrupted while waiting for %s; nothing was downloaded"):format(state.waiter.what)
+  end
+  if state.phase == "downloading" or state.phase == "syncing" then
+    if state.received then
+      return "interrupted; partial downloads are kept as .part files: run the same command again to resume"
+    end
+    return "interrupted before any file data arrived; nothing was written under a final name"
+  end
+  if state.phase == "streaming" then return "interrupted; the file on stdout is incomplete" end
+  return "interrupted; nothing was downloaded"
 end
 
 --- Runs the command line argv (a list of strings): the exit status.
@@ -173,14 +231,13 @@ function cli.main(argv)
     return result
   end
   if state.display then state.display.clear() end
+  if state.waiter then state.waiter.clear() end
   if result == interrupted then
-    say("interrupted; partial downloads are kept as .part files: run the same command again to resume")
+    say(interrupted_line(state))
     return cli.EXIT.interrupted
   end
-  say("internal error: " .. result.message)
-  if os.getenv("HCDL_DEBUG") then
-    for l in result.traceback:gmatch("[^\n]+") do io.stderr:write(text.visible(l, text.MESSAGE_MAX), "\n") end
-  end
+  say("internal error: " .. output.visible(result.message, 1000))
+  if os.getenv("HCDL_DEBUG") then io.stderr:write(result.traceback, "\n") end
   return cli.EXIT.failure
 end
 

@@ -28,7 +28,10 @@ debuglog.LINE_MAX = 4000
 local SHOWN_QUERY = {}
 for _, k in ipairs{ "backup_id", "instance_id", "node_id", "start_time", "end_time", "limit",
                     "offset", "last_file_name", "log_type", "query_time", "replication_id",
-                    "name", "id", "expires", "nocatalog", "partnumber", "uploadid" } do
+                    "name", "id", "expires", "nocatalog", "partnumber", "uploadid",
+                    -- the other parameters of the APIs' descriptors: none is a secret
+                    "backup_type", "begin_time", "days", "type", "datastore_type", "vpc_id",
+                    "subnet_id", "private_ip", "ip", "name_equal", "include_failure", "expiration" } do
   SHOWN_QUERY[k] = true
 end
 
@@ -100,7 +103,8 @@ end
 -- err= (an hcdl error), bytes= }.
 function debuglog.format(ev)
   local host, path, query = debuglog.split_url(ev.url)
-  local out = { "hcdl", "event=" .. word(ev.event or "note") }
+  -- when, to the second in UTC: a cron job's log lines are read hours later
+  local out = { "hcdl", "time=" .. os.date("!%Y-%m-%dT%H:%M:%SZ"), "event=" .. word(ev.event or "note") }
   local function add(k, v)
     if v ~= nil and v ~= "" then out[#out + 1] = k .. "=" .. word(v) end
   end

@@ -1,19 +1,30 @@
 --- hcdl.cli.commands: for each `hcdl` command, how to get its file
 -- entries from the library, and the table columns people see.
 --
--- list(client, a) -> entries | nil, err.  Entries are the library's own
--- (so client:download_all can refresh their links when they expire).
+-- list(client, a) -> entries, meta | nil, err.  Entries are the library's
+-- own (so client:download_all can refresh their links when they expire);
+-- meta.backup is the backup --latest chose ({ id, type, begin_time,
+-- end_time }).
 local core = require "hcdl.core"
 local args = require "hcdl.cli.args"
 local output = require "hcdl.cli.output"
+local catalog = require "hcdl.cli.catalog"
+local when = require "hcdl.cli.when"
 
 local commands = {}
 
--- "1690000000" -> a number (seconds since the epoch); anything else is
--- passed on for the library to check.
-local function time_arg(s)
-  if type(s) == "string" and s:match("^%d+$") then return tonumber(s) end
-  return s
+-- A time typed for `option` as the API's form, or nil, an input error
+-- naming the option.
+function commands.time(option, s, tz, default)
+  if s == nil then s = default end
+  local t, why = when.parse(option, s, os.time(), tz)
+  if not t then return nil, core.error{ kind = "input", field = option, message = why } end
+  return when.api(t)
+end
+
+local function chosen(service, record)
+  local d = catalog.describe_backup(service, record)
+  return { id = d.id, type = d.type, begin_time = d.begin_time, end_time = d.end_time }
 end
 
 local function field(name)
@@ -40,8 +51,12 @@ end
 commands.fullsql = {
   columns = { { "NAME", name }, { "SIZE", output.size }, { "UPDATED", field "updated_time" } },
   list = function(client, a)
+    local start, err = commands.time("--start", a.start, a.tz)
+    if not start then return nil, err end
+    local finish, ferr = commands.time("--end", a["end"], a.tz, "now")
+    if not finish then return nil, ferr end
     return client:list_audit_log_files{ instance_id = a.instance, node_id = a.node,
-      start_time = time_arg(a.start), end_time = time_arg(a["end"]) }
+      start_time = start, end_time = finish }
   end,
 }
 
@@ -53,14 +68,14 @@ commands.backup = {
     end
     local missing = without_latest(client)
     if missing then return nil, missing end
-    local backup_id
-    if a.type then
-      -- backup_files has no type filter: find that backup first
-      local record, err = client:latest_backup{ service = "rds", instance_id = a.instance, type = a.type }
-      if not record then return nil, err end
-      backup_id = record.id
-    end
-    return client:backup_files{ service = "rds", instance_id = a.instance, backup_id = backup_id }
+    -- the newest full backup unless --type says otherwise: incremental
+    -- backups run all day, so "the newest" alone is almost never a full one
+    local record, err = catalog.latest_rds(client, a.instance, a.type)
+    if not record then return nil, err end
+    local backup = chosen("rds", record)
+    local entries, ferr = client:backup_files{ service = "rds", instance_id = a.instance, backup_id = backup.id }
+    if not entries then return nil, ferr end
+    return entries, { backup = backup }
   end,
 }
 
@@ -74,7 +89,9 @@ commands["dcs-backup"] = {
     end
     local missing = without_latest(client)
     if missing then return nil, missing end
-    return client:backup_files{ service = "dcs", instance_id = a.instance, expiration = expiration }
+    local entries, meta = client:backup_files{ service = "dcs", instance_id = a.instance, expiration = expiration }
+    if not entries then return nil, meta end
+    return entries, { backup = meta.backup and chosen("dcs", meta.backup) or nil }
   end,
 }
 
