@@ -10,6 +10,7 @@
 -- prints"); --links writes only links that are one line of printable
 -- characters; --json says exactly what the service said (hcdl.cli.jsonout).
 local core = require "hcdl.core"
+local cjson = require "hcdl.json"
 local entry_mod = require "hcdl.entry"
 local jsonout = require "hcdl.cli.jsonout"
 local text = require "hcdl.text"
