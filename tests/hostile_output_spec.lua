@@ -325,7 +325,7 @@ json.loads(open(sys.argv[1], "rb").read().decode("utf-8"), parse_constant=no)
       assert_clean(err, "stderr", 5000)
       local errors, debug_lines = 0, 0
       for _, l in ipairs(lines(err)) do
-        if l:match("^hcdl event=") then debug_lines = debug_lines + 1
+        if l:match("^hcdl time=%S+ event=") then debug_lines = debug_lines + 1
         else
           errors = errors + 1
           assert.matches("^hcdl api error %(HTTP 400%) DBS%.\\x1b%[2J", l)

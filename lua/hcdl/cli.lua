@@ -18,7 +18,6 @@ local commands = require "hcdl.cli.commands"
 local output = require "hcdl.cli.output"
 local outcome = require "hcdl.cli.outcome"
 local progress = require "hcdl.cli.progress"
-local text = require "hcdl.text"
 local report = require "hcdl.cli.report"
 local waits = require "hcdl.cli.waits"
 local dirs = require "hcdl.cli.dirs"
@@ -34,11 +33,11 @@ cli.exit_status = outcome.exit_for_error
 -- Every line the command writes on stderr passes text.visible: one line,
 -- no terminal commands, bounded, whatever a service put into it.
 local function say(line)
-  io.stderr:write("hcdl: ", text.visible(line, text.MESSAGE_MAX * 2), "\n")
+  io.stderr:write("hcdl: ", output.visible(line, output.ERROR_LINE_MAX), "\n")
 end
 
 local function fail(err)
-  io.stderr:write(output.visible(tostring(err), 1000), "\n") -- "hcdl <kind> error: ..."
+  io.stderr:write(output.visible(tostring(err), output.ERROR_LINE_MAX), "\n") -- "hcdl <kind> error: ..."
   return cli.exit_status(err)
 end
 
@@ -86,7 +85,7 @@ local function list(cmd, a, entries, meta)
   for i, col in ipairs(cmd.columns) do headers[i] = col[1] end
   for r, entry in ipairs(entries) do
     rows[r] = {}
-    for i, col in ipairs(cmd.columns) do rows[r][i] = output.visible(col[2](entry), 300) end
+    for i, col in ipairs(cmd.columns) do rows[r][i] = col[2](entry) end -- output.table makes cells visible and cuts them
   end
   output.table(io.stdout, headers, rows)
   if #entries == 0 and not a.quiet then say("no files") end
@@ -143,7 +142,7 @@ local function run_listing(client, a, state)
     -- effect not to cause for a typo).
     local _, oerr = client:download_all({}, a.out, download_options(a))
     if oerr then
-      io.stderr:write(output.visible(tostring(oerr), 1000), "\n")
+      io.stderr:write(output.visible(tostring(oerr), output.ERROR_LINE_MAX), "\n")
       return cli.EXIT.usage
     end
   end
@@ -156,7 +155,8 @@ local function run_listing(client, a, state)
   state.waiter.awaiting(nil)
   if not entries then return fail(meta) end
   if not a.out then
-    list(cmd, a, entries, meta)
+    local ok, lerr = list(cmd, a, entries, meta)
+    if ok == nil and lerr then return fail(lerr) end -- --links refused a link the service gave
     return cli.EXIT.ok
   end
   return download(client, a, entries, meta, state)

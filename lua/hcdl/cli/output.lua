@@ -24,21 +24,14 @@ output.null = cjson.null
 
 local UNITS = { "B", "KiB", "MiB", "GiB", "TiB" }
 
--- Control bytes as \xNN, so a string from a service cannot move the
--- cursor or retitle the terminal; cut to max bytes.  The one place every
--- service string printed by the command goes through (hcdl.text does it
--- fully, invalid UTF-8 included, where it is installed).
-local function escape(s, max)
-  s = tostring(s):gsub("[%z\1-\31\127]", function(c) return ("\\x%02x"):format(c:byte()) end)
-  if max and #s > max then s = s:sub(1, max) .. ("... (%d more bytes)"):format(#s - max) end
-  return s
-end
+--- The longest error line the command writes: tostring(err) bounds each
+-- field already (hcdl.text, src/error.c), so this cuts only what is left.
+output.ERROR_LINE_MAX = text.MESSAGE_MAX * 2
 
---- s as one printable line of at most about max characters.
+--- s as one printable line of at most about max characters (hcdl.text:
+-- the one escaping of everything the command prints).
 function output.visible(s, max)
-  local ok, text = pcall(require, "hcdl.text")
-  if ok and type(text) == "table" and text.visible then return text.visible(tostring(s), max) end
-  return escape(s, max)
+  return text.visible(tostring(s), max)
 end
 
 --- 1536 -> "1.5 KiB"; nil -> "-".
@@ -169,29 +162,19 @@ function output.file_object(entry, extra)
   return o
 end
 
--- A file object as JSON: "verified" is a list even when empty (cjson
--- writes an empty Lua table as {}).
-local function encode_file(f)
-  local verified = f.verified
-  if type(verified) ~= "table" then return cjson.encode(f) end
-  f.verified = nil
-  local text = cjson.encode(f)
-  f.verified = verified
-  local list = {}
-  for i, v in ipairs(verified) do list[i] = cjson.encode(v) end
-  return text:sub(1, -2) .. (text == "{}" and "" or ",") .. '"verified":[' .. table.concat(list, ",") .. "]}"
-end
-
 --- Writes {"files": [...], "summary": {...}} plus the fields of `top`
--- (such as "backup"): files are tables (output.file_object).
+-- (such as "backup"): files are tables (output.file_object), written by
+-- hcdl.cli.jsonout like every JSON the command prints (nothing dropped,
+-- nulls kept, what JSON cannot carry listed in "unrepresentable"; an
+-- empty "verified" is a list, as jsonout writes an empty table).
 function output.report(out, files, summary, top)
   local items = {}
-  for i, f in ipairs(files) do items[i] = encode_file(f) end
-  local parts = { '{"files":[', table.concat(items, ","), '],"summary":', cjson.encode(summary) }
+  for i, f in ipairs(files) do items[i] = jsonout.object(f) end
+  local parts = { '{"files":[', table.concat(items, ","), '],"summary":', jsonout.encode(summary) }
   local keys = {}
   for k in pairs(top or {}) do keys[#keys + 1] = k end
   table.sort(keys)
-  for _, k in ipairs(keys) do parts[#parts + 1] = "," .. cjson.encode(k) .. ":" .. cjson.encode(top[k]) end
+  for _, k in ipairs(keys) do parts[#parts + 1] = "," .. jsonout.encode(k) .. ":" .. jsonout.encode(top[k]) end
   -- built by hand: an empty Lua table would encode as {} instead of []
   out:write(table.concat(parts), "}\n")
 end

@@ -61,7 +61,7 @@ function report.finish(run)
     if backup then io.stdout:write(report.backup_line(backup), "\n") end
     local rows = {}
     for i, f in ipairs(files) do
-      rows[i] = { output.visible(f.name or "?", 200), f.status, size_of(f), output.visible(f.path or "-", 300) }
+      rows[i] = { f.name or "?", f.status, size_of(f), f.path or "-" } -- output.table cuts and escapes
     end
     output.table(io.stdout, { "NAME", "STATUS", "SIZE", "PATH" }, rows)
   end
@@ -72,7 +72,7 @@ function report.finish(run)
     local ok, err = metrics.write(a.metrics_file, { kind = run.kind, instance = run.instance, now = os.time(),
       success = code == 0, counts = c, bytes = c.bytes, seconds = run.seconds, exit_code = code })
     if not ok then
-      io.stderr:write(output.visible(tostring(err), 400), "\n")
+      io.stderr:write(output.visible(tostring(err), output.ERROR_LINE_MAX), "\n")
       if code == 0 then code = outcome.EXIT.failure end
     end
   end
@@ -84,7 +84,7 @@ function report.failed_metrics(a, kind, instance, seconds, code)
   if not a.metrics_file then return end
   local ok, err = metrics.write(a.metrics_file, { kind = kind, instance = instance, now = os.time(),
     success = false, counts = {}, bytes = 0, seconds = seconds, exit_code = code })
-  if not ok then io.stderr:write(output.visible(tostring(err), 400), "\n") end
+  if not ok then io.stderr:write(output.visible(tostring(err), output.ERROR_LINE_MAX), "\n") end
 end
 
 return report
