@@ -402,8 +402,6 @@ function Client:download_all(entries, dir, opts)
   if not ctx then handle:close() return nil, cerr end
   local o = with_default_refresh(self, opts)
   o.concurrency = o.concurrency or 4
-  local last = require("hcdl.final_progress").wrap(o.progress)
-  if last then o.progress = last.callback end
   local jobs, pre = batch_names(entries, dl)
   for _, job in ipairs(jobs) do job.dir, job.dir_path = handle, dir end
   local ran = dl.run(jobs, o, ctx)
@@ -411,8 +409,6 @@ function Client:download_all(entries, dir, opts)
   local report = { files = {}, failed = {}, done = 0, skipped = 0 }
   for i = 1, #entries do report.files[i] = pre[i] end
   for k, job in ipairs(jobs) do report.files[job.index] = ran[k] end
-  -- the last progress call says where the run ended (done == total)
-  if last and #entries > 0 then last.finish(report.files) end
   for i, r in ipairs(report.files) do
     r.entry = entries[i]
     if not r.ok then report.failed[#report.failed + 1] = r

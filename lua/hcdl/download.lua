@@ -1117,7 +1117,10 @@ function Run:progress(now, force)
       fd = math.max(fd, f.shown or 0)
       f.shown = fd
     end
-    local ft = f.total or (f.saved and f.saved.total) or f.info.exact or (f.info.kb and f.info.kb * 1024) or nil
+    -- a finished file is as large as what it holds: the last call says done == total
+    local finished = f.status == "done" or f.status == "skipped"
+    local ft = finished and fd or f.total or (f.saved and f.saved.total) or f.info.exact
+      or (f.info.kb and f.info.kb * 1024) or nil
     local state = f.status == "queued" and "queued" or f.status == "done" and "done"
       or f.status == "skipped" and "skipped" or f.status == "failed" and "failed" or "active"
     info.files[i] = { name = f.info.name, done = fd, total = ft, state = state }
@@ -1239,7 +1242,7 @@ function Run:loop()
       self.h.wait(self:waitable(), timeout)
     end
   end
-  self:progress(self:now())
+  self:progress(self:now(), true) -- the last call reports where the run ended
 end
 
 -- The secrets of a file's result: the client's, and every link it used.
