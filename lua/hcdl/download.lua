@@ -1091,10 +1091,8 @@ function Run:wake_timers(now)
   return next_wake
 end
 
-function Run:progress(now, force)
-  local o = self.o
-  if not o.progress then return end
-  if not force and now - self.last_progress < self.progress_interval then return end
+-- Where the run stands: bytes done, bytes expected, and per file.
+function Run:standing()
   local done, total, info = 0, 0, { files = {} }
   for i, f in ipairs(self.files) do
     local fd = 0
@@ -1126,13 +1124,33 @@ function Run:progress(now, force)
     info.files[i] = { name = f.info.name, done = fd, total = ft, state = state }
     done, total = done + fd, total + (ft or fd)
   end
+  return done, total, info
+end
+
+function Run:report_progress(now, done, total, info)
   local dt = now - self.last_progress
   local rate = dt > 0 and math.max(0, done - self.last_done) / dt or 0
-  self.last_done = done
-  local go_on = o.progress(done, total, rate, info)
+  self.last_done, self.last_total = done, total
+  local go_on = self.o.progress(done, total, rate, info)
   -- measured from the end of this call: never more often than the interval
   self.last_progress = self:now()
   if go_on == false then self.cancelled = true end
+end
+
+function Run:progress(now)
+  if not self.o.progress or now - self.last_progress < self.progress_interval then return end
+  self:report_progress(now, self:standing())
+end
+
+-- The last call says where the run ended (finished files done == total),
+-- unless the previous call already did; still no sooner than the interval.
+function Run:final_progress()
+  if not self.o.progress then return end
+  local done, total, info = self:standing()
+  if done == self.last_done and total == self.last_total then return end
+  local left = self.progress_interval - (self:now() - self.last_progress)
+  if self.last_total and left > 0 then self.h.sleep(left) end
+  self:report_progress(self:now(), done, total, info)
 end
 
 function Run:all_terminal()
@@ -1242,7 +1260,7 @@ function Run:loop()
       self.h.wait(self:waitable(), timeout)
     end
   end
-  self:progress(self:now(), true) -- the last call reports where the run ended
+  self:final_progress()
 end
 
 -- The secrets of a file's result: the client's, and every link it used.
