@@ -8,7 +8,7 @@ local listings = {}
 
 local function text(v)
   if v == nil or v == output.null then return "-" end
-  return output.visible(tostring(v), 200)
+  return tostring(v) -- output.table makes it visible and cuts it
 end
 
 local function instances(client, a, fail)

@@ -111,35 +111,13 @@ local function json_object(entry, extra)
   return o
 end
 
---- One entry's JSON object text (its fields, extra's, "unrepresentable").
-function output.json_entry(entry, extra)
-  return jsonout.object(json_object(entry, extra or {}))
-end
-
---- Writes {"files": [...]}: each entry's fields plus "link", plus
--- extras[i] (path, status, error after a download).  Every entry is
--- written, whatever it holds.
-function output.json(out, entries, extras)
-  local items = {}
-  for i, entry in ipairs(entries) do
-    local extra = { link = output.describe(entry).link }
-    for k, v in pairs(extras and extras[i] or {}) do extra[k] = v end
-    items[i] = output.json_entry(entry, extra)
-  end
-  -- built by hand: the files list is a list even when empty
-  out:write('{"files":[', table.concat(items, ","), "]}\n")
-end
-
 -- A link --links may print: one line of printable ASCII without spaces,
 -- so `xargs` and shells read exactly one URL from it.
 local function printable_link(link)
   return type(link) == "string" and link:match("^[hH][tT][tT][pP][sS]?://[!-~]+$") ~= nil
 end
 
---- Writes each entry's link on a line.  A link that is not one line of
--- printable characters (or an entry hcdl cannot use) is not written: nil, err (kind "api", field
--- "link", naming the entry and how many were refused) after the others.
--- What hcdl adds to every file of every kind in --json (design.md: the
+-- What hcdl adds to every file of every kind in --json (README, "--json": the
 -- same fields for all five kinds): file_name, size_bytes (an integer, or
 -- null when the service gives none), updated_at (RFC 3339 UTC or null).
 function output.common(entry)
@@ -179,7 +157,9 @@ function output.report(out, files, summary, top)
   out:write(table.concat(parts), "}\n")
 end
 
---- Writes each entry's link on a line.
+--- Writes each entry's link on a line.  A link that is not one line of
+-- printable characters (or an entry hcdl cannot use) is not written: nil, err (kind "api", field
+-- "link", naming the entry and how many were refused) after the others.
 function output.links(out, entries)
   local refused, first = 0, nil
   for _, entry in ipairs(entries) do
