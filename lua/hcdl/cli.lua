@@ -23,6 +23,8 @@ local waits = require "hcdl.cli.waits"
 local dirs = require "hcdl.cli.dirs"
 local listings = require "hcdl.cli.listings"
 
+local unpack = table.unpack or unpack
+
 local cli = {}
 
 cli.EXIT = outcome.EXIT
