@@ -13,10 +13,7 @@ local core = require "hcdl.core"
 local emulator = require "tests.support.emulator"
 local helpers = require "tests.support.helpers"
 
-local function sh(cmd)
-  local r = os.execute(cmd)
-  return r == true or r == 0
-end
+local sh = require("tests.support.shell").ok
 
 local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 

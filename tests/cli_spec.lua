@@ -15,10 +15,7 @@ local unpack = table.unpack or unpack
 local REGION = "cn-north-4"
 local q, sh, capture, read, mktemp_dir = shell.q, shell.ok, shell.capture, shell.read, shell.mktemp_dir
 
-local function expected_md5(name, size)
-  local out = capture((helpers.PY .. " %s/tests/emulator/content.py %s %d | md5sum"):format(helpers.root, q(name), size))
-  return out:match("^(%x+)")
-end
+local expected_md5 = helpers.expected_md5
 
 local function lines(s)
   local out = {}

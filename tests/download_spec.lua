@@ -6,22 +6,14 @@ local core = require "hcdl.core"
 local emulator = require "tests.support.emulator"
 local helpers = require "tests.support.helpers"
 
-local function sh(cmd)
-  local r = os.execute(cmd)
-  return r == true or r == 0
-end
+local sh = require("tests.support.shell").ok
 
 local function md5(path)
   return core.md5_file(path)
 end
 
 -- The bytes the emulator serves for (name, size), computed by its own tool.
-local function expected_md5(name, size)
-  local p = assert(io.popen((helpers.PY .. " %s/tests/emulator/content.py %q %d | md5sum"):format(helpers.root, name, size)))
-  local out = p:read("*a")
-  p:close()
-  return out:match("^(%x+)")
-end
+local expected_md5 = helpers.expected_md5
 
 local function exists(path) return core.file_size(path) ~= false end
 

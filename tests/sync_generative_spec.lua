@@ -30,10 +30,7 @@ local COUNT = tonumber(os.getenv("HCDL_SYNC_HISTORIES") or "")
 local MASTER = tonumber(os.getenv("HCDL_SYNC_SEED") or "") or (os.time() % 1000000)
 local LUA = os.getenv("HCDL_LUA") or "lua5.4"
 
-local function sh(cmd)
-  local r = os.execute(cmd)
-  return r == true or r == 0
-end
+local sh = require("tests.support.shell").ok
 
 -- Park-Miller: the same numbers on every Lua (exact in doubles).
 local function rng(seed)

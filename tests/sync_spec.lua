@@ -9,17 +9,9 @@ local helpers = require "tests.support.helpers"
 
 local DAY = "2023-07-24T00:00:00+0800"
 
-local function sh(cmd)
-  local r = os.execute(cmd)
-  return r == true or r == 0
-end
+local sh = require("tests.support.shell").ok
 
-local function expected_md5(name, size)
-  local p = assert(io.popen((helpers.PY .. " %s/tests/emulator/content.py %q %d | md5sum"):format(helpers.root, name, size)))
-  local out = p:read("*a")
-  p:close()
-  return out:match("^(%x+)")
-end
+local expected_md5 = helpers.expected_md5
 
 local function by_status(report)
   local out = {}

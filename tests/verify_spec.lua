@@ -12,10 +12,7 @@ local helpers = require "tests.support.helpers"
 local SEED = tonumber(os.getenv("HCDL_SEED") or "") or os.time() % 100000
 local MIB = 1024 * 1024
 
-local function sh(cmd)
-  local r = os.execute(cmd)
-  return r == true or r == 0
-end
+local sh = require("tests.support.shell").ok
 
 local function exists(path) return core.file_size(path) ~= false end
 
@@ -214,12 +211,7 @@ describe("downloads verify", function()
     return emu:object(spec)
   end
 
-  local function expected_md5(name, size)
-    local p = assert(io.popen((helpers.PY .. " %s/tests/emulator/content.py %q %d | md5sum"):format(helpers.root, name, size)))
-    local out = p:read("*a")
-    p:close()
-    return out:match("^(%x+)")
-  end
+  local expected_md5 = helpers.expected_md5
 
   for _, c in ipairs{ 1, 4 } do
     for _, case in ipairs{ { 3 * MIB + 5, MIB }, { 5 * MIB / 2, 512 * 1024 }, { 6 * MIB + 1, 5 * MIB } } do

@@ -32,4 +32,14 @@ function helpers.hex(s)
   return (s:gsub(".", function(c) return string.format("%02X", c:byte()) end))
 end
 
+--- The MD5 (hex) of the bytes the emulator serves for an object of that
+-- name and size (tests/emulator/content.py, the store's own formula).
+function helpers.expected_md5(name, size)
+  local p = assert(io.popen((helpers.PY .. " %s/tests/emulator/content.py '%s' %d | md5sum")
+    :format(helpers.root, (tostring(name):gsub("'", "'\\''")), size)))
+  local out = p:read("*a")
+  p:close()
+  return out:match("^(%x+)")
+end
+
 return helpers
