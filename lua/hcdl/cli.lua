@@ -238,8 +238,11 @@ function cli.main(argv)
     say(interrupted_line(state))
     return cli.EXIT.interrupted
   end
-  say("internal error: " .. output.visible(result.message, 1000))
-  if os.getenv("HCDL_DEBUG") then io.stderr:write(result.traceback, "\n") end
+  say("internal error: " .. result.message) -- say makes it visible
+  if os.getenv("HCDL_DEBUG") then
+    -- a traceback quotes the error, which may hold what a service sent
+    for l in result.traceback:gmatch("[^\n]+") do io.stderr:write(output.visible(l, output.ERROR_LINE_MAX), "\n") end
+  end
   return cli.EXIT.failure
 end
 
