@@ -11,19 +11,20 @@ local function text(v)
   return tostring(v) -- output.table makes it visible and cuts it
 end
 
+-- --json: each row's record as the service gave it, plus what hcdl read
+-- from it (fields(row)).
+local function json_rows(rows, fields)
+  local files = {}
+  for i, r in ipairs(rows) do files[i] = output.object(r.record, fields(r)) end
+  output.report(io.stdout, files, { listed = #rows, files = #rows, exit_code = 0 })
+  return 0
+end
+
 local function instances(client, a, fail)
   local rows, err = catalog.instances(client, a.service, a.name)
   if not rows then return fail(err) end
   if a.json then
-    local files = {}
-    for i, r in ipairs(rows) do
-      local o = {}
-      for k, v in pairs(r.record) do if type(k) == "string" then o[k] = v end end
-      o.id, o.name, o.status = r.id, r.name, r.status
-      files[i] = o
-    end
-    output.report(io.stdout, files, { listed = #rows, files = #rows, exit_code = 0 })
-    return 0
+    return json_rows(rows, function(r) return { id = r.id, name = r.name, status = r.status } end)
   end
   local t = {}
   for i, r in ipairs(rows) do t[i] = { text(r.id), text(r.name), text(r.status) } end
@@ -35,17 +36,10 @@ local function backups(client, a, fail)
   local rows, err = catalog.backups(client, a.service, a.instance, a.type)
   if not rows then return fail(err) end
   if a.json then
-    local files = {}
-    for i, r in ipairs(rows) do
-      local o = {}
-      for k, v in pairs(r.record) do if type(k) == "string" then o[k] = v end end
-      o.id, o.type, o.status = r.id, r.type, r.status
-      o.begin_time, o.end_time = r.begin_time or output.null, r.end_time or output.null
-      o.size_bytes = r.size_bytes or output.null
-      files[i] = o
-    end
-    output.report(io.stdout, files, { listed = #rows, files = #rows, exit_code = 0 })
-    return 0
+    return json_rows(rows, function(r)
+      return { id = r.id, type = r.type, status = r.status, begin_time = r.begin_time or output.null,
+        end_time = r.end_time or output.null, size_bytes = r.size_bytes or output.null }
+    end)
   end
   local t = {}
   for i, r in ipairs(rows) do

@@ -96,7 +96,7 @@ end
 
 -- A copy of the entry as JSON can carry it: the service's fields (string
 -- keys only, nulls kept), plus what `extra` adds.
-local function json_object(entry, extra)
+function output.object(entry, extra)
   local o = {}
   if type(entry) == "table" then
     for k, v in pairs(entry) do
@@ -135,7 +135,7 @@ end
 
 --- One file of --json: the service's fields, the common ones, then extra.
 function output.file_object(entry, extra)
-  local o = json_object(entry, output.common(entry))
+  local o = output.object(entry, output.common(entry))
   for k, v in pairs(extra or {}) do o[k] = v end
   return o
 end
