@@ -448,7 +448,7 @@ function Run:start_file(f)
       return self:fail(f, file_error(f, { kind = "io",
         message = f.final_path .. " exists and is not a regular file; hcdl leaves it alone" }))
     elseif not self.o.force then
-      local facts, rerr = record.get(f.dir, f.name)
+      local facts, rerr = self:recorded(f)
       if rerr then return self:fail(f, rerr) end
       local what = download.decide(f.info, st, facts)
       if what == "skip" then return self:skip(f, st.size, facts) end
@@ -942,10 +942,31 @@ function Run:commit_now(f)
   self:after(f, core.task("commit", { dir = f.dir, part = f.part, final = f.name, state = f.state,
     fsync = self.o.fsync ~= false, mtime = f.info.mtime }), function(run, ff, ok, err)
     if not ok then return run:fail(ff, err) end
-    ok, err = run:record(ff)
-    if not ok then return run:fail(ff, err) end
-    run:finish(ff, {})
+    local op, rerr = run:record(ff)
+    if not op then return run:fail(ff, rerr) end
+    run:after(ff, op, function(run2, f2, done, werr)
+      if not done then
+        return run2:fail(f2, file_error(f2, { kind = "io", path = werr and werr.path, message = ("%s: downloaded "
+          .. "and verified, but its record could not be written (%s)"):format(f2.info.name,
+          tostring(werr and werr.message)) }))
+      end
+      run2:finish(f2, {})
+    end)
   end)
+end
+
+-- What the directory's record says of f (nil: nothing), read once per
+-- directory and run: files recorded during the run are not decided again.
+function Run:recorded(f)
+  self.records = self.records or {}
+  local r = self.records[f.dir]
+  if not r then
+    local err
+    r, err = record.load(f.dir)
+    if not r then return nil, err end
+    self.records[f.dir] = r
+  end
+  return r.files[f.name]
 end
 
 -- What was verified, when the engine did not say (size, and MD5 when an
@@ -958,7 +979,9 @@ local function verified_of(f)
 end
 
 -- The facts of a file just renamed into place, into the directory's
--- record (hcdl.record): what a later run's skip relies on.
+-- record (hcdl.record): what a later run's skip relies on.  An op that is
+-- done once they are on disk; the files of one directory share a batch,
+-- so the record is rewritten once per batch, not once per file.
 function Run:record(f)
   local st, err = f.dir:stat(f.name)
   if not st then
@@ -966,15 +989,12 @@ function Run:record(f)
   end
   f.verified = verified_of(f)
   local s = f.saved or {}
-  local ok, rerr = record.put(f.dir, f.name, { size = f.bytes, time = f.info.mtime, etag = s.etag,
+  self.record_batches = self.record_batches or {}
+  local batch = self.record_batches[f.dir] or record.batch(f.dir, self.o.fsync ~= false)
+  self.record_batches[f.dir] = batch
+  return batch:put(f.name, { size = f.bytes, time = f.info.mtime, etag = s.etag,
     last_modified = s["last-modified"], md5 = f.md5, crc64 = s.crc64, version_id = s["version-id"],
-    verified = f.verified, part_size = f.part_size,
-    mtime = st.mtime, at = os.time(), grown = f.grown }, self.o.fsync ~= false)
-  if not ok then
-    return nil, file_error(f, { kind = "io", path = rerr.path, message = ("%s: downloaded and verified, but "
-      .. "its record could not be written (%s)"):format(f.info.name, tostring(rerr.message)) })
-  end
-  return true
+    verified = f.verified, part_size = f.part_size, mtime = st.mtime, at = os.time(), grown = f.grown })
 end
 
 -- ---- the scheduler ----------------------------------------------------------------

@@ -114,12 +114,10 @@ function record.get(dir, name)
   return r.files[name]
 end
 
--- Sleeps the way the caller's host does (ngx.sleep in OpenResty, a
--- yield in a Neovim task), blocking only where blocking is allowed.
-local function sleep(seconds)
-  local h = require("hcdl.host").current()
-  if h then return h.sleep(seconds) end
-  core.sleep(seconds)
+-- The caller's host (ngx.sleep in OpenResty, a yield in a Neovim task),
+-- so that waiting never blocks an event loop; plain Lua blocks.
+local function current_host()
+  return require("hcdl.host").current() or require("hcdl.host").plain
 end
 
 -- The record's lock: waits up to LOCK_WAIT seconds (holders keep it only
@@ -134,13 +132,17 @@ local function lock(dir)
       return nil, core.error{ kind = "io", busy = true, path = dir:path(record.LOCK),
         message = "another process holds " .. dir:path(record.LOCK) .. " (the record's lock)" }
     end
-    sleep(0.01)
+    current_host().sleep(0.01)
   end
 end
 
-local function write(dir, text, fsync)
-  local task = core.task("write", { dir = dir, name = record.NAME, data = text, fsync = fsync ~= false })
-  while not task:wait(3600) do end
+local function write_task(dir, files, fsync)
+  return core.task("write", { dir = dir, name = record.NAME, data = encode(files), fsync = fsync ~= false })
+end
+
+local function write(dir, files, fsync)
+  local task, h = write_task(dir, files, fsync), current_host()
+  while not h.wait(task, 3600) do end
   return task:result()
 end
 
@@ -151,7 +153,7 @@ local function update(dir, change, fsync)
   local r, err = record.load(dir)
   if not r then held:close() return nil, err end
   change(r.files)
-  local ok, werr = write(dir, encode(r.files), fsync)
+  local ok, werr = write(dir, r.files, fsync)
   held:close()
   if not ok then return nil, werr end
   return true
@@ -165,6 +167,87 @@ end
 --- record.remove(dir, name [, fsync]) -> true | nil, err
 function record.remove(dir, name, fsync)
   return update(dir, function(files) files[name] = nil end, fsync)
+end
+
+-- ---------------------------------------------------------------------------
+-- Batched puts, for a download run: many files of one directory recorded
+-- without blocking the run's loop and without rewriting the record once
+-- per file.  batch:put(name, facts) returns an op (ready/result/wait, as a
+-- task) that is done once a write holding those facts is on disk.  One
+-- write is in flight at a time and holds the lock until it lands; facts
+-- put meanwhile go into the next one.  The lock is tried, never waited
+-- on, at each poll, for LOCK_WAIT seconds at most.
+
+local Batch, Op = {}, {}
+Batch.__index, Op.__index = Batch, Op
+
+--- record.batch(dir [, fsync]) -> a batch for one directory.
+function record.batch(dir, fsync)
+  return setmetatable({ dir = dir, fsync = fsync, queued = {}, ops = {} }, Batch)
+end
+
+local function settle(ops, ok, err)
+  for _, op in ipairs(ops) do op.done, op.ok, op.err = true, ok, err end
+end
+
+-- Lands the write in flight, if it has; then starts the next one.
+function Batch:pump()
+  local w = self.writing
+  if w then
+    if not w.task:ready() then return end
+    local ok, err = w.task:result()
+    w.lock:close()
+    self.writing = nil
+    settle(w.ops, ok, err)
+  end
+  if #self.ops == 0 then return end
+  local held, lerr = self.dir:lock(record.LOCK)
+  if held == false then
+    self.busy_since = self.busy_since or core.now()
+    if core.now() - self.busy_since < LOCK_WAIT then return end
+    lerr = core.error{ kind = "io", busy = true, path = self.dir:path(record.LOCK),
+      message = "another process holds " .. self.dir:path(record.LOCK) .. " (the record's lock)" }
+  end
+  self.busy_since = nil
+  local r, err = held and record.load(self.dir)
+  if not r then
+    if held then held:close() end
+    settle(self.ops, nil, lerr or err)
+    self.queued, self.ops = {}, {}
+    return
+  end
+  for name, facts in pairs(self.queued) do r.files[name] = facts end
+  self.writing = { task = write_task(self.dir, r.files, self.fsync), lock = held, ops = self.ops }
+  self.queued, self.ops = {}, {}
+end
+
+--- batch:put(name, facts) -> op: op:ready(), op:result() -> true | nil, err.
+function Batch:put(name, facts)
+  local op = setmetatable({ batch = self }, Op)
+  self.queued[name] = facts
+  self.ops[#self.ops + 1] = op
+  self:pump()
+  return op
+end
+
+function Op:ready()
+  if not self.done then self.batch:pump() end
+  return self.done == true
+end
+
+function Op:result()
+  if self.ok then return true end
+  return nil, self.err
+end
+
+-- Blocks up to t seconds (a cancelled run waiting for what it started).
+function Op:wait(t)
+  local deadline = core.now() + t
+  while not self:ready() and core.now() < deadline do
+    local w = self.batch.writing
+    if w then w.task:wait(math.min(0.05, math.max(0, deadline - core.now()))) else core.sleep(0.01) end
+  end
+  return self.done == true
 end
 
 return record

@@ -221,11 +221,12 @@ end
 -- dry run: what would be fetched, without touching anything.
 local function plan_only(dir, good, o)
   local out = {}
+  local rec = dir and record.load(dir) or { files = {} }
   for _, g in ipairs(good) do
     local st = dir and dir:stat(g.info.name)
     local what = "fetch"
     if st and st.type == "file" and not o.force then
-      what = download.decide(g.info, st, (record.get(dir, g.info.name)))
+      what = download.decide(g.info, st, rec.files[g.info.name])
     end
     out[#out + 1] = what == "skip" and { status = "skipped", bytes = st.size, size = st.size }
       or { status = "would-fetch", size = g.info.exact }

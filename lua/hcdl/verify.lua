@@ -11,6 +11,7 @@
 --   "xbstream"                   every chunk's CRC-32, the stream complete
 --   "gzip"                       every member's CRC-32 and length
 local core = require "hcdl.core"
+local record = require "hcdl.record"
 
 local verify = {}
 
@@ -189,28 +190,11 @@ end
 
 -- ---- files already on disk -------------------------------------------------
 
-local RECORD = ".hcdl-record.json"
-
--- The directory record (lua/hcdl/record.lua when this build has it; else
--- read here, the format being { "hcdl_record": 1, "files": { name: facts } },
--- numbers as decimal strings).  nil when there is none or it is unreadable.
+-- The directory record's facts of a file (hcdl.record); nil when there
+-- are none or the record cannot be read.
 local function record_facts(dir, name)
-  local ok, record = pcall(require, "hcdl.record")
-  if ok and type(record) == "table" and record.get then
-    local facts = record.get(dir, name)
-    return type(facts) == "table" and facts or nil
-  end
-  local text = dir:read(RECORD, 64 * 1024 * 1024)
-  if type(text) ~= "string" then return nil end
-  local data = require("hcdl.json").decode(text)
-  local raw = type(data) == "table" and data.hcdl_record == 1 and type(data.files) == "table"
-    and data.files[name]
-  if type(raw) ~= "table" then return nil end
-  local facts = { size = tonumber(raw.size), part_size = tonumber(raw.part_size) }
-  for _, k in ipairs{ "etag", "md5", "crc64" } do
-    if type(raw[k]) == "string" then facts[k] = raw[k] end
-  end
-  return facts.size and facts or nil
+  local facts = record.get(dir, name)
+  return type(facts) == "table" and facts or nil
 end
 
 local function split_path(path)
