@@ -76,10 +76,12 @@ local function short(url)
 end
 
 -- What hcdl checked before a file got its final name.
+-- r.verified lists the checks (README, "What was verified"): size, md5,
+-- etag-multipart:<part size>, crc64, rdb, xbstream, gzip.
 local function verified(r)
-  if r.skipped then return "already complete (size agrees with the listing)" end
-  return ("%s, size checked%s%s"):format(human(r.bytes or 0), r.md5 and (", MD5 " .. r.md5 .. " = ETag") or "",
-    r.resumed and ", resumed" or "")
+  local checks = table.concat(r.verified or {}, ", ")
+  if r.skipped then return "already complete (recorded: " .. checks .. ")" end
+  return ("%s, verified: %s%s"):format(human(r.bytes or 0), checks, r.resumed and ", resumed" or "")
 end
 
 print(("hcdl %s quickstart against %s; files go to %s"):format(hcdl.version, where, out))
@@ -116,7 +118,7 @@ if ids.gaussdb then
     print(("   run %d: listed %d, new %d, updated %d, skipped %d, failed %d"):format(run, r.listed, r.new,
       r.updated, r.skipped, r.failed))
     for _, f in ipairs(r.files) do
-      if f.status == "updated" then print(("     updated: %s (%s)"):format(f.name, human(f.bytes or 0))) end
+      if f.status == "updated" then print(("     updated: %s (%s)"):format(f.name, verified(f))) end
     end
     if serr then die("full-SQL sync", serr) end
   end

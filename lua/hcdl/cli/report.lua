@@ -9,7 +9,7 @@ local metrics = require "hcdl.cli.metrics"
 local report = {}
 
 local function say(line)
-  io.stderr:write("hcdl: ", line, "\n")
+  io.stderr:write("hcdl: ", output.visible(line, output.ERROR_LINE_MAX), "\n")
 end
 
 local function size_of(f)
@@ -18,10 +18,17 @@ local function size_of(f)
   return f.entry ~= nil and output.size(f.entry) or "-"
 end
 
+-- What was checked of a file ("size,md5,xbstream"), as the README's
+-- "What was verified" names it; "-" when nothing (a failed file).
+local function verified_of(f)
+  if type(f.verified) ~= "table" or #f.verified == 0 then return "-" end
+  return table.concat(f.verified, ",")
+end
+
 --- "backup 0123...br01 (auto, 2023-07-24T02:30:00Z .. 2023-07-24T02:35:00Z)"
 function report.backup_line(b)
   return ("backup %s (%s, %s .. %s)"):format(output.visible(b.id, 80), output.visible(b.type or "?", 40),
-    b.begin_time or "?", b.end_time or "?")
+    output.visible(b.begin_time or "?", 40), output.visible(b.end_time or "?", 40))
 end
 
 local function summary_line(c, seconds, label)
@@ -61,9 +68,10 @@ function report.finish(run)
     if backup then io.stdout:write(report.backup_line(backup), "\n") end
     local rows = {}
     for i, f in ipairs(files) do
-      rows[i] = { f.name or "?", f.status, size_of(f), f.path or "-" } -- output.table cuts and escapes
+      -- output.table cuts and escapes
+      rows[i] = { f.name or "?", f.status, size_of(f), verified_of(f), f.path or "-" }
     end
-    output.table(io.stdout, { "NAME", "STATUS", "SIZE", "PATH" }, rows)
+    output.table(io.stdout, { "NAME", "STATUS", "SIZE", "VERIFIED", "PATH" }, rows)
   end
   local c = outcome.counts(files)
   if run.library_report and type(run.library_report.bytes) == "number" then c.bytes = run.library_report.bytes end
