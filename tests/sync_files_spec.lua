@@ -211,6 +211,19 @@ describe("sync_files", function()
     d:close()
   end)
 
+  it("ignores and rewrites a record over its size limit (README: Limits), and says so", function()
+    assert(sh("mkdir -p " .. dir))
+    local limit = require("hcdl.configfile").MAX_BYTES.record
+    assert(sh(("truncate -s %d %s/%s"):format(limit + 1, dir, record.NAME)))
+    local r = assert(client:sync_files({ files[1] }, dir))
+    assert.are.equal(1, r.new)
+    assert.matches("larger than " .. limit .. " bytes", r.notes[1], 1, true)
+    local d = assert(core.dir(dir))
+    assert.is_table(record.get(d, files[1].name))
+    assert.is_true(d:stat(record.NAME).size < 4096)
+    d:close()
+  end)
+
   it("refuses bad options before any request", function()
     for _, c in ipairs{ { { bogus = 1 }, "bogus" }, { { wait = -1 }, "wait" }, { { max_age = 0 }, "max_age" },
         { { concurrency = 0 }, "concurrency" }, { { match = "" }, "match" } } do

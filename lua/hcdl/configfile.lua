@@ -11,6 +11,10 @@ configfile.MAX_BYTES = {
   regions = 8 * 1024,     -- lyaml: 16 KiB of nested lists measured 32-126 ms on a loaded machine; 8 KiB halves it
   profile = 1024 * 1024,  -- an INI file read line by line
   token = 1024 * 1024,    -- an OIDC id token or a pod's token (a few KB in practice)
+  -- hcdl's own files in a directory it writes to (read with dir:read)
+  record = 8 * 1024 * 1024,     -- .hcdl-record.json: about 25,000 files' facts
+  sync_state = 64 * 1024,       -- .hcdl-sync.*.state: a position and a few times
+  part_state = 1024 * 1024,     -- <name>.part.state: validators and ranges
 }
 
 --- Deepest YAML nesting accepted: brackets, braces, indentation columns,

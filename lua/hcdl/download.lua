@@ -48,6 +48,7 @@ local core = require "hcdl.core"
 local debuglog = require "hcdl.debuglog"
 local entry_mod = require "hcdl.entry"
 local record = require "hcdl.record"
+local configfile = require "hcdl.configfile"
 local redact = require "hcdl.redact"
 local retry = require "hcdl.retry"
 local verify = require "hcdl.verify"
@@ -460,7 +461,7 @@ function Run:start_file(f)
 end
 
 function Run:plan(f)
-  local text, err = f.dir:read(f.state, 1024 * 1024)
+  local text, err = f.dir:read(f.state, configfile.MAX_BYTES.part_state)
   if text == nil then return self:fail(f, err) end
   local pst, perr = f.dir:stat(f.part)
   if pst == nil then return self:fail(f, perr) end

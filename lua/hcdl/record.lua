@@ -32,7 +32,7 @@ local record = {}
 record.NAME = ".hcdl-record.json"
 record.LOCK = ".hcdl-record.lock"
 local VERSION = 1
-local MAX_BYTES = 64 * 1024 * 1024
+local MAX_BYTES = require("hcdl.configfile").MAX_BYTES.record
 local LOCK_WAIT = 30 -- seconds: holders keep it for one small write
 
 local NUMBERS = { size = true, time = true, part_size = true, mtime = true, at = true }
@@ -99,6 +99,11 @@ end
 
 --- record.load(dir) -> { files = { [name] = facts }, invalid = nil|why } | nil, err
 function record.load(dir)
+  local st = dir:stat(record.NAME)
+  if st and st.size and st.size > MAX_BYTES then
+    -- over the limit (README: Limits): like any record hcdl cannot use
+    return { files = {}, invalid = ("%s was ignored (larger than %d bytes)"):format(dir:path(record.NAME), MAX_BYTES) }
+  end
   local text, err = dir:read(record.NAME, MAX_BYTES)
   if text == nil then return nil, err end
   if text == false then return { files = {} } end

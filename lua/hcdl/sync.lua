@@ -34,6 +34,7 @@ local json = require "hcdl.json"
 local timefmt = require "hcdl.timefmt"
 local apis = require "hcdl.apis"
 local record = require "hcdl.record"
+local configfile = require "hcdl.configfile"
 local download = require "hcdl.download"
 
 local sync = {}
@@ -412,7 +413,7 @@ end
 
 -- The saved position: state (a table), or nil and why it cannot be used.
 local function read_state(dir, name)
-  local text, err = dir:read(name, 4 * 1024 * 1024)
+  local text, err = dir:read(name, configfile.MAX_BYTES.sync_state)
   if text == nil then return nil, err and err.message or "unreadable" end
   if not text then return {} end
   local s = json.decode(text)
