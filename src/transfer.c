@@ -284,8 +284,11 @@ static int read_request(lua_State *L, int spec, hcdl_transfer *t)
     if ((rc = read_headers(L, spec, t)) != 0)
         return rc;
     if ((rc = read_seconds(L, spec, "timeout", &timeout)) != 0 ||
-        (rc = read_seconds(L, spec, "deadline", &t->deadline)) != 0)
+        (rc = read_seconds(L, spec, "deadline", &t->deadline)) != 0 ||
+        (rc = read_int(L, spec, "max_rate", 0, &t->max_rate)) != 0)
         return rc;
+    if (t->max_rate < 0)
+        return hcdl_error_input(L, "max_rate", "must be a number of bytes per second >= 0");
     t->timeout_ms = timeout > 0 ? (long)(timeout * 1000.0 + 0.5) : 0;
     if (timeout > 0 && t->timeout_ms == 0)
         t->timeout_ms = 1;
@@ -810,6 +813,15 @@ CURLcode hcdl_transfer_setup(hcdl_transfer *t, const hcdl_net *net, const EVP_MD
     SET(CURLOPT_HTTPHEADER, t->headers);
     if (t->timeout_ms > 0)
         SET(CURLOPT_TIMEOUT_MS, t->timeout_ms);
+    if (t->max_rate > 0) {
+        /* libcurl checks the rate between reads, and one read of a socket
+         * with data waiting goes on for up to a hundred buffers: a buffer
+         * of a hundredth of a second's bytes keeps the cap (4 KiB at
+         * least, the engine's buffer at most) */
+        long buf = (long)(t->max_rate / 100 < net->buffer_size ? t->max_rate / 100 : net->buffer_size);
+        SET(CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)t->max_rate);
+        SET(CURLOPT_BUFFERSIZE, buf < 4096 ? 4096L : buf);
+    }
     if (t->range_start >= 0) {
         if (t->range_end >= 0)
             snprintf(range, sizeof range, "%lld-%lld", t->range_start, t->range_end);

@@ -262,6 +262,30 @@ describe("downloads", function()
     assert.are.equal(expected_md5("multidrop.bin", size), md5(dir .. "/multidrop.bin"))
   end)
 
+  it("keeps a whole call under max_rate, shared by its transfers; the client's max_rate is the default", function()
+    -- libcurl paces between reads and lets about a second's worth through
+    -- at first: sizes of a few seconds' worth, bounds below the ideal
+    local size = 2 * 1024 * 1024
+    local a, b = object("capped-a.bin", size), object("capped-b.bin", size)
+    local t0 = core.now()
+    local report = assert(client:download_all({ { url = a.url, name = "capped-a.bin" },
+      { url = b.url, name = "capped-b.bin" } }, dir, { concurrency = 2, max_rate = 1024 * 1024 }))
+    local took = core.now() - t0
+    assert.is_true(report.ok)
+    assert.is_true(took >= 2.5, ("4 MiB under a 1 MiB/s cap took %.2f s (4 s at the cap)"):format(took))
+    assert.are.equal(expected_md5("capped-a.bin", size), md5(dir .. "/capped-a.bin"))
+    local capped = assert(hcdl.new(emu:config{ retry_base = 0.05, max_rate = 512 * 1024 }))
+    t0 = core.now()
+    assert(capped:download(a.url, dir .. "/capped-c.bin"))
+    took = core.now() - t0
+    assert.is_true(took >= 2.5, ("2 MiB under the client's 512 KiB/s took %.2f s (4 s at the cap)"):format(took))
+    capped:close()
+    local r, err = client:download(a.url, dir .. "/x.bin", { max_rate = 10 })
+    assert.is_nil(r)
+    assert.are.equal("input", err.kind)
+    assert.are.equal("max_rate", err.field)
+  end)
+
   it("calls progress at most 10 times a second with done, total and rate", function()
     local size = 4 * 1024 * 1024
     local obj = object("slow.bin", size)

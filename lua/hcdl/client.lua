@@ -267,11 +267,14 @@ function Client:refresh_entry(entry)
   return new
 end
 
+-- A call's download options over the client's defaults (refresh through
+-- the API; the client's max_rate).
 local function with_default_refresh(self, opts)
   local o = copy(opts or {})
   if o.refresh == nil then
     o.refresh = function(entry) return self:refresh_entry(entry) end
   end
+  if o.max_rate == nil then o.max_rate = private[self].cfg.max_rate end
   return o
 end
 

@@ -32,7 +32,7 @@ local OPTIONS = {
   low_speed_limit = "number", low_speed_time = "number",
   credentials_file = "string", iam = "table", thread_pool = "string",
   idp_id = "string", id_token_file = "string", regions_file = "string",
-  metadata_endpoint = "string", debug = "function",
+  metadata_endpoint = "string", debug = "function", max_rate = "number",
 }
 -- options that also take `false` (turned off)
 local MAY_BE_FALSE = { metadata_endpoint = true }
@@ -225,6 +225,7 @@ function config.resolve(user, env)
     { "retries", 0, 100, 4 }, { "retry_deadline", 0, 86400, 120 },
     { "retry_base", 0, 3600, 0.5 }, { "retry_cap", 0, 3600, 20 },
     { "max_body", 1024, 1024 * 1024 * 1024, 16 * 1024 * 1024 },
+    { "max_rate", 1024, 2 ^ 53, nil }, -- bytes per second for each download call
   } do
     local rok, err = range(r[1], r[2], r[3], r[4])
     if not rok then return nil, err end

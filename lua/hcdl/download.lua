@@ -72,8 +72,11 @@ local OPTIONS = {
   connections = "number", concurrency = "number", progress = "function",
   refresh = "function", deadline = "number", retries = "number",
   buffer_size = "number", fsync = "boolean", verify = "boolean", mode = "number",
-  force = "boolean", progress_interval = "number", wait = "number",
+  force = "boolean", progress_interval = "number", wait = "number", max_rate = "number",
 }
+-- A transfer's share of max_rate never goes below this: the stall guard
+-- fails a transfer slower than 1 KiB/s for 60 s.
+local MIN_RATE_SHARE = 2048
 
 local function input(field, msg)
   return core.error{ kind = "input", field = field, message = field .. ": " .. msg }
@@ -147,6 +150,9 @@ function download.check_options(opts)
   if opts.mode and opts.mode % 512 ~= opts.mode then return input("mode", "permission bits only") end
   if opts.deadline and not (opts.deadline > 0) then
     return input("deadline", "must be a number of seconds > 0")
+  end
+  if opts.max_rate and not (opts.max_rate >= 1024 and opts.max_rate <= 2 ^ 53) then
+    return input("max_rate", "must be a number of bytes per second, at least 1024")
   end
   if opts.wait and not (opts.wait >= 0 and opts.wait <= 86400) then
     return input("wait", "must be 0 to 86400 seconds")
@@ -546,7 +552,7 @@ local function range_note(spec)
 end
 
 function Run:transfer(f, piece, spec)
-  spec.url, spec.deadline = f.url, self.deadline
+  spec.url, spec.deadline, spec.max_rate = f.url, self.deadline, self.rate_share
   local ticket, err = self.engine:start(spec)
   if not ticket then return self:fail(f, err) end
   f.transfers[ticket] = { ticket = ticket, piece = piece, spec = spec, started = self:now() }
@@ -1322,6 +1328,12 @@ function download.run(jobs, o, ctx)
   }, Run)
   run.last_progress, run.last_done = run:now(), 0
   run.deadline = o.deadline and (run:now() + o.deadline) or nil
+  -- max_rate is for the whole call: an even share for each transfer that
+  -- may run at once
+  if o.max_rate then
+    local parallel = math.min(run.concurrency, math.max(1, #jobs)) * run.connections
+    run.rate_share = math.max(MIN_RATE_SHARE, math.floor(o.max_rate / parallel))
+  end
   for i, job in ipairs(jobs) do
     run.files[i] = new_file(run, job, i)
   end
