@@ -109,6 +109,14 @@ describe("hcdl sync and the third wave's command", function()
     assert.is_false(core.is_dir(work .. "/mirror"))
   end)
 
+  it("--max-rate reaches the library (8M is taken, a rate below 1 KiB/s is refused naming it, exit 2)", function()
+    local code, _, err = sync(kinds()[2], "--max-rate", "8M")
+    assert.are.equal(0, code, err)
+    code, _, err = sync(kinds()[2], "--max-rate", "10", "--force")
+    assert.are.equal(2, code, err)
+    assert.matches("--max-rate", err, 1, true)
+  end)
+
   it("exit 3 when every file failed on a store 403, one line and the files not started", function()
     emu:fault{ target = "store", kind = "status", status = 403, count = cjson.null }
     local code, _, err = sync(kinds()[3], "--concurrency", "1")

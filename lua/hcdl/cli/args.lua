@@ -47,8 +47,10 @@ local SUFFIX = { [""] = 1, k = 1024, K = 1024, m = 1048576, M = 1048576, g = 107
 local function rate(option)
   return function(s)
     local n, unit = tostring(s):match("^(%d+%.?%d*)([kKmMgG]?)i?B?/?s?$")
-    if n and tonumber(n) > 0 then return math.floor(tonumber(n) * SUFFIX[unit]) end
-    return nil, ("%s: '%s' is not a rate in bytes per second (such as 10M, 512K or 1000000)"):format(option, s)
+    local v = n and math.floor(tonumber(n) * SUFFIX[unit])
+    if v and v >= 1024 then return v end -- the library's floor (README: max_rate)
+    return nil, ("%s: '%s' is not a rate of at least 1K bytes per second (such as 10M, 512K or 1000000)")
+      :format(option, s)
   end
 end
 
