@@ -15,7 +15,6 @@
 -- Every source may list several endpoints: a connection or TLS failure on
 -- one moves the call to the next (hcdl.endpoints).
 local configfile = require "hcdl.configfile"
-local text_mod = require "hcdl.text"
 
 local regions = {}
 
@@ -180,7 +179,9 @@ function regions.read_file(path)
     return file_error(path, "reading it needs the lyaml module (Debian: lua-yaml)")
   end
   local ok, doc = pcall(lyaml.load, text)
-  if not ok then return file_error(path, "not valid YAML: %s", text_mod.visible(tostring(doc), 300)) end
+  -- (hcdl.text loads the C module: required here, so that the region
+  -- table itself loads without it, as tools/make-completion needs)
+  if not ok then return file_error(path, "not valid YAML: %s", require("hcdl.text").visible(tostring(doc), 300)) end
   if doc == nil or doc == lyaml.null then return {} end
   if type(doc) ~= "table" then return file_error(path, "must map service names to lists of regions") end
   local out = {}
