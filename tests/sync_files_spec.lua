@@ -224,6 +224,30 @@ describe("sync_files", function()
     d:close()
   end)
 
+  it("asks the store about a file whose entry moved in time but not in size, and records its answer", function()
+    -- PostgreSQL error logs: each export gives its files the export's time
+    emu:set{ errorlog_creating = 0 }
+    local function logs()
+      return assert(client:wait_errorlog_links{ instance_id = emu.seed.pg_instance_id, interval = 0.01 })
+    end
+    local r1 = assert(client:sync_files(logs(), dir))
+    assert.are.equal(2, r1.new)
+    local before = gets(emu)
+    emu:set{ clock_offset = 5 } -- a later export, seconds on
+    local r2 = assert(client:sync_files(logs(), dir))
+    assert.are.equal(2, r2.skipped)
+    assert.are.equal(0, r2.bytes)
+    assert.are.equal(before, gets(emu)) -- 304s, no body
+    local not_modified = 0
+    for _, q in ipairs(emu:requests("store")) do if q.status == 304 then not_modified = not_modified + 1 end end
+    assert.are.equal(2, not_modified)
+    -- the new time is recorded: a run at that time would not ask
+    local d = assert(core.dir(dir))
+    local facts = assert(record.get(d, r2.files[1].name))
+    assert.are.equal(math.floor(r2.files[1].entry.update_at / 1000), facts.time)
+    d:close()
+  end)
+
   it("refuses bad options before any request", function()
     for _, c in ipairs{ { { bogus = 1 }, "bogus" }, { { wait = -1 }, "wait" }, { { max_age = 0 }, "max_age" },
         { { concurrency = 0 }, "concurrency" }, { { match = "" }, "match" } } do

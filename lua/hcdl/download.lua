@@ -208,9 +208,12 @@ function download.decide(info, st, facts)
     local ask = validators(facts) and "ask" or "fetch"
     if facts.grown then return ask end
     if not (info.exact or info.kb or info.mtime) then return ask end
-    if info.mtime and facts.time ~= info.mtime then return "fetch" end
     if info.exact and info.exact ~= facts.size then return "fetch" end
     if info.kb and not entry_mod.size_agrees(info, facts.size) then return "fetch" end
+    -- the same size at another time (a file rewritten, or a service whose
+    -- time is that of the export, as PostgreSQL error logs'): the store
+    -- says whether it is still the object hcdl verified
+    if info.mtime and facts.time ~= info.mtime then return ask end
     -- a size in KB alone cannot see a file that changed by a few bytes
     if info.kb and not info.mtime then return ask end
     return "skip"
@@ -619,7 +622,16 @@ function Run:unchanged(f)
   self:when_idle(f, function(run, ff)
     ff.dir:remove(ff.part)
     ff.dir:remove(ff.state)
-    run:skip(ff, ff.ask.size, ff.ask)
+    local facts = ff.ask
+    if ff.info.mtime == nil or facts.time == ff.info.mtime then return run:skip(ff, facts.size, facts) end
+    -- the store vouched for the file at the entry's new time: recorded,
+    -- so the next run need not ask again
+    local now = {}
+    for k, v in pairs(facts) do now[k] = v end
+    now.time = ff.info.mtime
+    run:after(ff, run:record_batch(ff):put(ff.name, now), function(run2, f2)
+      run2:skip(f2, facts.size, facts) -- the record is a cache here: the file stands either way
+    end)
   end)
 end
 
@@ -985,6 +997,14 @@ local function verified_of(f)
   return v
 end
 
+-- The record writer of f's directory, shared by the run's files there.
+function Run:record_batch(f)
+  self.record_batches = self.record_batches or {}
+  local batch = self.record_batches[f.dir] or record.batch(f.dir, self.o.fsync ~= false)
+  self.record_batches[f.dir] = batch
+  return batch
+end
+
 -- The facts of a file just renamed into place, into the directory's
 -- record (hcdl.record): what a later run's skip relies on.  An op that is
 -- done once they are on disk; the files of one directory share a batch,
@@ -996,10 +1016,7 @@ function Run:record(f)
   end
   f.verified = verified_of(f)
   local s = f.saved or {}
-  self.record_batches = self.record_batches or {}
-  local batch = self.record_batches[f.dir] or record.batch(f.dir, self.o.fsync ~= false)
-  self.record_batches[f.dir] = batch
-  return batch:put(f.name, { size = f.bytes, time = f.info.mtime, etag = s.etag,
+  return self:record_batch(f):put(f.name, { size = f.bytes, time = f.info.mtime, etag = s.etag,
     last_modified = s["last-modified"], md5 = f.md5, crc64 = s.crc64, version_id = s["version-id"],
     verified = f.verified, part_size = f.part_size, mtime = st.mtime, at = os.time(), grown = f.grown })
 end
