@@ -68,12 +68,15 @@ local CHECKPOINT = 1.0              -- seconds between state-file updates
 local MAX_RESTARTS = 4
 local MAX_REFRESH = 5
 
+-- The download options and their types (true: checked below), one list
+-- for download, download_all and every sync (hcdl.sync hands them on).
 local OPTIONS = {
   connections = "number", concurrency = "number", progress = "function",
   refresh = "function", deadline = "number", retries = "number",
-  buffer_size = "number", fsync = "boolean", verify = "boolean", mode = "number",
+  buffer_size = "number", fsync = "boolean", verify = true, mode = "number",
   force = "boolean", progress_interval = "number", wait = "number", max_rate = "number",
 }
+download.OPTIONS = OPTIONS
 -- A transfer's share of max_rate never goes below this: the stall guard
 -- fails a transfer slower than 1 KiB/s for 60 s.
 local MIN_RATE_SHARE = 2048
@@ -134,7 +137,7 @@ function download.check_options(opts)
     end
     if k == "verify" and v ~= true and v ~= false and v ~= "strict" then
       return input(k, 'must be true, false or "strict"')
-    elseif k ~= "verify" and type(v) ~= OPTIONS[k] then
+    elseif OPTIONS[k] ~= true and type(v) ~= OPTIONS[k] then
       return input(k, "must be a " .. OPTIONS[k])
     end
   end

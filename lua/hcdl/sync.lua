@@ -42,12 +42,11 @@ local sync = {}
 local LOCK, OWNER = ".hcdl-sync.lock", ".hcdl-sync.owner"
 local DIR_MODE = 448 -- 0700
 
--- Options of every sync, and those handed to the downloads.
+-- Options of every sync, and those handed to the downloads (hcdl.download's
+-- own list: wait and force are both).
 local SYNC_OPTIONS = { wait = "number", force = "boolean", dry_run = "boolean", match = "string",
   max_age = "number" }
-local DOWNLOAD_OPTIONS = { concurrency = "number", connections = "number", progress = "function",
-  deadline = "number", retries = "number", verify = true, max_rate = "number", fsync = "boolean",
-  mode = "number", refresh = "function", progress_interval = "number", buffer_size = "number" }
+local DOWNLOAD_OPTIONS = download.OPTIONS
 
 local function input(field, msg)
   return nil, core.error{ kind = "input", field = field, message = field .. ": " .. msg }
@@ -78,7 +77,6 @@ end
 local function download_options(o)
   local d = {}
   for k in pairs(DOWNLOAD_OPTIONS) do d[k] = o[k] end
-  d.force, d.wait = o.force, o.wait
   local err = download.check_options(d)
   return d, err
 end
