@@ -964,17 +964,29 @@ function Run:commit_now(f)
   self:after(f, core.task("commit", { dir = f.dir, part = f.part, final = f.name, state = f.state,
     fsync = self.o.fsync ~= false, mtime = f.info.mtime }), function(run, ff, ok, err)
     if not ok then return run:fail(ff, err) end
+    -- the file is complete and verified under its name: its slot is free
+    -- now, and its facts reach the record in the background (the run
+    -- returns once they are on disk, see drain_records)
     local op, rerr = run:record(ff)
-    if not op then return run:fail(ff, rerr) end
-    run:after(ff, op, function(run2, f2, done, werr)
-      if not done then
-        return run2:fail(f2, file_error(f2, { kind = "io", path = werr and werr.path, message = ("%s: downloaded "
-          .. "and verified, but its record could not be written (%s)"):format(f2.info.name,
-          tostring(werr and werr.message)) }))
-      end
-      run2:finish(f2, {})
-    end)
+    if not op then ff.record_error = rerr else run.record_ops[#run.record_ops + 1] = { f = ff, op = op } end
+    run:finish(ff, {})
   end)
+end
+
+-- Waits until every record write the run started has landed; a file
+-- whose facts could not be written stays done (its bytes are verified),
+-- and says so in its result (record_error): the next run, finding no
+-- record, decides by the entry's size and time alone.
+function Run:drain_records()
+  for _, r in ipairs(self.record_ops) do
+    while not r.op:ready() do
+      local w = r.op.batch.writing
+      if w then self.h.wait(w.task, 1) else self.h.sleep(0.01) end
+    end
+    local ok, err = r.op:result()
+    if not ok then r.f.record_error = err end
+  end
+  self.record_ops = {}
 end
 
 -- What the directory's record says of f (nil: nothing), read once per
@@ -1230,6 +1242,8 @@ function Run:waitable()
 end
 
 function Run:cancel_all(why)
+  -- the finished files' facts: a moment to land, no more (hcdl.record)
+  for _, r in ipairs(self.record_ops) do r.op:wait(2) end
   for _, f in ipairs(self.files) do
     if not self:terminal(f) then
       for _, t in pairs(f.transfers) do t.ticket:cancel() end
@@ -1307,6 +1321,7 @@ function Run:loop()
       self.h.wait(self:waitable(), timeout)
     end
   end
+  self:drain_records()
   self:final_progress()
 end
 
@@ -1326,7 +1341,8 @@ function Run:results()
       resumed = f.resumed, refreshed = f.refreshed, status = f.status == "done" and "downloaded" or f.status,
       verified = f.status ~= "failed" and f.verified or nil, grown = f.grown,
       unverified = f.status ~= "failed" and f.unverified and #f.unverified > 0 and f.unverified or nil,
-      part_size = f.status ~= "failed" and f.part_size or nil }
+      part_size = f.status ~= "failed" and f.part_size or nil,
+      record_error = f.record_error and redact.error(f.record_error, self:secrets(f)) or nil }
     if r.err then r.err = redact.error(r.err, self:secrets(f)) end
     out[i] = r
   end
@@ -1344,7 +1360,7 @@ function download.run(jobs, o, ctx)
     o = o, ctx = ctx, h = ctx.host, engine = ctx.engine, files = {},
     concurrency = o.concurrency or 1, connections = o.connections or 1,
     policy = { retries = o.retries or 8, base = 0.5, cap = 10 },
-    progress_interval = o.progress_interval or 0.1,
+    progress_interval = o.progress_interval or 0.1, record_ops = {},
   }, Run)
   run.last_progress, run.last_done = run:now(), 0
   run.deadline = o.deadline and (run:now() + o.deadline) or nil

@@ -201,6 +201,11 @@ function Batch:pump()
   if w then
     if not w.task:ready() then return end
     local ok, err = w.task:result()
+    -- what this batch wrote, known by its inode (each write is a new
+    -- file renamed into place): the next write needs no re-read of it
+    -- unless another process wrote since
+    local st = ok and self.dir:stat(record.NAME)
+    self.known = st and { id = st.id, size = st.size, files = w.files } or nil
     w.lock:close()
     self.writing = nil
     settle(w.ops, ok, err)
@@ -214,7 +219,12 @@ function Batch:pump()
       message = "another process holds " .. self.dir:path(record.LOCK) .. " (the record's lock)" }
   end
   self.busy_since = nil
-  local r, err = held and record.load(self.dir)
+  local r, err
+  if held then
+    local st, k = self.dir:stat(record.NAME), self.known
+    if k and st and st.id == k.id and st.size == k.size then r = { files = k.files }
+    else r, err = record.load(self.dir) end
+  end
   if not r then
     if held then held:close() end
     settle(self.ops, nil, lerr or err)
@@ -222,7 +232,7 @@ function Batch:pump()
     return
   end
   for name, facts in pairs(self.queued) do r.files[name] = facts end
-  self.writing = { task = write_task(self.dir, r.files, self.fsync), lock = held, ops = self.ops }
+  self.writing = { task = write_task(self.dir, r.files, self.fsync), lock = held, ops = self.ops, files = r.files }
   self.queued, self.ops = {}, {}
 end
 

@@ -248,7 +248,7 @@ local function fetch(client, dir, path, good, o)
   for i, r in ipairs(dl.files) do
     local status = not r.ok and "failed" or r.skipped and "skipped" or existed[i] and "updated" or "new"
     out[i] = { status = status, path = r.path, bytes = (status == "new" or status == "updated") and r.bytes or 0,
-      size = r.ok and r.bytes or nil, verified = r.verified, err = r.err }
+      size = r.ok and r.bytes or nil, verified = r.verified, err = r.err, record_error = r.record_error }
   end
   return out
 end
@@ -337,6 +337,10 @@ function sync.run_files(client, dir, path, entries, o)
     r.path = r.path or (path .. "/" .. g.info.name)
     report.bytes = report.bytes + (r.bytes or 0)
     if r.status ~= "new" and r.status ~= "updated" then r.bytes = r.bytes or 0 end
+    if r.record_error then
+      report.notes[#report.notes + 1] = ("%s: complete, but its facts could not be recorded (%s); "
+        .. "the next run decides by size and time"):format(g.info.name, tostring(r.record_error.message))
+    end
     count(report, r)
   end
   expire(dir, listed, o, report)
