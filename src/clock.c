@@ -24,21 +24,28 @@ int hcdl_clock_now(lua_State *L)
     return 1;
 }
 
-/* core.sleep(seconds): blocks this thread; resumes after signals. */
-int hcdl_clock_sleep(lua_State *L)
+/* Blocks this thread for s seconds (none when s <= 0), resuming after
+ * signals. */
+void hcdl_sleep(double s)
 {
-    lua_Number s = luaL_checknumber(L, 1);
     struct timespec req, rem;
     if (!(s > 0))
-        return 0;
-    if (s > 86400.0 * 365)
-        return luaL_argerror(L, 1, "sleep longer than a year");
+        return;
     req.tv_sec = (time_t)s;
-    req.tv_nsec = (long)((s - (lua_Number)req.tv_sec) * 1e9);
+    req.tv_nsec = (long)((s - (double)req.tv_sec) * 1e9);
     if (req.tv_nsec >= 1000000000L)
         req.tv_nsec = 999999999L;
     while (nanosleep(&req, &rem) != 0 && errno == EINTR)
         req = rem;
+}
+
+/* core.sleep(seconds): blocks this thread; resumes after signals. */
+int hcdl_clock_sleep(lua_State *L)
+{
+    lua_Number s = luaL_checknumber(L, 1);
+    if (s > 86400.0 * 365)
+        return luaL_argerror(L, 1, "sleep longer than a year");
+    hcdl_sleep(s);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 
 int hcdl_clock_now(lua_State *L);
 int hcdl_clock_sleep(lua_State *L);
+void hcdl_sleep(double seconds);
 
 /* y-m-d of a day count since 1970-01-01, and back (UTC calendar). */
 void hcdl_civil_from_days(long long days, int *y, int *m, int *d);

@@ -24,6 +24,7 @@
 #include <lauxlib.h>
 #include <openssl/evp.h>
 
+#include "clock.h"
 #include "compat.h"
 #include "engine.h"
 #include "error.h"
@@ -595,8 +596,14 @@ static int block_until(engine *e, ready_fn ready, const void *arg, double secs)
         if (r || left <= 0)
             return r;
         if (!worker) {
-            if (!has_work(e))
-                return 0; /* nothing that could make it ready */
+            if (!has_work(e)) {
+                /* nothing in flight could make it ready (every file waits
+                 * out a backoff, say): wait out the time asked for, a
+                 * slice at most, rather than hand back at once and have
+                 * the caller's loop spin on a core */
+                hcdl_sleep(left * 1000 < POLL_MS ? left : POLL_MS / 1000.0);
+                return 0;
+            }
             turn(e, left * 1000 < POLL_MS ? (long)(left * 1000) + 1 : POLL_MS);
         }
     }

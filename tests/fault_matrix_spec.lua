@@ -586,12 +586,17 @@ c:download(%q, %q, { connections = 4 })
       local obj = h:object{ path = "/t/busy.bin", size = 1000 }
       h:script("/t/busy.bin", { { status = 503, headers = { ["Retry-After"] = "1" },
         body = store_xml("ServiceUnavailable", "Please slow down") } })
+      local cpu0 = os.clock()
       local r, err = client:download(obj.url, dir .. "/busy.bin")
+      local cpu = os.clock() - cpu0
       assert.is_table(r, tostring(err))
       local reqs = h:requests("/t/busy.bin")
       assert.are.equal(2, #reqs)
       assert.is_true(reqs[2].time - reqs[1].time >= 0.95,
         ("the retry came after %.2f s"):format(reqs[2].time - reqs[1].time))
+      -- the second of waiting is spent asleep, not polling an idle engine
+      -- (os.clock is this process's CPU time, every thread's)
+      assert.is_true(cpu < 0.5, ("the wait used %.2f s of CPU"):format(cpu))
     end)
 
     it("a Retry-After longer than the remaining deadline fails promptly", function()

@@ -17,7 +17,8 @@ content id ("@..."), registered here with its file, its length and the bytes a c
 variant changes (a view); chunks() and md5_hex() serve both kinds alike.
 
 CLI:  python3 content.py NAME SIZE [OFFSET LEN]   writes the expected bytes to stdout
-      (for a seed backup file's NAME: its real contents, as the emulator serves them).
+      (for a seed backup file's NAME: its real contents, as the emulator serves them);
+      python3 content.py --md5 NAME SIZE [NAME SIZE ...]   one MD5 (hex) per line.
 """
 
 import hashlib
@@ -121,9 +122,25 @@ def _seed_content_id(name):
     return (registry, cid) if cid else None
 
 
+def expected_md5(name, size):
+    """The MD5 (hex) of the bytes the emulator serves for NAME at SIZE."""
+    served = _seed_content_id(name)
+    if not served:
+        return md5_hex(name, size)
+    h = hashlib.md5()
+    for c in served[0].chunks(served[1], 0, size):
+        h.update(c)
+    return h.hexdigest()
+
+
 def main(argv):
+    if len(argv) >= 4 and argv[1] == "--md5" and len(argv) % 2 == 0:
+        # many files in one start (the specs check dozens at a time)
+        for i in range(2, len(argv), 2):
+            print(expected_md5(argv[i], int(argv[i + 1])))
+        return 0
     if len(argv) not in (3, 5):
-        sys.stderr.write("usage: content.py NAME SIZE [OFFSET LEN]\n")
+        sys.stderr.write("usage: content.py NAME SIZE [OFFSET LEN] | content.py --md5 NAME SIZE [NAME SIZE ...]\n")
         return 2
     name, size = argv[1], int(argv[2])
     offset, length = (int(argv[3]), int(argv[4])) if len(argv) == 5 else (0, size)
