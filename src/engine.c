@@ -624,6 +624,19 @@ static int engine_wait(lua_State *L)
     return 1;
 }
 
+/* engine:busy() -> true while transfers are queued or running: a caller
+ * with only threads of its own to wait for waits on those instead */
+static int engine_busy(lua_State *L)
+{
+    engine *e = check_engine(L, 1);
+    int r;
+    pthread_mutex_lock(&e->mu);
+    r = has_work(e);
+    pthread_mutex_unlock(&e->mu);
+    lua_pushboolean(L, r);
+    return 1;
+}
+
 /* engine:ready(since) -> true when events moved past `since`; for hosts
  * that poll: a worker drives the transfers meanwhile */
 static int engine_ready(lua_State *L)
@@ -892,7 +905,7 @@ void hcdl_engine_init(lua_State *L)
 {
     static const luaL_Reg engine_methods[] = {
         {"start", engine_start}, {"events", engine_events}, {"wait", engine_wait},
-        {"ready", engine_ready},
+        {"ready", engine_ready}, {"busy", engine_busy},
         {"perform", engine_perform}, {"close", engine_close_l}, {NULL, NULL},
     };
     static const luaL_Reg ticket_methods[] = {

@@ -1235,6 +1235,14 @@ function Run:waitable()
     ready = function() return e:ready(since) or any_task() end,
     wait = function(_, t)
       if any_task() then return true end
+      if #tasks > 0 and not e:busy() then
+        -- only threads of ours to wait for: sleep on the first one still
+        -- running (the others are looked at when it ends, or in 20 ms)
+        for _, k in ipairs(tasks) do
+          if not k:ready() then k:wait(math.min(t, 0.02)) break end
+        end
+        return any_task()
+      end
       -- tasks end on threads of their own: look at them every 20 ms
       return e:wait(#tasks > 0 and math.min(t, 0.02) or t, since) or any_task()
     end,
