@@ -34,6 +34,7 @@
 #include "compat.h"
 #include "error.h"
 #include "fileio.h"
+#include "hasher.h"
 #include "thread.h"
 #include "transfer.h"
 
@@ -41,6 +42,8 @@
 #define MAX_HEADERS (256 * 1024)
 #define DEFAULT_MAX_BODY (16u * 1024u * 1024u)
 #define DEFAULT_STREAM_LIMIT (4u * 1024u * 1024u)
+/* below this, digesting on the receiving thread costs less than a thread */
+#define PIPELINE_FROM (1024LL * 1024)
 #define WRITEBACK_CHUNK (8LL * 1024 * 1024)
 
 /* ---- reading the spec (host thread) --------------------------------------- */
@@ -554,7 +557,13 @@ static int start_checks(hcdl_transfer *t)
         return -1;
     }
     t->checking = 1;
-    return hash_prefix(t);
+    if (hash_prefix(t) != 0)
+        return -1;
+    /* MD5 work on a large file goes to a thread of its own (hasher.h);
+     * without one (no memory, no thread) it stays here */
+    if (t->sink == SINK_FILE && (c.md5 || t->check.mp_on) && c.total >= PIPELINE_FROM)
+        t->hasher = hcdl_hasher_start(&t->check);
+    return 0;
 }
 
 /* Refuses the answer: not a byte of its body goes anywhere. */
@@ -704,6 +713,21 @@ static void after_file_write(hcdl_transfer *t)
     }
 }
 
+static int check_bytes(hcdl_transfer *t, const unsigned char *p, size_t n)
+{
+    return t->hasher != NULL ? hcdl_hasher_feed(t->hasher, p, n) : hcdl_verifier_update(&t->check, p, n);
+}
+
+/* Ends the hasher thread, its bytes all digested (EIO when a digest failed). */
+static void stop_hasher(hcdl_transfer *t)
+{
+    if (t->hasher == NULL)
+        return;
+    if (hcdl_hasher_stop(t->hasher) != 0 && t->io_errno == 0)
+        t->io_errno = EIO;
+    t->hasher = NULL;
+}
+
 static size_t to_file(hcdl_transfer *t, const char *ptr, size_t n)
 {
     size_t done = 0;
@@ -715,7 +739,7 @@ static size_t to_file(hcdl_transfer *t, const char *ptr, size_t n)
             t->io_errno = errno;
             return 0;
         }
-        if (t->checking && hcdl_verifier_update(&t->check, (const unsigned char *)ptr + done, (size_t)w) != 0) {
+        if (t->checking && check_bytes(t, (const unsigned char *)ptr + done, (size_t)w) != 0) {
             t->io_errno = EIO;
             return 0;
         }
@@ -849,6 +873,7 @@ void hcdl_transfer_finish(hcdl_transfer *t, CURLcode rc)
     /* An empty body never reached on_body: decide now (a 0-byte object). */
     if (rc == CURLE_OK && t->mode == MODE_UNDECIDED && t->easy != NULL)
         decide(t);
+    stop_hasher(t);
     /* a range's CRC-64 counts even when it stopped early: the caller
      * combines the bytes it kept */
     if (t->checking && ((rc == CURLE_OK && t->mode == MODE_BODY) || t->want_crc64))
@@ -939,6 +964,7 @@ void hcdl_transfer_free(hcdl_transfer *t)
         close(t->fd);
         t->fd = -1;
     }
+    stop_hasher(t);
     if (t->checking)
         hcdl_verifier_free(&t->check);
     t->checking = 0;

@@ -67,6 +67,7 @@ struct hcdl_transfer {
     long long cr_start, cr_end, cr_total, content_length;
     hcdl_verifier check;      /* fed every byte written, once decided */
     int checking;
+    struct hcdl_hasher *hasher; /* feeds check on a thread of its own (MD5 work) */
     char refused[160];
     const char *refused_code; /* "range", "changed", "overflow" */
     int io_errno;
