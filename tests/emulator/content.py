@@ -125,12 +125,7 @@ def _seed_content_id(name):
 def expected_md5(name, size):
     """The MD5 (hex) of the bytes the emulator serves for NAME at SIZE."""
     served = _seed_content_id(name)
-    if not served:
-        return md5_hex(name, size)
-    h = hashlib.md5()
-    for c in served[0].chunks(served[1], 0, size):
-        h.update(c)
-    return h.hexdigest()
+    return served[0].md5_hex(served[1], size) if served else md5_hex(name, size)
 
 
 def main(argv):

@@ -45,10 +45,9 @@ end
 -- (tests/emulator/content.py, the store's own formula), in order: one
 -- Python start for the lot.
 function helpers.expected_md5s(files)
+  local q = require("tests.support.shell").q -- shell requires helpers: not at load
   local args = {}
-  for _, f in ipairs(files) do
-    args[#args + 1] = ("'%s' %d"):format((tostring(f[1]):gsub("'", "'\\''")), f[2])
-  end
+  for _, f in ipairs(files) do args[#args + 1] = q(f[1]) .. " " .. math.floor(f[2]) end
   local p = assert(io.popen(("%s %s/tests/emulator/content.py --md5 %s")
     :format(helpers.PY, helpers.root, table.concat(args, " "))))
   local out = {}
