@@ -1,13 +1,17 @@
 /*
  * digest.c - see digest.h.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <lauxlib.h>
 #include <openssl/evp.h>
 
 #include "compat.h"
 #include "digest.h"
+#include "fileio.h"
+#include "md5lanes.h"
 
 #define DIGEST_MT "hcdl.md5"
 
@@ -73,6 +77,58 @@ static int digest_hex(lua_State *L)
     for (i = 0; i < 16; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
     lua_pushlstring(L, hex, 32);
+    return 1;
+}
+
+static void push_hex(lua_State *L, const unsigned char md[16])
+{
+    char hex[33];
+    int i;
+    for (i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    lua_pushlstring(L, hex, 32);
+}
+
+/* Reads { {off, len}, ... } at idx into jobs (n of them). */
+static void read_ranges(lua_State *L, int idx, hcdl_md5_job *jobs, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        lua_rawgeti(L, idx, i + 1);
+        luaL_checktype(L, -1, LUA_TTABLE);
+        lua_rawgeti(L, -1, 1);
+        lua_rawgeti(L, -2, 2);
+        jobs[i].off = (long long)luaL_checknumber(L, -2);
+        jobs[i].len = (long long)luaL_checknumber(L, -1);
+        if (jobs[i].off < 0 || jobs[i].len < 0)
+            luaL_argerror(L, idx, "a range is negative");
+        lua_pop(L, 3);
+    }
+}
+
+int hcdl_md5_ranges(lua_State *L)
+{
+    int fd = hcdl_file_fd(L, 1), n, i, err = 0;
+    const char *impl = luaL_optstring(L, 3, NULL);
+    hcdl_md5_job *jobs;
+    hcdl_md5_lanes *w;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    n = (int)hcdl_rawlen(L, 2);
+    jobs = lua_newuserdata(L, (size_t)(n > 0 ? n : 1) * sizeof *jobs); /* freed by the GC */
+    read_ranges(L, 2, jobs, n);
+    w = hcdl_md5_lanes_new(impl);
+    if (w == NULL)
+        return hcdl_io_error(L, "md5 lanes", impl != NULL ? impl : "(fastest)", errno);
+    if (hcdl_md5_lanes_run(w, fd, jobs, n) != 0)
+        err = errno;
+    hcdl_md5_lanes_free(w);
+    if (err != 0)
+        return hcdl_io_error(L, "cannot read", "a range of the file", err);
+    lua_createtable(L, n, 0);
+    for (i = 0; i < n; i++) {
+        push_hex(L, jobs[i].md);
+        lua_rawseti(L, -2, i + 1);
+    }
     return 1;
 }
 

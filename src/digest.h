@@ -11,4 +11,10 @@ void hcdl_digest_init(lua_State *L);
 /* Lua: core.md5() -> digest with :update(s) and :hex() */
 int hcdl_digest_new(lua_State *L);
 
+/* Lua: core.md5_ranges(file, { {off, len}, ... } [, impl]) -> { hex, ... }
+ * | nil, err: the MD5s of ranges of an open file, side by side in lanes
+ * (md5lanes.h; impl names one, "avx512vl-x8" or "avx2-x8", else the
+ * fastest).  Reads on the caller's thread: for tests and diagnostics. */
+int hcdl_md5_ranges(lua_State *L);
+
 #endif

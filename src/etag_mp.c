@@ -101,18 +101,26 @@ static int add_candidates(hcdl_mp *mp)
 }
 
 int hcdl_mp_start(hcdl_mp *mp, const unsigned char want[16], long long n, long long total,
-                  const EVP_MD *md5)
+                  const EVP_MD *md5, int fd)
 {
     memset(mp, 0, sizeof *mp);
     memcpy(mp->want, want, 16);
     mp->parts = n;
     mp->total = total;
     mp->md5 = md5;
-    if (total < 0 || add_candidates(mp) != 0) {
-        hcdl_mp_free(mp);
-        return -1;
+    mp->fd = -1;
+    if (total < 0 || add_candidates(mp) != 0)
+        goto fail;
+    if (fd >= 0 && hcdl_md5_lanes_usable()) {
+        mp->lanes = hcdl_md5_lanes_new(NULL);
+        if (mp->lanes == NULL)
+            goto fail;
+        mp->fd = fd;
     }
     return 0;
+fail:
+    hcdl_mp_free(mp);
+    return -1;
 }
 
 /* Ends the candidate's current part: its MD5 goes into the outer MD5. */
@@ -143,9 +151,60 @@ static int feed(hcdl_mp *mp, hcdl_mp_candidate *c, const unsigned char *p, size_
     return 0;
 }
 
+/* ---- lane mode ---- */
+
+/* Parts of c that can be digested: the whole ones in the file, and at the
+ * end the last, short one (as a stream ends its part at the last byte). */
+static long long parts_ready(const hcdl_mp *mp, const hcdl_mp_candidate *c, int at_end)
+{
+    return at_end ? (mp->fed + c->size - 1) / c->size : mp->fed / c->size;
+}
+
+static long long waiting(const hcdl_mp *mp, int at_end)
+{
+    long long n = 0;
+    int i;
+    for (i = 0; i < mp->count; i++)
+        n += parts_ready(mp, &mp->c[i], at_end) - mp->c[i].queued;
+    return n;
+}
+
+/* Digests the next HCDL_MD5_LANES ready parts (fewer at the end), each
+ * candidate's in order, and adds their MD5s to the candidates' outer MD5s. */
+static int digest_lanes(hcdl_mp *mp, int at_end)
+{
+    hcdl_md5_job jobs[HCDL_MD5_LANES];
+    int owner[HCDL_MD5_LANES], n = 0, i, k;
+    for (i = 0; i < mp->count && n < HCDL_MD5_LANES; i++) {
+        hcdl_mp_candidate *c = &mp->c[i];
+        long long ready = parts_ready(mp, c, at_end);
+        for (; c->queued < ready && n < HCDL_MD5_LANES; c->queued++, n++) {
+            long long off = c->queued * c->size;
+            jobs[n].off = off;
+            jobs[n].len = mp->fed - off < c->size ? mp->fed - off : c->size;
+            owner[n] = i;
+        }
+    }
+    if (hcdl_md5_lanes_run(mp->lanes, mp->fd, jobs, n) != 0) {
+        mp->failed = 1;
+        return -1;
+    }
+    for (k = 0; k < n; k++)
+        if (EVP_DigestUpdate(mp->c[owner[k]].outer, jobs[k].md, 16) != 1)
+            return -1;
+    return 0;
+}
+
 int hcdl_mp_update(hcdl_mp *mp, const unsigned char *p, size_t len)
 {
     int i;
+    if (mp->lanes != NULL) {
+        mp->fed += (long long)len; /* already in the file */
+        while (!mp->failed && waiting(mp, 0) >= HCDL_MD5_LANES)
+            if (digest_lanes(mp, 0) != 0)
+                return -1;
+        return 0;
+    }
     for (i = 0; i < mp->count; i++)
         if (feed(mp, &mp->c[i], p, len) != 0)
             return -1;
@@ -157,11 +216,18 @@ long long hcdl_mp_finish(hcdl_mp *mp, int *strong_tried)
     int i;
     long long found = 0;
     *strong_tried = 0;
+    while (mp->lanes != NULL && !mp->failed && waiting(mp, 1) > 0)
+        if (digest_lanes(mp, 1) != 0)
+            mp->failed = 1;
+    if (mp->failed) {
+        *strong_tried = 1;
+        return 0;
+    }
     for (i = 0; i < mp->count; i++) {
         hcdl_mp_candidate *c = &mp->c[i];
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int len = 0;
-        if (c->in_part > 0 && end_part(mp, c) != 0)
+        if (mp->lanes == NULL && c->in_part > 0 && end_part(mp, c) != 0)
             continue;
         if (EVP_DigestFinal_ex(c->outer, md, &len) != 1 || len != 16)
             continue;
@@ -182,4 +248,6 @@ void hcdl_mp_free(hcdl_mp *mp)
         mp->c[i].part = mp->c[i].outer = NULL;
     }
     mp->count = 0;
+    hcdl_md5_lanes_free(mp->lanes);
+    mp->lanes = NULL;
 }

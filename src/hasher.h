@@ -9,7 +9,9 @@
  * so the download runs at the slower of the two speeds, not their sum.
  * Memory is bounded (HCDL_HASHER_BYTES); a receiver that gets ahead waits
  * for a free buffer.  Only plain bytes cross: the verifier is touched by
- * the hasher thread alone until hcdl_hasher_stop returns.
+ * the hasher thread alone until hcdl_hasher_stop returns.  A multipart
+ * ETag's parts are read back from the file on this thread (etag_mp.h), so
+ * that work stays off the receiving thread too.
  */
 #ifndef HCDL_HASHER_H
 #define HCDL_HASHER_H

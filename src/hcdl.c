@@ -69,6 +69,7 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
         {"pid", hcdl_engine_pid},
         {"task", hcdl_task_new},
         {"md5", hcdl_digest_new},
+        {"md5_ranges", hcdl_md5_ranges},
         {"verifier", hcdl_verifier_new},
         {"crc64", hcdl_crc64_lua},
         {"crc64_combine", hcdl_crc64_combine_lua},

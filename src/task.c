@@ -188,7 +188,9 @@ static int do_verify(task *k)
     unsigned char buf[1 << 16];
     off_t pos = 0;
     EVP_MD *md5 = EVP_MD_fetch(NULL, "MD5", NULL);
-    int rc = md5 != NULL ? hcdl_verifier_start(&k->check, &k->vconf, md5) : -1;
+    int rc;
+    k->vconf.fd = k->fd; /* multipart parts are read back in lanes */
+    rc = md5 != NULL ? hcdl_verifier_start(&k->check, &k->vconf, md5) : -1;
     EVP_MD_free(md5);
     if (rc != 0)
         return fail(k, ENOMEM, "cannot verify", k->path);

@@ -543,6 +543,9 @@ static int start_checks(hcdl_transfer *t)
     size_t n = 0;
     memset(&c, 0, sizeof c);
     c.total = t->status == 206 ? t->cr_total : t->content_length;
+    /* the checks see the file from its first byte on: parts can be read
+     * back from it (etag_mp.h) */
+    c.fd = t->sink == SINK_FILE && t->file_offset == t->md5_prefix ? t->fd : -1;
     c.md5 = t->want_md5 && etag_is_md5(&t->head);
     c.crc64 = t->want_crc64 || (t->want_verify && has_crc64(&t->head));
     if (t->want_verify) {

@@ -33,7 +33,7 @@ int hcdl_verifier_start(hcdl_verifier *v, const hcdl_vconf *c, const EVP_MD *md5
             goto fail;
     }
     if (c->etag != NULL && c->total >= 0 && hcdl_mp_parse(c->etag, c->etag_len, want, &parts)) {
-        if (hcdl_mp_start(&v->mp, want, parts, c->total, md5) != 0)
+        if (hcdl_mp_start(&v->mp, want, parts, c->total, md5, c->fd) != 0)
             goto fail;
         v->mp_on = 1;
     }
@@ -154,6 +154,7 @@ void hcdl_vconf_read(lua_State *L, int idx, hcdl_vconf *c)
 {
     memset(c, 0, sizeof *c);
     c->total = -1;
+    c->fd = -1;
     lua_getfield(L, idx, "md5");
     c->md5 = lua_toboolean(L, -1);
     lua_getfield(L, idx, "crc64");
@@ -280,9 +281,11 @@ int hcdl_crc64_combine_lua(lua_State *L)
 
 int hcdl_features_lua(lua_State *L)
 {
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
     lua_pushstring(L, hcdl_crc_impl());
     lua_setfield(L, -2, "crc");
+    lua_pushstring(L, hcdl_md5_lanes_name());
+    lua_setfield(L, -2, "multipart_md5");
     lua_pushstring(L, "zlib");
     lua_setfield(L, -2, "inflate");
     lua_createtable(L, 3, 0);

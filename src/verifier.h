@@ -25,6 +25,8 @@ typedef struct {
     long long total;         /* the object's size (multipart needs it) */
     int crc64;               /* CRC-64/XZ of the bytes */
     int formats;             /* the file's own format */
+    int fd;                  /* the file the bytes are in (byte i at
+                                offset i, written before it is fed), or -1 */
 } hcdl_vconf;
 
 typedef struct {

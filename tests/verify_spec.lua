@@ -118,6 +118,138 @@ describe("multipart ETags (core.verifier)", function()
   end)
 end)
 
+-- A file the checks read back from: the parts go through src/md5lanes.c
+-- eight at a time where the CPU has lanes (core.features().multipart_md5),
+-- while the expected ETag is made here with OpenSSL's MD5, one part at a
+-- time.  Lengths around MD5's padding edges (55, 56, 63, 64 bytes into the
+-- last block), fewer, as many and more parts than lanes, and two candidate
+-- sizes at once: a lane that took another lane's bytes or state, or padded
+-- wrongly, fails here.
+describe("multipart ETags read back from the file (md5 " .. core.features().multipart_md5 .. ")", function()
+  local dir, d
+  local KIB = 1024
+  setup(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(sh("mkdir -p " .. dir))
+    d = assert(core.dir(dir))
+  end)
+  teardown(function() if dir then sh("rm -rf " .. dir) end end)
+
+  -- n seeded random bytes in dir/name, read back as a string.
+  local function random_file(name, n, seed)
+    local path = dir .. "/" .. name
+    assert(sh(("%s -c 'import random,sys; sys.stdout.buffer.write(random.Random(%d).randbytes(%d))' >%s")
+      :format(helpers.PY, seed, n, path)))
+    return helpers.read_file(path)
+  end
+
+  local function verify_pass(name, etag, size)
+    local f = assert(d:open(name, { read_only = true }))
+    local task = core.task("verify", { file = f, path = dir .. "/" .. name, etag = etag, size = size,
+      formats = true })
+    assert.is_true(task:wait(60))
+    local checks, err = task:result()
+    f:close()
+    return assert(checks, tostring(err))
+  end
+
+  it("give OpenSSL's MD5 in every lane implementation this CPU has (seed " .. SEED .. ")", function()
+    local size = 300 * KIB
+    local data = random_file("ranges.bin", size, SEED + 11)
+    local f = assert(d:open("ranges.bin", { read_only = true }))
+    -- more ranges than lanes (lanes are refilled and reassigned), lengths
+    -- at every padding edge and across the 32 KiB lane buffer
+    local ranges, x = {}, SEED
+    for _, len in ipairs{ 0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 4095, 32768, 32769,
+      65536 + 55, 100000, 299 * KIB } do
+      x = (x * 1103515245 + 12345) % 2147483648
+      ranges[#ranges + 1] = { x % (size - len + 1), len }
+    end
+    local want = {}
+    for i, r in ipairs(ranges) do
+      local m = core.md5()
+      m:update(data:sub(r[1] + 1, r[1] + r[2]))
+      want[i] = m:hex()
+    end
+    local tried = 0
+    for _, impl in ipairs{ "avx512vl-x8", "avx2-x8" } do
+      local got, err = core.md5_ranges(f, ranges, impl)
+      if got then
+        tried = tried + 1
+        assert.are.same(want, got, impl .. ", seed " .. SEED)
+      else
+        assert.matches("md5 lanes " .. impl:gsub("%-", "%%-"), err.message)
+      end
+    end
+    -- the fastest, the one the checks use, is among them
+    if core.features().multipart_md5 ~= "openssl" then
+      assert.is_true(tried > 0)
+      assert.are.same(want, core.md5_ranges(f, ranges))
+    else
+      assert.are.equal(0, tried)
+    end
+    f:close()
+  end)
+
+  local function pick(list, i) return list[(SEED + i * 7) % #list + 1] end
+  local tails = { 0, 1, 55, 56, 63, 64, 65, 4097 }
+  local counts = { 1, 2, 7, 8, 9, 16, 17 }
+  for i = 1, 8 do
+    local parts, tail = pick(counts, i), pick(tails, i * 3)
+    local p = 64 * KIB
+    local size = (tail == 0 and parts or parts - 1) * p + tail
+    if parts == 1 and tail == 0 then size = p end
+    it(("find %d KiB parts in %d bytes (%d parts, seed %d)"):format(p / KIB, size, parts, SEED), function()
+      local name = "lanes" .. i .. ".bin"
+      local data = random_file(name, size, SEED + i)
+      local r = verify_pass(name, multipart_etag(data, p), size)
+      -- one part: its size is the object's (etag_mp.c)
+      assert.are.equal(parts == 1 and size or p, r.part_size, "seed " .. SEED)
+      assert.are.equal(size, r.bytes)
+    end)
+  end
+
+  it("tell two candidate sizes apart in the same lanes (seed " .. SEED .. ")", function()
+    -- 3 MiB + 1 in 2 parts: 2 MiB (a power of two) and 3 MiB (a whole MiB)
+    -- both fit; the parts were 3 MiB
+    local size = 3 * MIB + 1
+    local data = random_file("two.bin", size, SEED + 99)
+    local r = verify_pass("two.bin", multipart_etag(data, 3 * MIB), size)
+    assert.are.equal(2, r.multipart_candidates)
+    assert.are.equal(3 * MIB, r.part_size)
+  end)
+
+  it("take a byte changed in any part as damage (seed " .. SEED .. ")", function()
+    local p, size = 64 * KIB, 11 * 64 * KIB + 77
+    local data = random_file("dmg.bin", size, SEED + 7)
+    local etag = multipart_etag(data, p)
+    for _, at in ipairs{ 0, 5 * p + (SEED % p), size - 1 } do
+      local f = assert(io.open(dir .. "/dmg.bin", "r+b"))
+      f:seek("set", at)
+      f:write(string.char((data:byte(at + 1) + 1) % 256))
+      f:close()
+      local r = verify_pass("dmg.bin", etag, size)
+      assert.is_nil(r.part_size, "byte " .. at .. ", seed " .. SEED)
+      assert.is_true(r.multipart_strong)
+      f = assert(io.open(dir .. "/dmg.bin", "r+b"))
+      f:seek("set", at)
+      f:write(data:sub(at + 1, at + 1))
+      f:close()
+    end
+    assert.are.equal(p, verify_pass("dmg.bin", etag, size).part_size)
+  end)
+
+  it("find no match in a file shorter than the object its ETag describes", function()
+    local p = 64 * KIB
+    local data = random_file("short.bin", 10 * p, SEED + 3)
+    local etag = multipart_etag(data, p)
+    assert(sh(("truncate -s %d %s/short.bin"):format(9 * p, dir)))
+    local r = verify_pass("short.bin", etag, 10 * p)
+    assert.is_nil(r.part_size)
+  end)
+end)
+
 describe("formats", function()
   local dir
   setup(function()

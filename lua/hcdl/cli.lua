@@ -50,8 +50,9 @@ end
 
 local function version_line()
   local lua = rawget(_G, "jit") and jit.version or _VERSION
-  return ("hcdl %s (%s, %s, checks: crc %s, inflate %s)"):format(hcdl.version, lua,
-    (core.curl_version():match("^%S+")), core.features().crc, core.features().inflate)
+  local f = core.features()
+  return ("hcdl %s (%s, %s, checks: crc %s, inflate %s, multipart md5 %s)"):format(hcdl.version,
+    lua, (core.curl_version():match("^%S+")), f.crc, f.inflate, f.multipart_md5)
 end
 
 -- The download options of the command line, as the library names them.
