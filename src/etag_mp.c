@@ -169,30 +169,74 @@ static long long waiting(const hcdl_mp *mp, int at_end)
     return n;
 }
 
-/* Digests the next HCDL_MD5_LANES ready parts (fewer at the end), each
- * candidate's in order, and adds their MD5s to the candidates' outer MD5s. */
-static int digest_lanes(hcdl_mp *mp, int at_end)
+/* Takes the next HCDL_MD5_LANES ready parts (fewer at the end), each
+ * candidate's in order, and starts digesting them. */
+static void start_group(hcdl_mp *mp, int at_end)
 {
-    hcdl_md5_job jobs[HCDL_MD5_LANES];
-    int owner[HCDL_MD5_LANES], n = 0, i, k;
+    int i, n = 0;
     for (i = 0; i < mp->count && n < HCDL_MD5_LANES; i++) {
         hcdl_mp_candidate *c = &mp->c[i];
         long long ready = parts_ready(mp, c, at_end);
         for (; c->queued < ready && n < HCDL_MD5_LANES; c->queued++, n++) {
             long long off = c->queued * c->size;
-            jobs[n].off = off;
-            jobs[n].len = mp->fed - off < c->size ? mp->fed - off : c->size;
-            owner[n] = i;
+            mp->group.jobs[n].off = off;
+            mp->group.jobs[n].len = mp->fed - off < c->size ? mp->fed - off : c->size;
+            mp->group.owner[n] = i;
         }
     }
-    if (hcdl_md5_lanes_run(mp->lanes, mp->fd, jobs, n) != 0) {
+    mp->group.n = n;
+    mp->group.busy = 1;
+    hcdl_md5_lanes_start(mp->lanes, mp->group.jobs, n);
+}
+
+/* One step of the group; when it is done, its parts' MD5s go into their
+ * candidates' outer MD5s, in order.  0 while busy or done, -1 failed. */
+static int step_group(hcdl_mp *mp)
+{
+    int k, r = hcdl_md5_lanes_step(mp->lanes, mp->fd);
+    if (r > 0)
+        return 0;
+    mp->group.busy = 0;
+    if (r < 0) {
         mp->failed = 1;
         return -1;
     }
-    for (k = 0; k < n; k++)
-        if (EVP_DigestUpdate(mp->c[owner[k]].outer, jobs[k].md, 16) != 1)
+    for (k = 0; k < mp->group.n; k++)
+        if (EVP_DigestUpdate(mp->c[mp->group.owner[k]].outer, mp->group.jobs[k].md, 16) != 1) {
+            mp->failed = 1;
             return -1;
+        }
     return 0;
+}
+
+/* Every group the counted bytes allow (all that is left, at the end). */
+static int digest_all(hcdl_mp *mp, int at_end)
+{
+    while (!mp->failed && (mp->group.busy || waiting(mp, at_end) >= (at_end ? 1 : HCDL_MD5_LANES))) {
+        if (!mp->group.busy)
+            start_group(mp, at_end);
+        if (step_group(mp) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void hcdl_mp_background(hcdl_mp *mp, int on)
+{
+    mp->background = on && mp->lanes != NULL;
+}
+
+int hcdl_mp_work(hcdl_mp *mp)
+{
+    if (mp->lanes == NULL || mp->failed)
+        return 0;
+    if (!mp->group.busy) {
+        if (waiting(mp, 0) < HCDL_MD5_LANES)
+            return 0;
+        start_group(mp, 0);
+    }
+    step_group(mp);
+    return mp->group.busy || waiting(mp, 0) >= HCDL_MD5_LANES;
 }
 
 int hcdl_mp_update(hcdl_mp *mp, const unsigned char *p, size_t len)
@@ -200,10 +244,7 @@ int hcdl_mp_update(hcdl_mp *mp, const unsigned char *p, size_t len)
     int i;
     if (mp->lanes != NULL) {
         mp->fed += (long long)len; /* already in the file */
-        while (!mp->failed && waiting(mp, 0) >= HCDL_MD5_LANES)
-            if (digest_lanes(mp, 0) != 0)
-                return -1;
-        return 0;
+        return mp->background ? 0 : digest_all(mp, 0);
     }
     for (i = 0; i < mp->count; i++)
         if (feed(mp, &mp->c[i], p, len) != 0)
@@ -216,9 +257,8 @@ long long hcdl_mp_finish(hcdl_mp *mp, int *strong_tried)
     int i;
     long long found = 0;
     *strong_tried = 0;
-    while (mp->lanes != NULL && !mp->failed && waiting(mp, 1) > 0)
-        if (digest_lanes(mp, 1) != 0)
-            mp->failed = 1;
+    if (mp->lanes != NULL)
+        digest_all(mp, 1);
     if (mp->failed) {
         *strong_tried = 1;
         return 0;

@@ -44,7 +44,13 @@ typedef struct {
     int fd;                  /* lane mode: the file, else -1 */
     long long fed;           /* lane mode: bytes in the file so far */
     int failed;              /* lane mode: the file could not be read */
+    int background;          /* lane mode: hcdl_mp_work does the digesting */
     hcdl_md5_lanes *lanes;
+    struct {                 /* lane mode: the parts being digested */
+        hcdl_md5_job jobs[HCDL_MD5_LANES];
+        int owner[HCDL_MD5_LANES]; /* their candidates */
+        int n, busy;
+    } group;
 } hcdl_mp;
 
 /* 1 if etag (quotes optional) is "<32 hex>-N" with N >= 1; fills want, n. */
@@ -57,6 +63,15 @@ int hcdl_mp_start(hcdl_mp *mp, const unsigned char want[16], long long n, long l
                   const EVP_MD *md5, int fd);
 
 int hcdl_mp_update(hcdl_mp *mp, const unsigned char *p, size_t len);
+
+/* Lane mode on a thread with other work (hasher.h): after this, updates
+ * only count the bytes, and hcdl_mp_work digests parts a step at a time,
+ * so the bytes arriving meanwhile are not held up by a whole group. */
+void hcdl_mp_background(hcdl_mp *mp, int on);
+
+/* One step of the digesting the counted bytes allow: 1 when there is more
+ * to do, 0 when nothing waits (the rest waits for more bytes or the end). */
+int hcdl_mp_work(hcdl_mp *mp);
 
 /* After the last byte: the matching part size, 0 when none matched.
  * *strong_tried: a strong candidate was among those that did not match

@@ -29,20 +29,33 @@ static unsigned char *slot(hcdl_hasher *h, unsigned long i)
     return h->buf + (i % HCDL_HASHER_SLOTS) * (size_t)HCDL_HASHER_SLOT;
 }
 
+/* Digests slots as they come; between two, one step of the verifier's
+ * other work (a multipart ETag's parts), so neither waits for the other:
+ * a step is short (hcdl_md5_lanes_step), and a slot never waits for more
+ * than one.  What is left of that work at the end is the verifier's
+ * finish. */
 static void *run(void *arg)
 {
     hcdl_hasher *h = arg;
+    int more = 0; /* the verifier has work to do now */
     pthread_mutex_lock(&h->mu);
     for (;;) {
         unsigned long i;
         int bad;
-        while (h->tail == h->head && !h->closing)
+        while (h->tail == h->head && !h->closing && !more)
             pthread_cond_wait(&h->cv, &h->mu);
-        if (h->tail == h->head)
-            break; /* closing, and all digested */
+        if (h->tail == h->head) {
+            if (h->closing)
+                break; /* all digested; the rest is the verifier's finish */
+            pthread_mutex_unlock(&h->mu);
+            more = hcdl_verifier_work(h->v);
+            pthread_mutex_lock(&h->mu);
+            continue;
+        }
         i = h->tail;
         pthread_mutex_unlock(&h->mu);
         bad = hcdl_verifier_update(h->v, slot(h, i), h->len[i % HCDL_HASHER_SLOTS]) != 0;
+        more = !bad && hcdl_verifier_work(h->v);
         pthread_mutex_lock(&h->mu);
         if (bad)
             h->failed = 1;
@@ -66,10 +79,12 @@ hcdl_hasher *hcdl_hasher_start(hcdl_verifier *v)
         goto no_mutex;
     if (hcdl_cond_init(&h->cv) != 0)
         goto no_cond;
+    hcdl_verifier_background(v, 1);
     if (hcdl_thread_start(&h->thread, run, h) != 0)
         goto no_thread;
     return h;
 no_thread:
+    hcdl_verifier_background(v, 0);
     pthread_cond_destroy(&h->cv);
 no_cond:
     pthread_mutex_destroy(&h->mu);

@@ -47,6 +47,8 @@ typedef struct {
 
 struct hcdl_md5_lanes {
     md5x8_fn digest;
+    hcdl_md5_job *jobs;      /* the caller's, until the last is digested */
+    int n, next;
     unsigned char *mem;      /* a zero region, then one buffer per lane */
     uint32_t st[4][HCDL_MD5_LANES];
     lane l[HCDL_MD5_LANES];
@@ -342,7 +344,7 @@ static void store_digest(const hcdl_md5_lanes *w, int k, unsigned char md[16])
 }
 
 /* One round: as many blocks as every busy lane has; 0 when all are idle. */
-static int round_of(hcdl_md5_lanes *w, int fd, hcdl_md5_job *jobs, int n, int *next)
+static int round_of(hcdl_md5_lanes *w, int fd)
 {
     int32_t off[HCDL_MD5_LANES];
     size_t blocks = 0;
@@ -352,7 +354,7 @@ static int round_of(hcdl_md5_lanes *w, int fd, hcdl_md5_job *jobs, int n, int *n
         off[k] = 0; /* the zero region */
         if (l->job < 0)
             continue;
-        if (l->cur == l->end && refill(w, k, fd, &jobs[l->job]) != 0)
+        if (l->cur == l->end && refill(w, k, fd, &w->jobs[l->job]) != 0)
             return -1;
         off[k] = (int32_t)((buffer(w, k) + l->cur) - w->mem);
         if (busy++ == 0 || (l->end - l->cur) / 64 < blocks)
@@ -367,9 +369,9 @@ static int round_of(hcdl_md5_lanes *w, int fd, hcdl_md5_job *jobs, int n, int *n
             continue;
         l->cur += blocks * 64;
         if (l->cur == l->end && l->last) {
-            store_digest(w, k, jobs[l->job].md);
-            if (*next < n)
-                begin(w, k, (*next)++);
+            store_digest(w, k, w->jobs[l->job].md);
+            if (w->next < w->n)
+                begin(w, k, w->next++);
             else
                 l->job = -1;
         }
@@ -377,16 +379,30 @@ static int round_of(hcdl_md5_lanes *w, int fd, hcdl_md5_job *jobs, int n, int *n
     return 1;
 }
 
-int hcdl_md5_lanes_run(hcdl_md5_lanes *w, int fd, hcdl_md5_job *jobs, int n)
+void hcdl_md5_lanes_start(hcdl_md5_lanes *w, hcdl_md5_job *jobs, int n)
 {
-    int k, next = 0, r;
+    int k;
+    w->jobs = jobs;
+    w->n = n;
+    w->next = 0;
     for (k = 0; k < HCDL_MD5_LANES; k++) {
-        if (next < n)
-            begin(w, k, next++);
+        if (w->next < n)
+            begin(w, k, w->next++);
         else
             w->l[k].job = -1;
     }
-    while ((r = round_of(w, fd, jobs, n, &next)) > 0)
+}
+
+int hcdl_md5_lanes_step(hcdl_md5_lanes *w, int fd)
+{
+    return round_of(w, fd);
+}
+
+int hcdl_md5_lanes_run(hcdl_md5_lanes *w, int fd, hcdl_md5_job *jobs, int n)
+{
+    int r;
+    hcdl_md5_lanes_start(w, jobs, n);
+    while ((r = round_of(w, fd)) > 0)
         ;
     return r;
 }

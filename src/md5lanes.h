@@ -43,7 +43,14 @@ void hcdl_md5_lanes_free(hcdl_md5_lanes *w);
 
 /* Digests each job's range of fd (read with pread: fd's offset is left
  * alone), up to HCDL_MD5_LANES at a time.  0, or -1 with errno set (EIO
- * when the file ends inside a range).  Only with hcdl_md5_lanes_usable. */
+ * when the file ends inside a range). */
 int hcdl_md5_lanes_run(hcdl_md5_lanes *w, int fd, hcdl_md5_job *jobs, int n);
+
+/* The same in steps, for a thread with other work between them: start,
+ * then step until it returns 0 (all digested; -1 as above).  One step
+ * reads and digests at most HCDL_MD5_LANE_BUF bytes in each lane.  jobs
+ * must stay in place until the last step. */
+void hcdl_md5_lanes_start(hcdl_md5_lanes *w, hcdl_md5_job *jobs, int n);
+int hcdl_md5_lanes_step(hcdl_md5_lanes *w, int fd);
 
 #endif

@@ -62,6 +62,17 @@ int hcdl_verifier_update(hcdl_verifier *v, const unsigned char *p, size_t n)
     return 0;
 }
 
+void hcdl_verifier_background(hcdl_verifier *v, int on)
+{
+    if (v->mp_on)
+        hcdl_mp_background(&v->mp, on);
+}
+
+int hcdl_verifier_work(hcdl_verifier *v)
+{
+    return v->mp_on ? hcdl_mp_work(&v->mp) : 0;
+}
+
 int hcdl_verifier_idle(const hcdl_verifier *v)
 {
     return v->md5 == NULL && !v->mp_on && !v->crc_on && (!v->fmt_on || v->fmt.kind == FMT_NONE);

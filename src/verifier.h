@@ -51,6 +51,14 @@ int hcdl_verifier_start(hcdl_verifier *v, const hcdl_vconf *c, const EVP_MD *md5
 /* 0, or -1 when a digest failed (not when a format check failed). */
 int hcdl_verifier_update(hcdl_verifier *v, const unsigned char *p, size_t n);
 
+/* For a verifier fed on a thread with time between chunks (hasher.h):
+ * work that need not follow each chunk (a multipart ETag's parts, read
+ * back from the file) is left to hcdl_verifier_work.  on = 0 undoes it. */
+void hcdl_verifier_background(hcdl_verifier *v, int on);
+
+/* One step of that work: 1 when there is more to do now. */
+int hcdl_verifier_work(hcdl_verifier *v);
+
 /* 1 when more bytes would change nothing: no digest asked for, and the
  * first bytes showed no format to check (a file pass can stop). */
 int hcdl_verifier_idle(const hcdl_verifier *v);
