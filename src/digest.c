@@ -64,22 +64,7 @@ static int digest_update(lua_State *L)
     return 0;
 }
 
-/* digest:hex() -> 32 lower-case hex digits (the digest is then finished) */
-static int digest_hex(lua_State *L)
-{
-    digest *d = check(L);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0, i;
-    char hex[33];
-    if (EVP_DigestFinal_ex(d->ctx, md, &n) != 1 || n != 16)
-        return luaL_error(L, "hcdl: MD5 final failed");
-    d->final = 1;
-    for (i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    lua_pushlstring(L, hex, 32);
-    return 1;
-}
-
+/* Pushes an MD5 as 32 lower-case hex digits. */
 static void push_hex(lua_State *L, const unsigned char md[16])
 {
     char hex[33];
@@ -87,6 +72,19 @@ static void push_hex(lua_State *L, const unsigned char md[16])
     for (i = 0; i < 16; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
     lua_pushlstring(L, hex, 32);
+}
+
+/* digest:hex() -> 32 lower-case hex digits (the digest is then finished) */
+static int digest_hex(lua_State *L)
+{
+    digest *d = check(L);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (EVP_DigestFinal_ex(d->ctx, md, &n) != 1 || n != 16)
+        return luaL_error(L, "hcdl: MD5 final failed");
+    d->final = 1;
+    push_hex(L, md);
+    return 1;
 }
 
 /* Reads { {off, len}, ... } at idx into jobs (n of them). */

@@ -209,16 +209,29 @@ static int step_group(hcdl_mp *mp)
     return 0;
 }
 
+/* One step of the digesting the counted bytes allow: a group is started
+ * when HCDL_MD5_LANES parts are ready (any, at the end).  1 when there is
+ * more to do now. */
+static int advance(hcdl_mp *mp, int at_end)
+{
+    long long need = at_end ? 1 : HCDL_MD5_LANES;
+    if (mp->failed)
+        return 0;
+    if (!mp->group.busy) {
+        if (waiting(mp, at_end) < need)
+            return 0;
+        start_group(mp, at_end);
+    }
+    step_group(mp);
+    return !mp->failed && (mp->group.busy || waiting(mp, at_end) >= need);
+}
+
 /* Every group the counted bytes allow (all that is left, at the end). */
 static int digest_all(hcdl_mp *mp, int at_end)
 {
-    while (!mp->failed && (mp->group.busy || waiting(mp, at_end) >= (at_end ? 1 : HCDL_MD5_LANES))) {
-        if (!mp->group.busy)
-            start_group(mp, at_end);
-        if (step_group(mp) != 0)
-            return -1;
-    }
-    return 0;
+    while (advance(mp, at_end))
+        ;
+    return mp->failed ? -1 : 0;
 }
 
 void hcdl_mp_background(hcdl_mp *mp, int on)
@@ -228,15 +241,7 @@ void hcdl_mp_background(hcdl_mp *mp, int on)
 
 int hcdl_mp_work(hcdl_mp *mp)
 {
-    if (mp->lanes == NULL || mp->failed)
-        return 0;
-    if (!mp->group.busy) {
-        if (waiting(mp, 0) < HCDL_MD5_LANES)
-            return 0;
-        start_group(mp, 0);
-    }
-    step_group(mp);
-    return mp->group.busy || waiting(mp, 0) >= HCDL_MD5_LANES;
+    return mp->lanes != NULL && advance(mp, 0);
 }
 
 int hcdl_mp_update(hcdl_mp *mp, const unsigned char *p, size_t len)
