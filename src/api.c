@@ -17,8 +17,10 @@
  * Adding an API: one row in `apis` below, plus the emulator and tests
  * (docs/apis.md "How to add an API").
  *
- * Facts and their sources: docs/apis.md "The five link APIs",
- * docs/apis.md "Companion calls" and docs/apis.md "Errors, request ids and retries".
+ * Facts and their sources:
+ *   docs/apis.md "The five link APIs"
+ *   docs/apis.md "Companion calls"
+ *   docs/apis.md "Errors, request ids and retries"
  */
 #include <limits.h>
 #include <math.h>
