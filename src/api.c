@@ -14,10 +14,13 @@
  * README's tables all come from this one table.  Neither build nor parse
  * does I/O, so both are testable anywhere.
  *
- * Adding an API: one row in `apis` below (plus the emulator and tests).
+ * Adding an API: one row in `apis` below, plus the emulator and tests
+ * (docs/apis.md "How to add an API").
  *
- * Facts: shared/spec/api-facts.md sections 1-5 and D; feature-anchors.md
- * section 1 (the companion calls).
+ * Facts and their sources:
+ *   docs/apis.md "The five link APIs"
+ *   docs/apis.md "Companion calls"
+ *   docs/apis.md "Errors, request ids and retries"
  */
 #include <limits.h>
 #include <math.h>

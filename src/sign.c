@@ -6,7 +6,7 @@
  *   StringToSign     = "SDK-HMAC-SHA256" \n X-Sdk-Date \n hex(SHA256(CR))
  *   Signature        = hex(HMAC-SHA256(SK, StringToSign))
  *
- * The rules (api-facts.md section A, checked by signing-vectors.json):
+ * The rules (docs/apis.md "Signing"; tests/data/signing-vectors.json checks them):
  * - every byte outside A-Z a-z 0-9 - _ . ~ is percent-encoded with
  *   upper-case hex, in path segments, query keys and query values;
  * - the canonical URI gets a trailing '/' when it lacks one (the wire path

@@ -1,6 +1,6 @@
 /*
  * sign.h - SDK-HMAC-SHA256 request signing, as the official Huawei Cloud
- * SDKs do it (facts: shared/spec/api-facts.md section A).  No I/O.
+ * SDKs do it (facts and sources: docs/apis.md "Signing").  No I/O.
  */
 #ifndef HCDL_SIGN_H
 #define HCDL_SIGN_H

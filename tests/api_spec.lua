@@ -54,7 +54,7 @@ describe("core.build", function()
   end)
 
   it("matches the official signer on the GaussDB vector shape", function()
-    -- api-facts A.6.3: same request, fixed date -> the SDK's signature
+    -- docs/apis.md "Signing" (worked examples): same request, fixed date -> the SDK's signature
     local s = assert(core.sign{ method = "GET", host = "gaussdb.cn-north-4.myhuaweicloud.com",
       path = "/v3/" .. PID .. "/instance/" .. TAURUS .. "/auditlog/download-link",
       query = { start_time = "2023-07-24T09:27:00+0800", end_time = "2023-07-25T15:00:14+0800",

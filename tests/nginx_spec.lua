@@ -1,8 +1,8 @@
 -- hcdl in real nginx (Debian's nginx + libnginx-mod-http-lua, one worker)
--- with the nginx.conf of README.md's "OpenResty" section as written (issue
--- 10, design.md "Hosts with an event loop").  The spec installs hcdl with
--- `make install LUA=luajit PREFIX=<temp>`, substitutes only that prefix
--- for /usr/local and the port for 8080, and adds its own test locations
+-- with the nginx.conf of README.md's "OpenResty" section as written
+-- (issue 10; docs/architecture.md "Hosts with an event loop").  The spec
+-- installs hcdl with `make install LUA=luajit PREFIX=<temp>`, substitutes
+-- only that prefix for /usr/local and the port for 8080, and adds its own test locations
 -- (tests/support/nginx_host.lua) and one init_by_lua_block.  While a slow
 -- API call, a polling wait, a throttled download or a download_all runs in
 -- one request (or an ngx.timer), a trivial request on the same worker must

@@ -1,6 +1,6 @@
 -- hcdl inside real headless Neovim (Debian's neovim, LuaJIT), as a plugin
--- uses it (issue 10, design.md "Hosts with an event loop"): nothing hcdl
--- does may freeze the editor.  A 50 ms vim.loop timer must keep ticking
+-- uses it (issue 10; docs/architecture.md "Hosts with an event loop"):
+-- nothing hcdl does may freeze the editor.  A 50 ms vim.loop timer must keep ticking
 -- while, inside hcdl.async, a slow API call, a polling wait, a throttled
 -- download and a download_all run (~2 s each against the emulator), and
 -- vim.api must work right after each call, in progress callbacks and in

@@ -1,7 +1,7 @@
 -- hcdl.sign: SDK-HMAC-SHA256 signing, checked against the official SDKs'
--- own output (tests/data/signing-vectors.json, a copy of
--- shared/spec/signing-vectors.json) and against the rules of
--- shared/spec/api-facts.md section A.
+-- own output (tests/data/signing-vectors.json, a copy of the project's
+-- external vector set; see tests/support/helpers.lua) and against the
+-- rules of docs/apis.md "Signing".
 local hcdl = require "hcdl"
 local cjson = require "cjson"
 local helpers = require "tests.support.helpers"

@@ -7,8 +7,9 @@
 --   * OIDC federation: an id token -> an unscoped token
 --     (POST /v3.0/OS-AUTH/id-token/tokens, X-Idp-Id, X-Subject-Token) ->
 --     temporary keys (POST /v3.0/OS-CREDENTIAL/securitytokens).
--- Facts: api-facts.md B, C.3; feature-anchors.md 2.1, 2.2 (SDK core
--- auth/credentials.py, auth/internal.py IamHelper).
+-- Facts and sources: docs/credentials.md "Providers" and
+-- docs/credentials.md "Project id" (SDK core auth/credentials.py,
+-- auth/internal.py IamHelper).
 --
 -- Every function sends through `net.iam(build, timeout, api)`, where
 -- build(iam_endpoint) returns the request: the client's transport with

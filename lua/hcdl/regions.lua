@@ -1,8 +1,8 @@
 --- hcdl.regions: which hosts serve which service in which region.
 --
 -- Facts from the official SDKs' region tables and the Open Telekom Cloud
--- endpoint list (shared/spec/api-facts.md sections 1.5, 2, 3, C;
--- feature-anchors.md 2.2, 2.3).  The TaurusDB host follows one of three
+-- endpoint list (docs/apis.md "Endpoints and regions", with sources).
+-- The TaurusDB host follows one of three
 -- patterns depending on the region, RDS in eu-west-101 lives under
 -- .myhuaweicloud.eu, and Open Telekom Cloud has its own domain.
 --

@@ -5,7 +5,9 @@ local helpers = {}
 helpers.root = (debug.getinfo(1, "S").source:sub(2):gsub("/tests/support/helpers%.lua$", ""))
 if helpers.root == "" then helpers.root = "." end
 
--- The shared spec folder sits beside the checkout (../shared/spec).
+-- The project's external reference folder, beside the checkout when
+-- present (HCDL_SPEC_DIR to point elsewhere): tests/sign_spec.lua checks
+-- that tests/data/signing-vectors.json is still a copy of its vectors.
 helpers.spec_dir = os.getenv("HCDL_SPEC_DIR") or (helpers.root .. "/../shared/spec")
 
 -- Helper processes (the emulator, the proxy, content.py) are not what the

@@ -1,5 +1,5 @@
---- hcdl.cli.args: the command line of `hcdl`, as design.md ("The `hcdl`
--- command", "`hcdl sync` and the rest of the command") fixes it, parsed
+--- hcdl.cli.args: the command line of `hcdl` (users' reference: README.md,
+-- "From the shell"; its place: docs/architecture.md "The command"), parsed
 -- with argparse (Debian's lua-argparse).
 --
 -- The parser only knows shapes (which options exist, which take numbers);

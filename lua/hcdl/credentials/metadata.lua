@@ -2,7 +2,7 @@
 -- server, from its metadata service.
 --
 -- The protocol of the SDK core (auth/internal.py MetadataAccessor;
--- feature-anchors.md 2.1):
+-- docs/credentials.md "Providers"):
 --   PUT {endpoint}/meta-data/latest/api/token, X-Metadata-Token-Ttl-Seconds: 21600
 --     -> the session token (body).  404, 405 or 503: the service has no
 --     session tokens; go on without one and ask again only after 24 h.

@@ -1,7 +1,7 @@
 --- hcdl.credentials.pod: temporary keys of a CCE pod's identity.
 --
 -- The SDK core (auth/internal.py PodIdentityAccessor, since 3.1.190;
--- feature-anchors.md 2.1): POST $HC_CONTAINER_CREDENTIALS_FULL_URI with
+-- docs/credentials.md "Providers"): POST $HC_CONTAINER_CREDENTIALS_FULL_URI with
 -- `Authorization: <contents of $HC_CONTAINER_AUTHORIZATION_TOKEN_FILE>`
 -- and the JSON body {}, 5 s to answer.  The token file is read at every
 -- refresh: the kubelet rotates it.  The answer's field names vary
