@@ -912,7 +912,9 @@ int hcdl_api_build(lua_State *L)
     }
     lua_setfield(L, signreq, "query");
 
-    /* Body: the JSON fields, in a fixed order; POST without fields sends none. */
+    /* Body: the JSON fields, in a fixed order; without fields it is "", signed
+     * as the empty payload and sent as nothing (src/method.c: a GET goes bare,
+     * a POST with Content-Length: 0). */
     lua_pushliteral(L, "");
     i = 0;
     for (p = a->params; p->name != NULL; p++, i++) {
