@@ -34,6 +34,7 @@
 #include "clock.h"
 #include "compat.h"
 #include "error.h"
+#include "status.h"
 
 enum { IN_PATH, IN_QUERY, IN_BODY };
 
@@ -914,7 +915,9 @@ int hcdl_api_build(lua_State *L)
     }
     lua_setfield(L, signreq, "query");
 
-    /* Body: the JSON fields, in a fixed order; POST without fields sends none. */
+    /* Body: the JSON fields, in a fixed order; without fields it is "", signed
+     * as the empty payload and sent as nothing (src/method.c: a GET goes bare,
+     * a POST with Content-Length: 0). */
     lua_pushliteral(L, "");
     i = 0;
     for (p = a->params; p->name != NULL; p++, i++) {
@@ -1286,24 +1289,17 @@ static int check_answer(lua_State *L, const api_desc *a, int data, int status,
 }
 
 /*
- * The kind of an error answer.  Throttling (429, or the gateway's
- * APIGW.0308/APIG.0308 whatever the status) has a meaning of its own:
- * retry later, the credentials are fine.  Authentication failures are 401,
- * the gateway's other APIGW.03xx codes and the services' invalid-token code.
+ * An error answer's kind and retryable flag, from the one rule
+ * (src/status.c).  An answer the rule calls "http" that carries the
+ * service's own error code is the service's refusal: kind "api".
  */
-static const char *answer_kind(lua_Integer status, const char *code)
+static void set_answer_class(lua_State *L, int err, lua_Integer status, const char *code)
 {
-    if (status == 429 || (code != NULL && (strcmp(code, "APIGW.0308") == 0 ||
-                                           strcmp(code, "APIG.0308") == 0)))
-        return "throttled";
-    if (status == 401)
-        return "auth";
-    if (code == NULL)
-        return "http";
-    if (strncmp(code, "APIGW.03", 8) == 0 || strncmp(code, "APIG.03", 7) == 0 ||
-        strcmp(code, "DBS.280056") == 0)
-        return "auth";
-    return "api";
+    hcdl_status_class c = hcdl_status_classify((long)status, code);
+    lua_pushstring(L, strcmp(c.kind, "http") == 0 && code != NULL ? "api" : c.kind);
+    lua_setfield(L, err, "kind");
+    lua_pushboolean(L, c.retryable);
+    lua_setfield(L, err, "retryable");
 }
 
 /*
@@ -1366,9 +1362,6 @@ int hcdl_api_parse(lua_State *L)
         lua_pushstring(L, request_id);
         lua_setfield(L, err, "request_id");
     }
-    lua_pushboolean(L, status == 429 || status == 500 || status == 502 ||
-                           status == 503 || status == 504);
-    lua_setfield(L, err, "retryable");
     retry_after = header(L, 2, "retry-after");
     if (retry_after != NULL) {
         char *end;
@@ -1393,14 +1386,8 @@ int hcdl_api_parse(lua_State *L)
         lua_pop(L, 1);
     }
     lua_getfield(L, err, "code");
+    set_answer_class(L, err, status, lua_isnil(L, -1) ? NULL : lua_tostring(L, -1));
     if (!lua_isnil(L, -1)) {
-        const char *code = lua_tostring(L, -1);
-        lua_pushstring(L, answer_kind(status, code));
-        lua_setfield(L, err, "kind");
-        if (strcmp(answer_kind(status, code), "throttled") == 0) {
-            lua_pushboolean(L, 1);
-            lua_setfield(L, err, "retryable");
-        }
         lua_getfield(L, err, "message");
         if (lua_type(L, -1) != LUA_TSTRING || hcdl_rawlen(L, -1) == 0) {
             lua_pushfstring(L, "%s failed with HTTP %d", a->name, (int)status);
@@ -1408,8 +1395,6 @@ int hcdl_api_parse(lua_State *L)
         }
         lua_pop(L, 1);
     } else {
-        lua_pushstring(L, answer_kind(status, NULL));
-        lua_setfield(L, err, "kind");
         lua_pushfstring(L, "%s failed with HTTP %d and no error code in the body",
                         a->name, (int)status);
         lua_setfield(L, err, "message");

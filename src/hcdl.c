@@ -18,6 +18,7 @@
 #include "fileio.h"
 #include "http.h"
 #include "sign.h"
+#include "status.h"
 #include "task.h"
 #include "text.h"
 
@@ -77,6 +78,7 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
         {"dir", hcdl_dir_open},
         {"curl_version", hcdl_http_curl_version},
         {"apis", hcdl_api_list},
+        {"classify_status", hcdl_status_lua},
         {"now", hcdl_clock_now},
         {"sleep", hcdl_clock_sleep},
         {"file_size", hcdl_file_size},

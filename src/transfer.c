@@ -35,6 +35,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "hasher.h"
+#include "method.h"
 #include "thread.h"
 #include "transfer.h"
 
@@ -799,13 +800,18 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 
 /* ---- setup and finish ------------------------------------------------------- */
 
+/* Whether a body goes out is src/method.c's rule; this only tells libcurl. */
 static CURLcode set_method(hcdl_transfer *t)
 {
     CURLcode rc;
-    if (strcmp(t->method, "GET") == 0 && t->body == NULL)
+    switch (hcdl_method_send(t->method, t->body_len)) {
+    case HCDL_SEND_NONE: /* a GET */
         return curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
-    if (strcmp(t->method, "HEAD") == 0)
+    case HCDL_SEND_HEAD:
         return curl_easy_setopt(t->easy, CURLOPT_NOBODY, 1L);
+    case HCDL_SEND_BODY:
+        break;
+    }
     rc = curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);

@@ -289,11 +289,10 @@ local function store_error(f, res)
   local code = body:match("<Code>([^<]*)</Code>")
   local msg = body:match("<Message>([^<]*)</Message>")
   local status = res.status or 0
-  local throttled = status == 429 or code == "SlowDown"
-  local kind = throttled and "throttled" or (status == 401 or status == 403) and "auth" or "http"
+  local kind, retryable = core.classify_status(status, code) -- the one rule: src/status.c
   return file_error(f, { kind = kind, status = status, code = code,
     request_id = res.headers and (res.headers["x-obs-request-id"] or res.headers["x-request-id"]) or nil,
-    retryable = throttled or status >= 500, retry_after = retry_after(res.headers),
+    retryable = retryable, retry_after = retry_after(res.headers),
     message = ("%s: %s answered HTTP %d%s"):format(f.info.name, download.redact(f.url), status,
       msg and (" (" .. msg .. ")") or "") })
 end
@@ -642,8 +641,9 @@ end
 -- and the bytes can be verified; anything else starts over.
 function Run:on_416(f, piece, r)
   if not piece.start or piece.start == 0 then
+    local kind, retryable = core.classify_status(416)
     return self:on_failure(f, { status = 416, headers = r.headers, error = file_error(f, {
-      kind = "http", status = 416, retryable = true,
+      kind = kind, status = 416, retryable = retryable,
       message = f.info.name .. ": HTTP 416 to a request for the whole object" }) },
       function(run, ff) run:fetch_single(ff) end)
   end

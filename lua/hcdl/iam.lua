@@ -70,9 +70,11 @@ function iam.refused(res, api, what)
   elseif type(code) ~= "string" then
     code = nil
   end
-  return core.error{ kind = (res.status == 401 or res.status == 403) and "auth" or "api",
+  -- the one rule (src/status.c); IAM's refusals of the request itself are "api"
+  local kind, retryable = core.classify_status(res.status, code)
+  return core.error{ kind = kind == "http" and "api" or kind,
     status = res.status, request_id = trace_id(res), code = code,
-    retryable = res.status == 429 or res.status >= 500, api = api,
+    retryable = retryable, api = api,
     message = what .. ": " .. msg }
 end
 

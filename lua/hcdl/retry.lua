@@ -1,7 +1,8 @@
 --- hcdl.retry: the retry policy around every API call.
 --
--- Retries 429, 500, 502, 503, 504 and network errors (the error's
--- `retryable` flag), with exponential backoff and full jitter, honouring a
+-- Retries what the error's `retryable` flag allows (for HTTP answers
+-- src/status.c decides it: 408, 429, 500, 502, 503, 504 and throttling;
+-- network errors src/http.c), with exponential backoff and full jitter, honouring a
 -- server's Retry-After, bounded by a number of attempts and by a total
 -- deadline.  Each attempt rebuilds (and so re-signs, with a fresh
 -- X-Sdk-Date) the request: a signature older than 15 minutes is refused.

@@ -63,7 +63,7 @@ end
 local function request_of(spec, timeout, cfg)
   return {
     method = spec.method, url = spec.url, headers = spec.headers,
-    body = spec.body ~= "" and spec.body or (spec.method ~= "GET" and "" or nil),
+    body = spec.body, -- sent or not by src/method.c's rule
     timeout = timeout, max_body = cfg.max_body,
   }
 end

@@ -32,7 +32,7 @@ local function lazy(candidates, findings)
   local pinned
   function src.fetch(net)
     if pinned then return pinned.fetch(net) end
-    local found = {}
+    local found, passing = {}, nil
     for i = 1, #findings do found[i] = findings[i] end
     for _, c in ipairs(candidates) do
       local keys, err = c.source.fetch(net)
@@ -41,10 +41,14 @@ local function lazy(candidates, findings)
         src.name, src.what, src.margin, src.key = pinned.name, pinned.what, pinned.margin, pinned.key
         return keys
       end
+      -- a provider that answered with a status src/status.c calls
+      -- retryable is there and may recover: the call is tried again; one
+      -- that cannot be reached is most likely absent (not on ECS or CCE)
+      if err and err.retryable and err.status and not passing then passing = err end
       found[#found + 1] = ("%s: %s"):format(c.label, err and err.message or "no keys")
     end
-    return nil, core.error{ kind = "auth", retryable = false,
-      message = "no credentials found; " .. table.concat(found, "; ") }
+    return nil, core.error{ kind = passing and passing.kind or "auth", status = passing and passing.status,
+      retryable = passing ~= nil, message = "no credentials found; " .. table.concat(found, "; ") }
   end
   return src
 end

@@ -72,9 +72,9 @@ end
 function temporary.refused(res, what)
   local text = (res.body or ""):gsub("%s+", " ")
   if #text > 200 then text = text:sub(1, 200) .. "..." end
-  local kind = (res.status == 401 or res.status == 403) and "auth" or "http"
+  local kind, retryable = core.classify_status(res.status) -- the one rule: src/status.c
   return core.error{ kind = kind, status = res.status,
-    retryable = res.status == 429 or res.status >= 500,
+    retryable = retryable,
     request_id = res.headers and (res.headers["x-request-id"] or res.headers["x-iam-trace-id"]),
     message = ("%s: HTTP %d%s"):format(what, res.status, text ~= "" and (": " .. text) or "") }
 end
