@@ -121,11 +121,20 @@ function chain.providers(cfg)
       end
     end
   end
-  local out = {}
+  local out, reads_config = {}, given == nil
   for i, entry in ipairs(list) do
     local p, err = load(entry, i)
     if not p then return nil, err end
     out[i] = p
+    reads_config = reads_config or p == require("hcdl.credentials.config")
+  end
+  if not reads_config then
+    -- keys given in the table would be ignored without a word
+    for _, k in ipairs{ "ak", "sk", "security_token", "token", "iam", "idp_id", "id_token_file" } do
+      if cfg[k] ~= nil then
+        return input(k, "given, but credentials.providers does not list hcdl.credentials.config, which reads it")
+      end
+    end
   end
   return out
 end
