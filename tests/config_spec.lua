@@ -82,21 +82,45 @@ describe("hcdl.new configuration", function()
   end)
 
   describe("credential chain", function()
+    -- What a client made from cfg signs its first request with, seen the
+    -- public way: the request its transport is given.  { ak, sk (when the
+    -- signature checks out with the expected one), security_token,
+    -- project_id }: the keys are in the client's holder, not in the config.
+    local function signed_with(cfg, vars, home, sk)
+      local seen
+      cfg.retries = 0
+      cfg.transport = { send = function(spec)
+        seen = spec
+        return nil, hcdl.error{ kind = "network", message = "captured, not sent" }
+      end }
+      local resolved = assert(config.resolve(cfg, env(vars, home)))
+      local _, err = require("hcdl.client").new(resolved):show_backup_download_link{ backup_id = "b1" }
+      assert.matches("captured", err.message, 1, true)
+      local h = seen.headers
+      local ak = h.Authorization:match("Access=([^,]+),")
+      local host, path, q = seen.url:match("^https?://([^/]+)([^?]*)%??(.*)$")
+      local query, headers = {}, {}
+      for k, v in q:gmatch("([^&=]+)=([^&]*)") do query[#query + 1] = { k, v } end
+      for k, v in pairs(h) do
+        if k ~= "Authorization" and k ~= "Host" and k ~= "X-Sdk-Date" then headers[k] = v end
+      end
+      local again = assert(hcdl.sign{ method = seen.method, host = host, path = path, query = query,
+        headers = headers, body = seen.body, ak = ak, sk = sk, date = h["X-Sdk-Date"] })
+      return { ak, again.authorization == h.Authorization and sk or "(another sk)", h["X-Security-Token"],
+        h["X-Project-Id"] }
+    end
     it("prefers the config table", function()
-      local cfg = assert(config.resolve({ region = "cn-north-4", project_id = PID, ak = "A1", sk = "S1" },
-        env{ HUAWEICLOUD_SDK_AK = "A2", HUAWEICLOUD_SDK_SK = "S2" }))
-      assert.are.equal("A1", cfg.ak)
+      assert.are.same({ "A1", "S1", nil, PID }, signed_with({ region = "cn-north-4", project_id = PID, ak = "A1", sk = "S1" },
+        { HUAWEICLOUD_SDK_AK = "A2", HUAWEICLOUD_SDK_SK = "S2" }, nil, "S1"))
     end)
     it("then HUAWEICLOUD_SDK_*, with the security token and project id", function()
-      local cfg = assert(config.resolve({ region = "cn-north-4" }, env{
+      assert.are.same({ "A2", "S2", "T2", PID }, signed_with({ region = "cn-north-4" }, {
         HUAWEICLOUD_SDK_AK = "A2", HUAWEICLOUD_SDK_SK = "S2", HUAWEICLOUD_SDK_SECURITY_TOKEN = "T2",
-        HUAWEICLOUD_SDK_PROJECT_ID = PID, CLOUD_SDK_AK = "A3", CLOUD_SDK_SK = "S3" }))
-      assert.are.same({ "A2", "S2", "T2", PID }, { cfg.ak, cfg.sk, cfg.security_token, cfg.project_id })
+        HUAWEICLOUD_SDK_PROJECT_ID = PID, CLOUD_SDK_AK = "A3", CLOUD_SDK_SK = "S3" }, nil, "S2"))
     end)
     it("then CLOUD_SDK_AK/SK", function()
-      local cfg = assert(config.resolve({ region = "cn-north-4", project_id = PID },
-        env{ CLOUD_SDK_AK = "A3", CLOUD_SDK_SK = "S3", HUAWEICLOUD_SDK_AK = "only-half" }))
-      assert.are.same({ "A3", "S3" }, { cfg.ak, cfg.sk })
+      assert.are.same({ "A3", "S3", nil, PID }, signed_with({ region = "cn-north-4", project_id = PID },
+        { CLOUD_SDK_AK = "A3", CLOUD_SDK_SK = "S3", HUAWEICLOUD_SDK_AK = "only-half" }, nil, "S3"))
     end)
     it("then the profile file ([basic]), also named by HUAWEICLOUD_SDK_CREDENTIALS_FILE", function()
       local dir = os.tmpname()
@@ -104,13 +128,11 @@ describe("hcdl.new configuration", function()
       assert(os.execute("mkdir -p " .. dir .. "/.huaweicloud") == true or true)
       write(dir .. "/.huaweicloud/credentials", "[global]\nak = G\nsk = G\n\n[basic]\nak = A4\nsk = S4\nproject_id = "
         .. PID .. "\nsecurity_token = T4\n")
-      local cfg = assert(config.resolve({ region = "cn-north-4" }, env({}, dir)))
-      assert.are.same({ "A4", "S4", "T4", PID }, { cfg.ak, cfg.sk, cfg.security_token, cfg.project_id })
+      assert.are.same({ "A4", "S4", "T4", PID }, signed_with({ region = "cn-north-4" }, {}, dir, "S4"))
       local other = dir .. "/other.ini"
       write(other, "[basic]\nak=A5\nsk=S5\n")
-      cfg = assert(config.resolve({ region = "cn-north-4", project_id = PID },
-        env({ HUAWEICLOUD_SDK_CREDENTIALS_FILE = other }, dir)))
-      assert.are.same({ "A5", "S5" }, { cfg.ak, cfg.sk })
+      assert.are.same({ "A5", "S5", nil, PID }, signed_with({ region = "cn-north-4", project_id = PID },
+        { HUAWEICLOUD_SDK_CREDENTIALS_FILE = other }, dir, "S5"))
       os.execute("rm -rf " .. dir)
     end)
     it("says where it looked when nothing is found (metadata turned off: an input error at once)", function()
@@ -125,8 +147,8 @@ describe("hcdl.new configuration", function()
     end)
     it("leaves ECS metadata and pod identity to the first call (hcdl.new does no I/O)", function()
       local cfg = assert(config.resolve({ region = "cn-north-4", project_id = PID }, env{}))
-      assert.matches("ECS metadata", cfg.credential_source, 1, true)
-      assert.is_nil(cfg.ak)
+      local c = require("hcdl.client").new(cfg)
+      assert.matches("credentials from ECS metadata (tried at the first call)", tostring(c), 1, true)
     end)
   end)
 

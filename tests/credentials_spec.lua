@@ -121,9 +121,11 @@ describe("credential providers", function()
       cfg.project_id, cfg.endpoints.iam = nil, nil
       cfg.region = "emulator"
       local resolved = assert(config.resolve(cfg, env{}))
-      assert.are.same({ tmp.ak, tmp.sk, tmp.security_token, emu.project_id, emu.endpoint },
-        { resolved.ak, resolved.sk, resolved.security_token, resolved.project_id, resolved.endpoints.iam })
-      works(client_mod.new(resolved))
+      assert.are.same({ emu.project_id, emu.endpoint }, { resolved.project_id, resolved.endpoints.iam })
+      -- the keys (temporary: the emulator takes them only with their security token)
+      local c = client_mod.new(resolved)
+      assert.matches("credentials from profile [basic] (" .. path .. ")", tostring(c), 1, true)
+      works(c)
     end)
     it("federation from idp_id + id_token_file in [basic], named by HUAWEICLOUD_SDK_CREDENTIALS_FILE", function()
       write(dir .. "/id_token", emu.identity.id_token)
@@ -242,6 +244,159 @@ describe("credential providers", function()
       local c = assert(client_for(emu:config{ metadata_endpoint = emu.endpoint }))
       works(c)
       assert.are.equal(0, count(emu, "metadata_token") + count(emu, "metadata_securitykey"))
+    end)
+  end)
+
+  describe("credentials.providers", function()
+    local temporary = require "hcdl.credentials.temporary"
+
+    -- a user's provider: fixed keys, counting how often it is asked
+    local function fixed(name, ak, sk, asked)
+      return { name = name, network = false, get = function()
+        asked[name] = (asked[name] or 0) + 1
+        return { ak = ak, sk = sk }
+      end }
+    end
+    -- a user's network provider: the emulator's pod-identity endpoint,
+    -- through the client's own transport (net.send)
+    local function pod_keys(asked)
+      return { name = "my pod keys", network = true, get = function(ctx, net)
+        asked.pod = (asked.pod or 0) + 1
+        ctx.state.calls = (ctx.state.calls or 0) + 1
+        asked.state = ctx.state.calls
+        local res, err = net.send({ method = "POST", url = emu.identity.pod_identity_url, body = "{}",
+          headers = { Authorization = emu.identity.pod_token } }, 5, "pod_identity")
+        if not res then return nil, err end
+        if res.status ~= 200 then return nil, "HTTP " .. res.status end
+        return temporary.parse(res.body, "my pod keys")
+      end }
+    end
+    local function with_providers(list, over)
+      local c = bare(over)
+      c.credentials = { providers = list }
+      return c
+    end
+
+    it("uses a table provider, and the first in the list that answers", function()
+      local asked = {}
+      local c = assert(client_for(with_providers{ fixed("mine", emu.ak, emu.sk, asked),
+        fixed("second", "NOT-USED", "NOT-USED", asked) }))
+      works(c)
+      assert.matches("credentials from mine", tostring(c), 1, true)
+      assert.are.same({ mine = 1 }, asked)
+      assert.are.same({ { name = "mine", network = false }, { name = "second", network = false } },
+        c:credential_providers())
+    end)
+
+    it("takes module names, in the order given", function()
+      local asked = {}
+      local c = assert(client_for(with_providers{ "hcdl.credentials.env", fixed("mine", "NOT-USED", "NOT-USED", asked) },
+        { HUAWEICLOUD_SDK_AK = emu.ak, HUAWEICLOUD_SDK_SK = emu.sk }))
+      works(c)
+      assert.matches("credentials from environment (HUAWEICLOUD_SDK_AK)", tostring(c), 1, true)
+      assert.are.same({}, asked)
+      c = assert(client_for(with_providers{ fixed("mine", emu.ak, emu.sk, asked), "hcdl.credentials.env" },
+        { HUAWEICLOUD_SDK_AK = "NOT-USED", HUAWEICLOUD_SDK_SK = "NOT-USED" }))
+      works(c)
+      assert.matches("credentials from mine", tostring(c), 1, true)
+    end)
+
+    it("goes past a provider that answers nil, and names it when nothing answers", function()
+      local asked = {}
+      local empty = { name = "empty vault", network = false, get = function()
+        asked.empty = (asked.empty or 0) + 1
+        return nil, nil, "no secret stored for this host"
+      end }
+      local c = assert(client_for(with_providers{ empty, fixed("mine", emu.ak, emu.sk, asked) }))
+      works(c)
+      assert.are.same({ empty = 1, mine = 1 }, asked)
+      local _, err = client_for(with_providers{ empty })
+      assert.are.equal("input", err.kind)
+      assert.matches("no credentials", err.message, 1, true)
+      assert.matches("empty vault: no secret stored for this host", err.message, 1, true)
+    end)
+
+    it("stops at a provider that answers nil, err, with that error and no secret", function()
+      local sk = "Config-Secret-Key-0123456789"
+      local asked = {}
+      local careless = { name = "vault", network = false, get = function(ctx)
+        asked.vault = true
+        return nil, "refused to store " .. tostring(ctx.cfg.sk) -- a provider quoting what it saw
+      end }
+      local r, err = client_for(with_providers({ careless, "hcdl.credentials.config", fixed("mine", emu.ak, emu.sk, asked) },
+        { ak = "AK", sk = sk }))
+      assert.is_nil(r)
+      assert.is_true(asked.vault)
+      assert.is_nil(asked.mine)
+      assert.are.equal("auth", err.kind)
+      assert.matches("vault: refused to store", err.message, 1, true)
+      assert.is_nil(tostring(err):find(sk, 1, true))
+      -- an hcdl error is passed on as it is
+      local typed = { name = "typed", network = false, get = function()
+        return nil, core.error{ kind = "io", path = "/vault", message = "/vault: unreadable" }
+      end }
+      _, err = client_for(with_providers{ typed, fixed("mine", emu.ak, emu.sk, asked) })
+      assert.are.same({ "io", "/vault: unreadable" }, { err.kind, err.message })
+      assert.is_nil(asked.mine)
+    end)
+
+    it("refuses a bad list as an input error, without raising", function()
+      local function refused(credentials, field, text, over)
+        local cfg = bare(over)
+        cfg.credentials = credentials
+        local c, err = client_for(cfg)
+        assert.is_nil(c)
+        assert.are.equal("input", err.kind, tostring(err))
+        assert.are.equal(field, err.field)
+        assert.matches(text, err.message, 1, true)
+      end
+      local get = function() return nil end
+      refused("env", "credentials", "must be a table")
+      refused({ providers = "hcdl.credentials.env" }, "credentials.providers", "must be a list")
+      refused({ providers = {} }, "credentials.providers", "at least one")
+      refused({ providers = { "hcdl.credentials.env", x = 1 } }, "credentials.providers", "keys 1 to n")
+      refused({ providers = { "hcdl.credentials.env" }, order = 1 }, "credentials.order", "unknown option")
+      refused({ providers = { "hcdl.credentials.env", 42 } }, "credentials.providers[2]", "module name or a provider table")
+      refused({ providers = { "hcdl.credentials.no_such_provider" } }, "credentials.providers[1]",
+        "cannot load the module 'hcdl.credentials.no_such_provider'")
+      refused({ providers = { "hcdl.credentials.temporary" } }, "credentials.providers[1]", "is not a credential provider")
+      refused({ providers = { { name = "x", network = false } } }, "credentials.providers[1]", "needs a get function")
+      refused({ providers = { { name = "x", get = get } } }, "credentials.providers[1]", "network = true or false")
+      refused({ providers = { { name = 7, network = false, get = get } } }, "credentials.providers[1]", "needs a name")
+      refused({ providers = { "hcdl.credentials.env" } }, "ak", "does not list hcdl.credentials.config", { ak = "A", sk = "S" })
+      local _, err = client_for(with_providers{ { name = "odd", network = false, get = function() return { ak = "A" } end } })
+      assert.are.equal("odd: answered without ak and sk (strings) or token", err.message)
+    end)
+
+    it("tells which providers need the network; the default chain is config, environment, profile, metadata, pod", function()
+      local c = assert(client_for(emu:config()))
+      assert.are.same({ { name = "config", network = false }, { name = "environment", network = false },
+        { name = "profile", network = false }, { name = "ECS metadata", network = true },
+        { name = "CCE pod identity", network = true } }, c:credential_providers())
+      c:credential_providers()[1].name = "changed"
+      assert.are.equal("config", c:credential_providers()[1].name)
+    end)
+
+    it("asks a network provider at the first call, not at hcdl.new, and again when its keys are due", function()
+      emu:ctl("POST", "/identity", { temp_key_ttl = 60 }) -- inside 40 minutes: every call refreshes
+      local asked = {}
+      local c = assert(client_for(with_providers{ pod_keys(asked), fixed("mine", "NOT-USED", "NOT-USED", asked) }))
+      assert.are.equal(0, count(emu, "pod_identity"))
+      assert.matches("my pod keys or mine (tried at the first call)", tostring(c), 1, true)
+      works(c)
+      works(c)
+      assert.are.equal(2, count(emu, "pod_identity"))
+      assert.are.same({ pod = 2, state = 2, mine = 1 }, asked) -- state kept between calls; mine asked by hcdl.new
+      assert.matches("credentials from my pod keys", tostring(c), 1, true)
+    end)
+
+    it("goes on to the next provider when a network one fails at the first call", function()
+      local asked = {}
+      emu:fault{ target = "pod_identity", kind = "status", status = 500, count = 1 }
+      local c = assert(client_for(with_providers{ pod_keys(asked), fixed("mine", emu.ak, emu.sk, asked) }))
+      works(c)
+      assert.matches("credentials from mine", tostring(c), 1, true)
+      assert.are.equal(1, count(emu, "pod_identity"))
     end)
   end)
 end)

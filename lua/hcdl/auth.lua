@@ -29,12 +29,12 @@ Auth.__index = Auth
 function auth.new(cfg, secrets)
   local self = setmetatable({
     cfg = cfg, secrets = secrets, seen = {},
-    holder = holder.new(cfg.credentials),
+    holder = holder.new(cfg.credential_source),
     endpoints = endpoints_mod.new(cfg.endpoint_lists),
     project_id = cfg.project_id,
     project_flight = flight.new(120),
   }, Auth)
-  for _, s in ipairs(cfg.credentials.secrets or {}) do self:secret(s) end
+  for _, s in ipairs(cfg.credential_source.secrets or {}) do self:secret(s) end
   for _, s in ipairs(cfg.extra_secrets or {}) do self:secret(s) end
   return self
 end

@@ -440,6 +440,16 @@ function Client:close()
   private[self].pool.close()
 end
 
+--- The credential chain, in order: { { name =, network = }, ... }
+-- (network: asking it needs the network, so it is asked at the first
+-- call; see hcdl.credentials.chain).  A copy: changing it changes nothing.
+function Client:credential_providers()
+  if getmetatable(self) ~= Client then error("hcdl: call client:credential_providers() with a colon", 2) end
+  local out = {}
+  for i, p in ipairs(private[self].cfg.credential_providers) do out[i] = { name = p.name, network = p.network } end
+  return out
+end
+
 function Client:__tostring()
   local p = private[self]
   return ("hcdl client (project %s, %s, credentials from %s)"):format(

@@ -4,7 +4,9 @@
 -- first call (hcdl.auth).
 --
 --   credentials  hcdl.credentials.chain: config, environment, profile,
---                ECS metadata, CCE pod identity
+--                ECS metadata, CCE pod identity (or the config's
+--                credentials.providers); the keys found live in the
+--                source it returns, never in cfg.ak / cfg.sk
 --   project_id   config, HUAWEICLOUD_SDK_PROJECT_ID, the profile's
 --                project_id, else looked up through IAM by region name
 --   endpoints    per service: config `endpoints`, then (IAM only)
@@ -33,6 +35,7 @@ local OPTIONS = {
   credentials_file = "string", iam = "table", thread_pool = "string",
   idp_id = "string", id_token_file = "string", regions_file = "string",
   metadata_endpoint = "string", debug = "function", max_rate = "number",
+  credentials = "table",
 }
 -- options that also take `false` (turned off)
 local MAY_BE_FALSE = { metadata_endpoint = true }
@@ -186,15 +189,13 @@ function config.resolve(user, env)
   if perr then return nil, perr end
   cfg.project_id = pid
 
-  local source, cerr = chain.resolve{ cfg = cfg, getenv = getenv, profile = profile,
-    project_scope = pid and { id = pid } or { name = (cfg.iam and cfg.iam.project_name) or cfg.region } }
+  local providers, lerr = chain.providers(cfg)
+  if not providers then return nil, lerr end
+  local source, cerr = chain.resolve({ cfg = cfg, getenv = getenv, profile = profile,
+    project_scope = pid and { id = pid } or { name = (cfg.iam and cfg.iam.project_name) or cfg.region } }, providers)
   if not source then return nil, cerr end
-  cfg.credentials = source
-  cfg.credential_source = source.name
-  if source.static then
-    cfg.ak, cfg.sk = source.static.ak, source.static.sk
-    cfg.security_token, cfg.token = source.static.security_token, source.static.token
-  end
+  cfg.credential_source = source
+  cfg.credential_providers = chain.describe(providers)
   if not cfg.project_id then
     if source.static and source.static.token then
       return input("project_id", "required with token (the 32-character project id of the region)")

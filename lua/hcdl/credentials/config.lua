@@ -10,18 +10,19 @@ local core = require "hcdl.core"
 local federation = require "hcdl.credentials.federation"
 local password = require "hcdl.credentials.password"
 
-local provider = {}
+-- A provider of the chain (the interface: hcdl.credentials.chain).
+local provider = { name = "config", network = false }
 
 local function input(field, fmt, ...)
-  return nil, nil, core.error{ kind = "input", field = field, message = field .. ": " .. fmt:format(...) }
+  return nil, core.error{ kind = "input", field = field, message = field .. ": " .. fmt:format(...) }
 end
 
---- source | nil, reason | nil, nil, err.  ctx: { cfg, project_scope }.
-function provider.find(ctx)
+--- creds or a fetcher | nil, nil, why | nil, err.  ctx: { cfg, project_scope }.
+function provider.get(ctx)
   local cfg = ctx.cfg
   if cfg.iam then
     local e = require("hcdl.iam").validate(cfg.iam)
-    if e then return nil, nil, e end
+    if e then return nil, e end
   end
   local kinds = {}
   if cfg.ak or cfg.sk then kinds[#kinds + 1] = "ak/sk" end
@@ -43,7 +44,7 @@ function provider.find(ctx)
     return password.source(cfg.iam, ctx.project_scope)
   end
   if cfg.token then
-    return { name = "config (token)", static = { token = cfg.token }, secrets = { cfg.token } }
+    return { token = cfg.token, from = "config (token)" }
   end
   if (cfg.ak ~= nil) ~= (cfg.sk ~= nil) then
     return input(cfg.ak and "sk" or "ak", "ak and sk go together")
@@ -58,10 +59,9 @@ function provider.find(ctx)
     if not cfg.ak:match("^[%w%-_]+$") then
       return input("ak", "must be letters, digits, '-' or '_'")
     end
-    return { name = "config", static = { ak = cfg.ak, sk = cfg.sk, security_token = cfg.security_token },
-      secrets = { cfg.sk, cfg.security_token }, key = cfg.ak }
+    return { ak = cfg.ak, sk = cfg.sk, security_token = cfg.security_token }
   end
-  return nil, "no ak/sk, token, iam or idp_id/id_token_file"
+  return nil, nil, "no ak/sk, token, iam or idp_id/id_token_file"
 end
 
 return provider

@@ -7,11 +7,12 @@
 --   CLOUD_SDK_AK + CLOUD_SDK_SK
 local federation = require "hcdl.credentials.federation"
 
-local provider = {}
+-- A provider of the chain (the interface: hcdl.credentials.chain).
+local provider = { name = "environment", network = false }
 
 local function set(v) return v ~= nil and v ~= "" end
 
-function provider.find(ctx)
+function provider.get(ctx)
   local get = ctx.getenv
   local idp, file = get("HUAWEICLOUD_SDK_IDP_ID"), get("HUAWEICLOUD_SDK_ID_TOKEN_FILE")
   if set(idp) and set(file) then
@@ -21,12 +22,11 @@ function provider.find(ctx)
   if set(ak) and set(sk) then
     local token = get("HUAWEICLOUD_SDK_SECURITY_TOKEN")
     token = set(token) and token or nil
-    return { name = "environment (HUAWEICLOUD_SDK_AK)", static = { ak = ak, sk = sk, security_token = token },
-      secrets = { sk, token }, key = ak }
+    return { ak = ak, sk = sk, security_token = token, from = "environment (HUAWEICLOUD_SDK_AK)" }
   end
   local cak, csk = get("CLOUD_SDK_AK"), get("CLOUD_SDK_SK")
   if set(cak) and set(csk) then
-    return { name = "environment (CLOUD_SDK_AK)", static = { ak = cak, sk = csk }, secrets = { csk }, key = cak }
+    return { ak = cak, sk = csk, from = "environment (CLOUD_SDK_AK)" }
   end
   local halves = {}
   for _, pair in ipairs{ { "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK" },
@@ -37,8 +37,8 @@ function provider.find(ctx)
       halves[#halves + 1] = ("%s is set without %s"):format(a and pair[1] or pair[2], a and pair[2] or pair[1])
     end
   end
-  if #halves > 0 then return nil, table.concat(halves, ", ") end
-  return nil, "HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_IDP_ID/HUAWEICLOUD_SDK_ID_TOKEN_FILE "
+  if #halves > 0 then return nil, nil, table.concat(halves, ", ") end
+  return nil, nil, "HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_IDP_ID/HUAWEICLOUD_SDK_ID_TOKEN_FILE "
     .. "and CLOUD_SDK_AK/CLOUD_SDK_SK are not set"
 end
 

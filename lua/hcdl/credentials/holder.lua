@@ -18,8 +18,10 @@ holder.__index = holder
 
 holder.USABLE = 30
 
+--- source: what hcdl.credentials.chain.resolve found (its `current`,
+-- when it has one, is the keys a provider already gave).
 function holder.new(source)
-  return setmetatable({ source = source, flight = flight.new(120) }, holder)
+  return setmetatable({ source = source, current = source.current, flight = flight.new(120) }, holder)
 end
 
 --- Where the keys come from, for tostring and messages.
@@ -29,7 +31,7 @@ end
 
 --- True when the keys can be fetched again (a 401 may be cured by it).
 function holder:refreshable()
-  return self.source.fetch ~= nil
+  return self.source.static == nil and self.source.fetch ~= nil
 end
 
 local function fresh(c, now, margin)
@@ -69,7 +71,8 @@ function holder:get(net, force)
     return c
   end)
   local now = net.wall()
-  if got and got.expires_at > now then return got end
+  -- (a chain that tried providers at this call may have found fixed keys)
+  if got and (got.expires_at == nil or got.expires_at > now) then return got end
   held = self.current
   if usable(held, now) then return held end
   return nil, expired_error(self, held, err or core.error{ kind = "auth",

@@ -11,7 +11,8 @@ local configfile = require "hcdl.configfile"
 local core = require "hcdl.core"
 local federation = require "hcdl.credentials.federation"
 
-local provider = {}
+-- A provider of the chain (the interface: hcdl.credentials.chain).
+local provider = { name = "profile", network = false }
 
 provider.SECTION = "basic"
 
@@ -55,18 +56,17 @@ function provider.load(cfg, getenv, home)
   return { path = path, get = get }
 end
 
-function provider.find(ctx)
+function provider.get(ctx)
   local p = ctx.profile
-  if not p.get then return nil, p.reason end
+  if not p.get then return nil, nil, p.reason end
   local idp, file = p.get("idp_id"), p.get("id_token_file")
   if idp and file then return federation.source(idp, file, "profile " .. p.path) end
   local ak, sk = p.get("ak"), p.get("sk")
   if ak and sk then
     local token = p.get("security_token")
-    return { name = "profile [basic] (" .. p.path .. ")", static = { ak = ak, sk = sk, security_token = token },
-      secrets = { sk, token }, key = ak }
+    return { ak = ak, sk = sk, security_token = token, from = "profile [basic] (" .. p.path .. ")" }
   end
-  return nil, ("[basic] in %s has neither ak and sk nor idp_id and id_token_file"):format(p.path)
+  return nil, nil, ("[basic] in %s has neither ak and sk nor idp_id and id_token_file"):format(p.path)
 end
 
 return provider
