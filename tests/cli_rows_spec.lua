@@ -6,6 +6,7 @@
 local args = require "hcdl.cli.args"
 local rows = require "hcdl.cli.rows"
 local shell = require "tests.support.shell"
+local helpers = require "tests.support.helpers"
 
 local unpack = table.unpack or unpack
 local q, capture, mktemp_dir, sh = shell.q, shell.capture, shell.mktemp_dir, shell.ok
@@ -176,4 +177,79 @@ describe("the command rows", function()
         assert.is_true(checked >= 14, "command paths checked: " .. checked)
       end)
   end
+
+  -- The man page and README are written by hand; these check them against
+  -- the rows: every option of every command is named, and a command's
+  -- synopsis names only options that command takes.
+  describe("the man page and the README", function()
+    local man = helpers.read_file(helpers.root .. "/doc/hcdl.1"):gsub("\\%-", "-")
+    local readme = helpers.read_file(helpers.root .. "/README.md")
+    local shell_part = readme:sub(assert(readme:find("## From the shell", 1, true)),
+      assert(readme:find("## A first script", 1, true)))
+
+    -- The options a command path takes (with the global ones and --help).
+    local function takes(path)
+      local set = { ["--help"] = true }
+      for o in pairs(accepted(rows, path)) do set[o] = true end
+      return set
+    end
+
+    local function all_options()
+      local set = {}
+      for _, path in ipairs(paths(rows)) do
+        for o in pairs(takes(path)) do set[o] = true end
+      end
+      return set
+    end
+
+    local function named(text, option)
+      return text:find(option:gsub("%-", "%%-") .. "%f[^%w%-]") ~= nil
+    end
+
+    it("name every option of every command", function()
+      local missing = {}
+      for o in pairs(all_options()) do
+        if o ~= "--help" and o:match("^%-%-") then
+          if not named(man, o) then missing[#missing + 1] = "doc/hcdl.1: " .. o end
+          if not named(shell_part, o) then missing[#missing + 1] = "README (From the shell): " .. o end
+        end
+      end
+      table.sort(missing)
+      assert.are.same({}, missing)
+    end)
+
+    -- The options a synopsis names that its command (any of its kinds,
+    -- for sync) does not take.
+    local function strangers(name, synopsis)
+      local ok = {}
+      for _, path in ipairs(paths(rows)) do
+        if path[1] == name then for o in pairs(takes(path)) do ok[o] = true end end
+      end
+      assert.is_truthy(next(ok), "no command " .. name)
+      local out = {}
+      for o in synopsis:gmatch("%-%-%a[%w%-]*") do
+        if not ok[o] then out[#out + 1] = name .. ": " .. o end
+      end
+      return out
+    end
+
+    it("give each command only the options it takes", function()
+      local bad, seen = {}, {}
+      for name, synopsis in man:gmatch("\n%.TP\n%.B (%a[%w%-]*)([^\n]*)") do
+        seen["man " .. name] = true
+        for _, s in ipairs(strangers(name, synopsis)) do bad[#bad + 1] = "doc/hcdl.1 " .. s end
+      end
+      for name, synopsis in shell_part:gmatch("\n| `(%a[%w%-]*)([^`]*)` |") do
+        seen["README " .. name] = true
+        for _, s in ipairs(strangers(name, synopsis)) do bad[#bad + 1] = "README " .. s end
+      end
+      assert.are.same({}, bad)
+      -- (the check can fail)
+      assert.are.same({ "backup: --node" }, strangers("backup", " --backup-id ID [--node ID]"))
+      for _, name in ipairs(args.command_names(rows, "help")) do
+        assert.is_true(seen["man " .. name], "doc/hcdl.1 has no synopsis of " .. name)
+        assert.is_true(seen["README " .. name], "README's command table has no row for " .. name)
+      end
+    end)
+  end)
 end)
