@@ -140,16 +140,23 @@ local function broken(rule, a)
   end
 end
 
+-- The rules of a section and of the sections in it, in order.
+local function rules_of(section, into)
+  for _, rule in ipairs(section.rules or {}) do into[#into + 1] = rule end
+  for _, item in ipairs(section) do
+    if type(item[1]) ~= "string" then rules_of(item, into) end
+  end
+  return into
+end
+
 --- The first rule of row (its own, then its sections') that a breaks: the
 -- usage message, or nil.
 function args.check(row, a)
-  local all = { row.rules or {} }
-  for _, section in ipairs(row.sections or {}) do all[#all + 1] = section.rules or {} end
-  for _, rules in ipairs(all) do
-    for _, rule in ipairs(rules) do
-      local why = broken(rule, a)
-      if why then return why end
-    end
+  local all = rules_of({ rules = row.rules }, {})
+  for _, section in ipairs(row.sections or {}) do rules_of(section, all) end
+  for _, rule in ipairs(all) do
+    local why = broken(rule, a)
+    if why then return why end
   end
 end
 

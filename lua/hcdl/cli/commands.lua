@@ -36,8 +36,8 @@ local function files_of(key, answer, err)
   return answer[key] or {}
 end
 
--- --latest needs the companion helpers (design.md, "Companion calls and
--- helpers"); a library without them gets a clear usage error.
+-- --latest needs the companion helpers (README, "Helpers": latest_backup,
+-- backup_files); a library without them gets a clear usage error.
 local function without_latest(client)
   if client.latest_backup == nil or client.backup_files == nil then
     return core.error{ kind = "input", field = "--latest",
