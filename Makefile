@@ -17,7 +17,7 @@
 #   make rock               a binary rock for $(LUA) (luarocks make + luarocks pack), offline
 #   make dist               the release: archive of tag v$(VERSION), rockspec, source rock
 #   make release-rockspec   hcdl-$(VERSION)-1.rockspec, from hcdl-scm-1.rockspec
-#   make completion         regenerate contrib/hcdl.bash-completion from the command line
+#   make completion         regenerate contrib/hcdl.bash-completion from the command rows
 
 LUA ?= lua5.4
 LUAS := lua5.1 lua5.2 lua5.3 lua5.4 luajit
@@ -237,8 +237,8 @@ dist:
 release-rockspec:
 	$(LUA) tools/make-release-rockspec $(VERSION) >hcdl-$(VERSION)-1.rockspec
 
-# The bash completion is generated from the command line definition
-# (lua/hcdl/cli/args.lua); tests/cli_spec.lua checks it is up to date.
+# The bash completion is generated from the command rows
+# (lua/hcdl/cli/rows.lua, by lua/hcdl/cli/args.lua); tests/cli_spec.lua checks it is up to date.
 completion:
 	$(TEST_ENV) $(LUA) tools/make-completion >contrib/hcdl.bash-completion
 

@@ -14,7 +14,7 @@
 local hcdl = require "hcdl"
 local core = require "hcdl.core"
 local args = require "hcdl.cli.args"
-local commands = require "hcdl.cli.commands"
+local columns = require "hcdl.cli.columns"
 local output = require "hcdl.cli.output"
 local outcome = require "hcdl.cli.outcome"
 local progress = require "hcdl.cli.progress"
@@ -74,7 +74,7 @@ local function with_progress(a, state, opts)
   return opts
 end
 
-local function list(cmd, a, entries, meta)
+local function list(row, a, entries, meta)
   if a.json then
     local files = {}
     for i, e in ipairs(entries) do files[i] = output.file_object(e, { link = output.describe(e).link }) end
@@ -84,13 +84,7 @@ local function list(cmd, a, entries, meta)
   end
   if a.links then return output.links(io.stdout, entries) end
   if meta and meta.backup then io.stdout:write(report.backup_line(meta.backup), "\n") end
-  local headers, rows = {}, {}
-  for i, col in ipairs(cmd.columns) do headers[i] = col[1] end
-  for r, entry in ipairs(entries) do
-    rows[r] = {}
-    for i, col in ipairs(cmd.columns) do rows[r][i] = col[2](entry) end -- output.table makes cells visible and cuts them
-  end
-  output.table(io.stdout, headers, rows)
+  columns.write(io.stdout, row.columns, entries)
   if #entries == 0 and not a.quiet then say("no files") end
 end
 
@@ -119,11 +113,11 @@ local function download(client, a, entries, meta, state)
     kind = a.command, instance = a.instance or a.backup_id }
 end
 
-local function run_sync(client, a, state)
+local function run_sync(row, client, a, state)
   local opts = with_progress(a, state, download_options(a))
   state.phase = "syncing"
   local started = core.now()
-  local result, err = require("hcdl.cli.sync").run(client, a, opts, state.waiter)
+  local result, err = require("hcdl.cli.sync").run(row, client, a, opts, state.waiter)
   state.display.clear()
   state.waiter.clear()
   if not result then
@@ -136,7 +130,7 @@ local function run_sync(client, a, state)
     label = "sync " .. a.kind }
 end
 
-local function run_listing(client, a, state)
+local function run_listing(row, client, a, state)
   if a.out and a.out ~= "-" then
     local made, merr = dirs.make(a.out)
     if not made then return fail(merr) end
@@ -149,16 +143,13 @@ local function run_listing(client, a, state)
       return cli.EXIT.usage
     end
   end
-  local cmd = commands[a.command]
-  local waiting = { errorlog = "the error logs of PostgreSQL instance %s to be prepared",
-                    runlog = "the run logs of DCS instance %s to be collected" }
-  if waiting[a.command] then state.waiter.awaiting(waiting[a.command]:format(a.instance)) end
+  if row.awaits then state.waiter.awaiting(row.awaits:format(a.instance)) end
   state.phase = "listing"
-  local entries, meta = cmd.list(client, a)
+  local entries, meta = row.call(client, a)
   state.waiter.awaiting(nil)
   if not entries then return fail(meta) end
   if not a.out then
-    local ok, lerr = list(cmd, a, entries, meta)
+    local ok, lerr = list(row, a, entries, meta)
     if ok == nil and lerr then return fail(lerr) end -- --links refused a link the service gave
     return cli.EXIT.ok
   end
@@ -183,8 +174,8 @@ end
 local function run(argv, state)
   -- `hcdl verify` checks local files: its own module, no client
   if argv[1] == "verify" then return require("hcdl.cli.verify").main({ select(2, unpack(argv)) }) end
-  local a, why = args.parse(argv)
-  if not a then return usage(why) end
+  local a, row = args.parse(argv)
+  if not a then return usage(row) end
   if a.help_text or a.version then
     print(a.help_text or version_line())
     return cli.EXIT.ok
@@ -194,9 +185,9 @@ local function run(argv, state)
   local client, code = new_client(a, state)
   if not client then return code end
   state.client = client
-  if a.command == "sync" then return run_sync(client, a, state) end
-  if a.command == "instances" or a.command == "backups" then return listings.run(client, a, fail) end
-  return run_listing(client, a, state)
+  if row.runner == "sync" then return run_sync(row, client, a, state) end
+  if row.runner == "catalog" then return listings.run(row, client, a, fail) end
+  return run_listing(row, client, a, state)
 end
 
 -- The standalone interpreter turns Ctrl-C into this error at the next Lua

@@ -1,59 +1,25 @@
 --- hcdl.cli.listings: `hcdl instances` and `hcdl backups` (a table or
 -- --json), and the region a mistyped --region most likely meant.
-local catalog = require "hcdl.cli.catalog"
+local columns = require "hcdl.cli.columns"
 local output = require "hcdl.cli.output"
 local regions = require "hcdl.regions"
 
 local listings = {}
 
-local function text(v)
-  if v == nil or v == output.null then return "-" end
-  return tostring(v) -- output.table makes it visible and cuts it
-end
-
--- --json: each row's record as the service gave it, plus what hcdl read
--- from it (fields(row)).
-local function json_rows(rows, fields)
-  local files = {}
-  for i, r in ipairs(rows) do files[i] = output.object(r.record, fields(r)) end
-  output.report(io.stdout, files, { listed = #rows, files = #rows, exit_code = 0 })
-  return 0
-end
-
-local function instances(client, a, fail)
-  local rows, err = catalog.instances(client, a.service, a.name)
-  if not rows then return fail(err) end
+--- Runs `hcdl instances` or `hcdl backups` (its row: the call, the
+-- columns): the exit status.  --json: each record as the service gave it,
+-- plus the columns' fields.
+function listings.run(row, client, a, fail)
+  local records, err = row.call(client, a)
+  if not records then return fail(err) end
   if a.json then
-    return json_rows(rows, function(r) return { id = r.id, name = r.name, status = r.status } end)
+    local files = {}
+    for i, r in ipairs(records) do files[i] = output.object(r.record, columns.fields(row.columns, r)) end
+    output.report(io.stdout, files, { listed = #records, files = #records, exit_code = 0 })
+    return 0
   end
-  local t = {}
-  for i, r in ipairs(rows) do t[i] = { text(r.id), text(r.name), text(r.status) } end
-  output.table(io.stdout, { "ID", "NAME", "STATUS" }, t)
+  columns.write(io.stdout, row.columns, records)
   return 0
-end
-
-local function backups(client, a, fail)
-  local rows, err = catalog.backups(client, a.service, a.instance, a.type)
-  if not rows then return fail(err) end
-  if a.json then
-    return json_rows(rows, function(r)
-      return { id = r.id, type = r.type, status = r.status, begin_time = r.begin_time or output.null,
-        end_time = r.end_time or output.null, size_bytes = r.size_bytes or output.null }
-    end)
-  end
-  local t = {}
-  for i, r in ipairs(rows) do
-    t[i] = { text(r.id), text(r.type), text(r.status), text(r.begin_time), text(r.end_time),
-      r.size_bytes and output.bytes(r.size_bytes) or "-" }
-  end
-  output.table(io.stdout, { "ID", "TYPE", "STATUS", "BEGIN", "END", "SIZE" }, t)
-  return 0
-end
-
---- Runs `hcdl instances` or `hcdl backups`: the exit status.
-function listings.run(client, a, fail)
-  if a.command == "instances" then return instances(client, a, fail) end
-  return backups(client, a, fail)
 end
 
 -- The edit distance of two short strings.

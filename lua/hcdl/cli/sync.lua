@@ -5,6 +5,7 @@
 --   runlog, errorlog   the library's listing helpers, then client:sync_files
 -- Each returns the report of hcdl.sync; this module turns options into
 -- parameters and says what the user would want to see while it waits.
+-- The rows of hcdl.cli.rows name these calls (sync[kind]).
 local commands = require "hcdl.cli.commands"
 
 local sync = {}
@@ -17,9 +18,8 @@ local function common(a, transfer)
   return p
 end
 
-local KINDS = {}
 
-KINDS.fullsql = function(client, a, p)
+function sync.fullsql(client, a, p)
   local since, err = commands.time("--since", a.since, a.tz, "24h")
   if not since then return nil, err end
   p.instance_id, p.dir, p.start_time, p.node_id = a.instance, a.out, since, a.node
@@ -34,11 +34,12 @@ local function backup(service)
     return client:sync_backup(p)
   end
 end
-KINDS.backup = backup("rds")
-KINDS["dcs-backup"] = backup("dcs")
+sync.backup = backup("rds")
+sync["dcs-backup"] = backup("dcs")
 
-KINDS.runlog = function(client, a, p, waiter)
-  waiter.awaiting(("the run logs of DCS instance %s to be collected"):format(a.instance))
+-- awaits: what the waiting line says (the row's)
+function sync.runlog(client, a, p, waiter, awaits)
+  waiter.awaiting(awaits:format(a.instance))
   local entries, err = client:redislog_links{ instance_id = a.instance, days = a.days or 0,
     replication_id = a.replication }
   waiter.awaiting(nil)
@@ -46,18 +47,18 @@ KINDS.runlog = function(client, a, p, waiter)
   return client:sync_files(entries, a.out, p)
 end
 
-KINDS.errorlog = function(client, a, p, waiter)
-  waiter.awaiting(("the error logs of PostgreSQL instance %s to be prepared"):format(a.instance))
+function sync.errorlog(client, a, p, waiter, awaits)
+  waiter.awaiting(awaits:format(a.instance))
   local entries, err = client:wait_errorlog_links{ instance_id = a.instance, timeout = a.timeout }
   waiter.awaiting(nil)
   if not entries then return nil, err end
   return client:sync_files(entries, a.out, p)
 end
 
---- Runs `hcdl sync a.kind`: the library's report (and its first error),
--- or nil, err.  transfer: the download options (progress included).
-function sync.run(client, a, transfer, waiter)
-  return KINDS[a.kind](client, a, common(a, transfer), waiter)
+--- Runs `hcdl sync a.kind` (its row): the library's report (and its first
+-- error), or nil, err.  transfer: the download options (progress included).
+function sync.run(row, client, a, transfer, waiter)
+  return row.call(client, a, common(a, transfer), waiter, row.awaits)
 end
 
 return sync
