@@ -282,7 +282,8 @@ static void snapshot_progress(engine *e)
  * The client's max_rate is one budget for all of its engine's transfers
  * (API calls and downloads, whichever call started them): each active
  * transfer gets an even share, at most its own max_rate, divided again
- * whenever a transfer starts or ends.  libcurl reads the cap at each of
+ * whenever a transfer starts or ends (never below twice low_speed_limit,
+ * the stall guard).  libcurl reads the cap at each of
  * its pacing checks, so a new share holds from the next read on; why this
  * rather than pausing transfers: docs/options.md "max_rate".
  */
@@ -299,6 +300,11 @@ static void share_rate(engine *e)
     if (n == 0)
         return;
     share = budget / n;
+    /* never below twice the stall guard, or every share would end as a
+     * stall: many transfers at once may then pass the budget (as
+     * download.lua's per-call shares do) */
+    if (share < 2 * hcdl_net_num(&e->net, HCDL_OPT_LOW_SPEED_LIMIT))
+        share = 2 * hcdl_net_num(&e->net, HCDL_OPT_LOW_SPEED_LIMIT);
     for (j = e->active; j != NULL; j = next) {
         long long own = j->t.opt[HCDL_OPT_MAX_RATE].num;
         CURLcode rc = curl_easy_setopt(j->t.easy, CURLOPT_MAX_RECV_SPEED_LARGE,

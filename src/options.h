@@ -36,6 +36,9 @@ typedef enum {
 
 /*
  * X(ID, name, type, unit, lo, hi, default, scope, target, curl option, what it sets)
+ * low_speed_limit/low_speed_time are the stall guard: a transfer below
+ * 1 KiB/s for 60 s ends as a (retryable) timeout, so a download without a
+ * deadline never hangs on a server that went quiet.
  * Numbers: lo..hi is the accepted range (seconds for HCDL_SECONDS); a
  * default of 0 for HCDL_RATE means none.  Strings have no default here
  * (NULL: libcurl's own; user_agent's is made in src/http.c).
