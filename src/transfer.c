@@ -859,10 +859,11 @@ CURLcode hcdl_transfer_setup(hcdl_transfer *t, const hcdl_net *net, const EVP_MD
     if (rate > 0) {
         /* libcurl checks the rate between reads, and one read of a socket
          * with data waiting goes on for up to a hundred buffers: a buffer
-         * of a hundredth of a second's bytes keeps the cap (4 KiB at
-         * least, the transfer's buffer_size at most) */
-        long long buf = rate / 100 < buffer_size ? rate / 100 : buffer_size;
-        SET(CURLOPT_BUFFERSIZE, buf < 4096 ? 4096L : (long)buf);
+         * of a thousandth of a second's bytes lets at most a tenth of a
+         * second's through unpaced (1 KiB at least, libcurl's smallest;
+         * the transfer's buffer_size at most) */
+        long long buf = rate / 1000 < buffer_size ? rate / 1000 : buffer_size;
+        SET(CURLOPT_BUFFERSIZE, buf < 1024 ? 1024L : (long)buf);
     }
     if (t->range_start >= 0) {
         if (t->range_end >= 0)
