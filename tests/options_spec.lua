@@ -51,6 +51,32 @@ describe("option table", function()
     end
   end)
 
+  -- The options named in the first column of the tables of the README's
+  -- section `heading` (up to the next section).
+  local function readme_options(heading)
+    local f = assert(io.open((os.getenv("HCDL_ROOT") or ".") .. "/README.md"))
+    local text = f:read("*a")
+    f:close()
+    local at = assert(text:find("\n" .. heading, 1, true), heading)
+    local section = text:sub(at + 1, (text:find("\n## ", at + 1, true) or #text))
+    local names = {}
+    for first in section:gmatch("\n| ([^|\n]*) |") do
+      for name in first:gmatch("`([%w_]+)") do names[name] = true end
+    end
+    return names
+  end
+
+  it("is documented: each client row in the README's Configuration table, each transfer row in Downloads", function()
+    local config_rows = readme_options("## Configuration: `hcdl.new(config)`")
+    local download_rows = readme_options("## Downloads")
+    for _, row in ipairs(rows("client")) do
+      assert.is_true(config_rows[row.name], row.name .. " is not in the README's Configuration table")
+    end
+    for _, row in ipairs(rows("transfer")) do
+      assert.is_true(download_rows[row.name], row.name .. " is not in the README's Downloads table")
+    end
+  end)
+
   it("refuses each client row out of range in hcdl.new and in core.engine, naming the option", function()
     for _, row in ipairs(rows("client")) do
       local c, err = hcdl.new{ region = "eu-de", ak = "AK", sk = "SK", project_id = ("0"):rep(32),
