@@ -67,6 +67,7 @@ typedef struct {
     hcdl_net net;
     job *pending, *pending_tail;
     job *active;            /* the worker's */
+    int reshare;            /* the worker's: a job started or ended since the rate budget was shared */
 } engine;
 
 typedef struct {
@@ -204,6 +205,7 @@ static void end_job(engine *e, job *j, CURLcode rc, const char *why)
     if (j->t.easy != NULL)
         curl_multi_remove_handle(e->multi, j->t.easy);
     unlink_active(e, j);
+    e->reshare = 1;
     fail_job(j, rc, why);
     pthread_mutex_lock(&e->mu);
     job_done(e, j);
@@ -218,6 +220,7 @@ static void admit_jobs(engine *e, job *admit)
         next = j->anext;
         j->anext = e->active;
         e->active = j;
+        e->reshare = 1;
         rc = hcdl_transfer_setup(&j->t, &e->net, e->md5_alg);
         if (rc == CURLE_OK && curl_multi_add_handle(e->multi, j->t.easy) != CURLM_OK)
             rc = CURLE_OUT_OF_MEMORY;
@@ -275,6 +278,43 @@ static void snapshot_progress(engine *e)
     pthread_mutex_unlock(&e->mu);
 }
 
+/*
+ * The client's max_rate is one budget for all of its engine's transfers
+ * (API calls and downloads, whichever call started them): each active
+ * transfer gets an even share, at most its own max_rate, divided again
+ * whenever a transfer starts or ends (never below twice low_speed_limit,
+ * the stall guard).  libcurl reads the cap at each of
+ * its pacing checks, so a new share holds from the next read on; why this
+ * rather than pausing transfers: docs/options.md "max_rate".
+ */
+static void share_rate(engine *e)
+{
+    long long budget = hcdl_net_num(&e->net, HCDL_OPT_MAX_RATE), share;
+    int n = 0;
+    job *j, *next;
+    if (budget <= 0 || !e->reshare)
+        return;
+    e->reshare = 0;
+    for (j = e->active; j != NULL; j = j->anext)
+        n++;
+    if (n == 0)
+        return;
+    share = budget / n;
+    /* never below twice the stall guard, or every share would end as a
+     * stall: many transfers at once may then pass the budget (as
+     * download.lua's per-call shares do) */
+    if (share < 2 * hcdl_net_num(&e->net, HCDL_OPT_LOW_SPEED_LIMIT))
+        share = 2 * hcdl_net_num(&e->net, HCDL_OPT_LOW_SPEED_LIMIT);
+    for (j = e->active; j != NULL; j = next) {
+        long long own = j->t.opt[HCDL_OPT_MAX_RATE].num;
+        CURLcode rc = curl_easy_setopt(j->t.easy, CURLOPT_MAX_RECV_SPEED_LARGE,
+                                       (curl_off_t)(own > 0 && own < share ? own : share));
+        next = j->anext;
+        if (rc != CURLE_OK)
+            end_job(e, j, rc, "the rate limit could not be set");
+    }
+}
+
 /* One turn of the wheel: act on the host's requests, let curl work for at
  * most max_ms (lock not held). */
 static void drive(engine *e, job *admit, job *cancel, job *unpause, long max_ms)
@@ -293,10 +333,12 @@ static void drive(engine *e, job *admit, job *cancel, job *unpause, long max_ms)
         j->next = NULL;
         curl_easy_pause(j->t.easy, CURLPAUSE_CONT);
     }
+    share_rate(e);
     if (e->active == NULL)
         return;
     curl_multi_perform(e->multi, &running);
     read_finished(e);
+    share_rate(e);
     snapshot_progress(e);
     if (e->active != NULL) {
         long wait = enforce_deadlines(e);
@@ -491,8 +533,7 @@ int hcdl_engine_new(lua_State *L)
     e->md5_alg = EVP_MD_fetch(NULL, "MD5", NULL);
     if (e->multi == NULL || e->md5_alg == NULL)
         return luaL_error(L, "hcdl: cannot create a transfer engine");
-    if (net.max_host_connections > 0 &&
-        curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, net.max_host_connections) != CURLM_OK)
+    if (hcdl_options_apply_multi(e->multi, e->net.v) != CURLM_OK)
         return luaL_error(L, "hcdl: cannot configure the transfer engine");
     return 1;
 }

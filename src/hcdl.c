@@ -17,6 +17,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "http.h"
+#include "options.h"
 #include "sign.h"
 #include "status.h"
 #include "task.h"
@@ -78,6 +79,7 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
         {"dir", hcdl_dir_open},
         {"curl_version", hcdl_http_curl_version},
         {"apis", hcdl_api_list},
+        {"options", hcdl_options_lua},
         {"classify_status", hcdl_status_lua},
         {"now", hcdl_clock_now},
         {"sleep", hcdl_clock_sleep},

@@ -38,137 +38,48 @@ int hcdl_http_global_init(void)
 
 /* ---- network options ------------------------------------------------------ */
 
-/* A number field in seconds as milliseconds; *out unchanged when absent. */
-static int read_ms(lua_State *L, int t, const char *field, double lo, double hi, long *out)
+/* Without a user_agent: hcdl/<version> libcurl/<version>. */
+static int default_user_agent(lua_State *L, hcdl_optval *ua)
 {
-    lua_Number v;
-    lua_getfield(L, t, field);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    v = lua_tonumber(L, -1);
-    if (lua_type(L, -1) != LUA_TNUMBER || !(v >= lo && v <= hi)) {
-        lua_pop(L, 1);
-        return hcdl_error_input(L, field, "must be a number of seconds from %f to %f", lo, hi);
-    }
-    lua_pop(L, 1);
-    *out = (long)(v * 1000.0 + 0.5);
-    if (*out == 0 && v > 0)
-        *out = 1; /* 0 would mean "no limit" to libcurl */
-    return 0;
-}
-
-static int read_long(lua_State *L, int t, const char *field, double lo, double hi, long *out)
-{
-    lua_Number v;
-    lua_getfield(L, t, field);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    v = lua_tonumber(L, -1);
-    if (lua_type(L, -1) != LUA_TNUMBER || !(v >= lo && v <= hi) || v != (lua_Number)(long)v) {
-        lua_pop(L, 1);
-        return hcdl_error_input(L, field, "must be a whole number from %f to %f", lo, hi);
-    }
-    lua_pop(L, 1);
-    *out = (long)v;
-    return 0;
-}
-
-static int read_string(lua_State *L, int t, const char *field, char **out)
-{
-    const char *s;
-    size_t n;
-    lua_getfield(L, t, field);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    if (lua_type(L, -1) != LUA_TSTRING) {
-        lua_pop(L, 1);
-        return hcdl_error_input(L, field, "must be a string");
-    }
-    s = lua_tolstring(L, -1, &n);
-    if (strlen(s) != n) {
-        lua_pop(L, 1);
-        return hcdl_error_input(L, field, "must not contain NUL bytes");
-    }
-    *out = malloc(n + 1);
-    if (*out == NULL) {
-        lua_pop(L, 1);
+    char text[128];
+    curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    snprintf(text, sizeof text, "hcdl/%s libcurl/%s", HCDL_VERSION, v != NULL ? v->version : "?");
+    ua->str = malloc(strlen(text) + 1);
+    if (ua->str == NULL)
         return luaL_error(L, "hcdl: out of memory");
-    }
-    memcpy(*out, s, n + 1);
-    lua_pop(L, 1);
+    strcpy(ua->str, text);
+    ua->set = 1;
     return 0;
 }
 
 int hcdl_net_read(lua_State *L, int idx, hcdl_net *n)
 {
-    int rc;
-    memset(n, 0, sizeof *n);
-    n->connect_timeout_ms = 10000;
-    n->low_speed_time = 60;
-    n->buffer_size = 512 * 1024;
-    n->max_host_connections = 0;
-    n->verify_tls = 1;
-    if (lua_isnoneornil(L, idx))
-        return 0;
-    if (!lua_istable(L, idx))
-        return hcdl_error_input(L, "options", "must be a table");
-    idx = hcdl_absindex(L, idx);
-    if ((rc = read_ms(L, idx, "connect_timeout", 0.001, 3600, &n->connect_timeout_ms)) != 0 ||
-        (rc = read_long(L, idx, "low_speed_limit", 0, 1e12, &n->low_speed_limit)) != 0 ||
-        (rc = read_long(L, idx, "low_speed_time", 1, 86400, &n->low_speed_time)) != 0 ||
-        (rc = read_long(L, idx, "buffer_size", 1024, CURL_MAX_READ_SIZE, &n->buffer_size)) != 0 ||
-        (rc = read_long(L, idx, "max_host_connections", 0, 1024, &n->max_host_connections)) != 0 ||
-        (rc = read_string(L, idx, "cafile", &n->cafile)) != 0 ||
-        (rc = read_string(L, idx, "proxy", &n->proxy)) != 0 ||
-        (rc = read_string(L, idx, "user_agent", &n->user_agent)) != 0) {
+    int rc = hcdl_options_read(L, idx, HCDL_PER_CLIENT, 1, n->v);
+    if (rc == 0 && !n->v[HCDL_OPT_USER_AGENT].set)
+        rc = default_user_agent(L, &n->v[HCDL_OPT_USER_AGENT]);
+    if (rc != 0)
         hcdl_net_free(n);
-        return rc;
-    }
-    lua_getfield(L, idx, "verify_tls");
-    if (!lua_isnil(L, -1)) {
-        if (!lua_isboolean(L, -1)) {
-            lua_pop(L, 1);
-            hcdl_net_free(n);
-            return hcdl_error_input(L, "verify_tls", "must be a boolean");
-        }
-        n->verify_tls = lua_toboolean(L, -1);
-    }
-    lua_pop(L, 1);
-    if (n->user_agent == NULL) {
-        char ua[128];
-        curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-        snprintf(ua, sizeof ua, "hcdl/%s libcurl/%s", HCDL_VERSION, v != NULL ? v->version : "?");
-        n->user_agent = malloc(strlen(ua) + 1);
-        if (n->user_agent == NULL) {
-            hcdl_net_free(n);
-            return luaL_error(L, "hcdl: out of memory");
-        }
-        strcpy(n->user_agent, ua);
-    }
-    return 0;
+    return rc;
 }
 
 void hcdl_net_free(hcdl_net *n)
 {
-    free(n->cafile);
-    free(n->proxy);
-    free(n->user_agent);
-    n->cafile = n->proxy = n->user_agent = NULL;
+    hcdl_options_free(n->v);
+}
+
+long long hcdl_net_num(const hcdl_net *n, hcdl_opt_id id)
+{
+    return n->v[id].set ? n->v[id].num : 0;
 }
 
 /*
- * The one table of curl options that come from the client's settings.
- * Why each: NOSIGNAL - threads, and signals belong to the host; no
- * redirects - neither the APIs nor the links redirect, and following one
- * could leak a signature to another host; http/https only; PATH_AS_IS -
- * links are sent byte for byte, dot segments included (they are signed);
- * keep-alive probes so idle pooled connections notice a dead peer.
+ * The curl options every transfer gets: the fixed ones, then the client's
+ * rows of the option table.  Why each fixed one: NOSIGNAL - threads, and
+ * signals belong to the host; no redirects - neither the APIs nor the
+ * links redirect, and following one could leak a signature to another
+ * host; http/https only; PATH_AS_IS - links are sent byte for byte, dot
+ * segments included (they are signed); keep-alive probes so idle pooled
+ * connections notice a dead peer.
  */
 CURLcode hcdl_net_apply(CURL *easy, const hcdl_net *n)
 {
@@ -183,20 +94,9 @@ CURLcode hcdl_net_apply(CURL *easy, const hcdl_net *n)
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_PATH_AS_IS, 1L);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, n->connect_timeout_ms);
-    SET(CURLOPT_BUFFERSIZE, n->buffer_size);
-    SET(CURLOPT_SSL_VERIFYPEER, n->verify_tls ? 1L : 0L);
-    SET(CURLOPT_SSL_VERIFYHOST, n->verify_tls ? 2L : 0L);
-    SET(CURLOPT_USERAGENT, n->user_agent);
-    if (n->low_speed_limit > 0) {
-        SET(CURLOPT_LOW_SPEED_LIMIT, n->low_speed_limit);
-        SET(CURLOPT_LOW_SPEED_TIME, n->low_speed_time);
-    }
-    if (n->cafile != NULL)
-        SET(CURLOPT_CAINFO, n->cafile);
-    if (n->proxy != NULL)
-        SET(CURLOPT_PROXY, n->proxy); /* else libcurl reads https_proxy, NO_PROXY... */
 #undef SET
+    if (rc == CURLE_OK)
+        rc = hcdl_options_apply(easy, n->v, HCDL_PER_CLIENT);
     return rc;
 }
 

@@ -11,25 +11,24 @@
 #include <lua.h>
 
 #include "buf.h"
+#include "options.h"
 
 /* curl_global_init, once per process (pthread_once): 0 or -1. */
 int hcdl_http_global_init(void);
 
-/* Network options of a client, owned copies (freed by hcdl_net_free). */
+/* Network options of a client: the HCDL_PER_CLIENT rows of the option
+ * table (options.h), owned copies (freed by hcdl_net_free). */
 typedef struct {
-    long connect_timeout_ms; /* default 10 s */
-    long low_speed_limit;    /* bytes/s below which a transfer is stalled; 0 = off */
-    long low_speed_time;     /* ... for this many seconds */
-    long buffer_size;        /* receive buffer, bytes */
-    long max_host_connections;
-    int verify_tls;
-    char *cafile, *proxy, *user_agent;
+    hcdl_optval v[HCDL_OPT_COUNT];
 } hcdl_net;
 
 /* Reads the options table at idx (nil: defaults).  0, or pushes nil, err
  * (an "input" error naming the option) and returns 2. */
 int hcdl_net_read(lua_State *L, int idx, hcdl_net *n);
 void hcdl_net_free(hcdl_net *n);
+
+/* An option's number (milliseconds for seconds); 0 when not set. */
+long long hcdl_net_num(const hcdl_net *n, hcdl_opt_id id);
 
 /* The curl options every transfer gets from the client's settings. */
 CURLcode hcdl_net_apply(CURL *easy, const hcdl_net *n);

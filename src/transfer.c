@@ -289,10 +289,8 @@ static int read_request(lua_State *L, int spec, hcdl_transfer *t)
         return rc;
     if ((rc = read_seconds(L, spec, "timeout", &timeout)) != 0 ||
         (rc = read_seconds(L, spec, "deadline", &t->deadline)) != 0 ||
-        (rc = read_int(L, spec, "max_rate", 0, &t->max_rate)) != 0)
+        (rc = hcdl_options_read(L, spec, HCDL_PER_TRANSFER, 0, t->opt)) != 0)
         return rc;
-    if (t->max_rate < 0)
-        return hcdl_error_input(L, "max_rate", "must be a number of bytes per second >= 0");
     t->timeout_ms = timeout > 0 ? (long)(timeout * 1000.0 + 0.5) : 0;
     if (timeout > 0 && t->timeout_ms == 0)
         t->timeout_ms = 1;
@@ -822,10 +820,18 @@ static CURLcode set_method(hcdl_transfer *t)
     return rc;
 }
 
+/* An option of this transfer: its own value, else the client's. */
+long long hcdl_transfer_num(const hcdl_transfer *t, const hcdl_net *net, hcdl_opt_id id)
+{
+    return t->opt[id].set ? t->opt[id].num : hcdl_net_num(net, id);
+}
+
 CURLcode hcdl_transfer_setup(hcdl_transfer *t, const hcdl_net *net, const EVP_MD *md5_alg)
 {
     CURLcode rc;
     char range[64];
+    long long rate = t->opt[HCDL_OPT_MAX_RATE].num, budget = hcdl_net_num(net, HCDL_OPT_MAX_RATE);
+    long long buffer_size = hcdl_transfer_num(t, net, HCDL_OPT_BUFFER_SIZE);
     t->md5_alg = md5_alg;
     t->easy = curl_easy_init();
     if (t->easy == NULL)
@@ -846,14 +852,18 @@ CURLcode hcdl_transfer_setup(hcdl_transfer *t, const hcdl_net *net, const EVP_MD
     SET(CURLOPT_HTTPHEADER, t->headers);
     if (t->timeout_ms > 0)
         SET(CURLOPT_TIMEOUT_MS, t->timeout_ms);
-    if (t->max_rate > 0) {
+    if (rc == CURLE_OK)
+        rc = hcdl_options_apply(t->easy, t->opt, HCDL_PER_TRANSFER);
+    if (budget > 0 && (rate == 0 || budget < rate))
+        rate = budget; /* the engine gives it a share of this at most (engine.c) */
+    if (rate > 0) {
         /* libcurl checks the rate between reads, and one read of a socket
          * with data waiting goes on for up to a hundred buffers: a buffer
-         * of a hundredth of a second's bytes keeps the cap (4 KiB at
-         * least, the engine's buffer at most) */
-        long buf = (long)(t->max_rate / 100 < net->buffer_size ? t->max_rate / 100 : net->buffer_size);
-        SET(CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)t->max_rate);
-        SET(CURLOPT_BUFFERSIZE, buf < 4096 ? 4096L : buf);
+         * of a thousandth of a second's bytes lets at most a tenth of a
+         * second's through unpaced (1 KiB at least, libcurl's smallest;
+         * the transfer's buffer_size at most) */
+        long long buf = rate / 1000 < buffer_size ? rate / 1000 : buffer_size;
+        SET(CURLOPT_BUFFERSIZE, buf < 1024 ? 1024L : (long)buf);
     }
     if (t->range_start >= 0) {
         if (t->range_end >= 0)
@@ -984,6 +994,7 @@ void hcdl_transfer_free(hcdl_transfer *t)
     free(t->body);
     free(t->expect_etag);
     free(t->expect_headers);
+    hcdl_options_free(t->opt);
     t->url = t->method = t->body = t->expect_etag = t->expect_headers = NULL;
     hcdl_buf_free(&t->head);
     hcdl_buf_free(&t->body_in);

@@ -35,7 +35,7 @@ struct hcdl_transfer {
     struct curl_slist *headers;
     long timeout_ms;          /* this transfer's total time; 0 = none */
     double deadline;          /* monotonic seconds; 0 = none */
-    long long max_rate;       /* bytes per second this transfer may receive; 0 = no cap */
+    hcdl_optval opt[HCDL_OPT_COUNT]; /* its HCDL_PER_TRANSFER options (options.h), those given */
     int sink;
     int fd;                   /* SINK_FILE: our own dup of the file */
     long long file_offset;    /* where the first body byte goes */
@@ -90,6 +90,9 @@ int hcdl_transfer_read(lua_State *L, int idx, hcdl_transfer *t);
 
 /* Creates and configures the easy handle (worker thread or host thread). */
 CURLcode hcdl_transfer_setup(hcdl_transfer *t, const hcdl_net *net, const EVP_MD *md5_alg);
+
+/* An option of this transfer: its own value, else the client's (0: none). */
+long long hcdl_transfer_num(const hcdl_transfer *t, const hcdl_net *net, hcdl_opt_id id);
 
 /* Called once curl reports the transfer done (worker thread). */
 void hcdl_transfer_finish(hcdl_transfer *t, CURLcode rc);

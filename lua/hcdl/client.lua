@@ -268,13 +268,13 @@ function Client:refresh_entry(entry)
 end
 
 -- A call's download options over the client's defaults (refresh through
--- the API; the client's max_rate).
+-- the API).  The client's max_rate is not a default here: its engine
+-- shares it among all of the client's transfers (src/engine.c).
 local function with_default_refresh(self, opts)
   local o = copy(opts or {})
   if o.refresh == nil then
     o.refresh = function(entry) return self:refresh_entry(entry) end
   end
-  if o.max_rate == nil then o.max_rate = private[self].cfg.max_rate end
   return o
 end
 

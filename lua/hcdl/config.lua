@@ -23,20 +23,31 @@ local redact = require "hcdl.redact"
 
 local config = {}
 
+-- The client's own options and their types; the network and transfer
+-- options (connect_timeout, proxy, max_rate, ...) join them from the one
+-- table in C (core.options(), src/options.h), with their ranges and
+-- defaults.
 local OPTIONS = {
   region = "string", project_id = "string", ak = "string", sk = "string",
   security_token = "string", token = "string", endpoints = "table",
-  cafile = "string", verify_tls = "boolean", proxy = "string",
-  timeout = "number", connect_timeout = "number", retries = "number",
+  timeout = "number", retries = "number",
   retry_deadline = "number", retry_base = "number", retry_cap = "number",
-  user_agent = "string", language = "string", transport = "table",
+  language = "string", transport = "table",
   sleep = "function", now = "function", max_body = "number",
-  low_speed_limit = "number", low_speed_time = "number",
   credentials_file = "string", iam = "table", thread_pool = "string",
   idp_id = "string", id_token_file = "string", regions_file = "string",
-  metadata_endpoint = "string", debug = "function", max_rate = "number",
+  metadata_endpoint = "string", debug = "function",
   credentials = "table",
 }
+local LUA_TYPE = { seconds = "number", whole = "number", rate = "number", boolean = "boolean", string = "string" }
+-- the network options of a client: every row given per client
+local NET_ROWS = {}
+for _, row in ipairs(core.options()) do
+  if row.scope ~= "transfer" then
+    OPTIONS[row.name] = LUA_TYPE[row.type]
+    NET_ROWS[#NET_ROWS + 1] = row
+  end
+end
 -- options that also take `false` (turned off)
 local MAY_BE_FALSE = { metadata_endpoint = true }
 
@@ -222,14 +233,24 @@ function config.resolve(user, env)
     return true
   end
   for _, r in ipairs{
-    { "timeout", 0.001, 86400, 60 }, { "connect_timeout", 0.001, 3600, 10 },
+    { "timeout", 0.001, 86400, 60 },
     { "retries", 0, 100, 4 }, { "retry_deadline", 0, 86400, 120 },
     { "retry_base", 0, 3600, 0.5 }, { "retry_cap", 0, 3600, 20 },
     { "max_body", 1024, 1024 * 1024 * 1024, 16 * 1024 * 1024 },
-    { "max_rate", 1024, 2 ^ 53, nil }, -- bytes per second for each download call
   } do
     local rok, err = range(r[1], r[2], r[3], r[4])
     if not rok then return nil, err end
+  end
+  for _, row in ipairs(NET_ROWS) do
+    if row.min then
+      local rok, err = range(row.name, row.min, row.max, row.default)
+      if not rok then return nil, err end
+      if row.type == "whole" and cfg[row.name] % 1 ~= 0 then
+        return input(row.name, "must be a whole number")
+      end
+    elseif cfg[row.name] == nil then
+      cfg[row.name] = row.default
+    end
   end
   if cfg.retries ~= math.floor(cfg.retries) then
     return input("retries", "must be a whole number")

@@ -70,12 +70,22 @@ local MAX_REFRESH = 5
 
 -- The download options and their types (true: checked below), one list
 -- for download, download_all and every sync (hcdl.sync hands them on).
+-- The transfer options (buffer_size, max_rate) join them from the one table
+-- in C (core.options(), src/options.h), with their ranges, and go into
+-- every transfer's spec.
 local OPTIONS = {
   connections = "number", concurrency = "number", progress = "function",
   refresh = "function", deadline = "number", retries = "number",
-  buffer_size = "number", fsync = "boolean", verify = true, mode = "number",
-  force = "boolean", progress_interval = "number", wait = "number", max_rate = "number",
+  fsync = "boolean", verify = true, mode = "number",
+  force = "boolean", progress_interval = "number", wait = "number",
 }
+local TRANSFER_ROWS = {}
+for _, row in ipairs(core.options()) do
+  if row.scope ~= "client" then
+    OPTIONS[row.name] = "number"
+    TRANSFER_ROWS[#TRANSFER_ROWS + 1] = row
+  end
+end
 download.OPTIONS = OPTIONS
 -- A transfer's share of max_rate never goes below this: the stall guard
 -- fails a transfer slower than 1 KiB/s for 60 s.
@@ -154,8 +164,12 @@ function download.check_options(opts)
   if opts.deadline and not (opts.deadline > 0) then
     return input("deadline", "must be a number of seconds > 0")
   end
-  if opts.max_rate and not (opts.max_rate >= 1024 and opts.max_rate <= 2 ^ 53) then
-    return input("max_rate", "must be a number of bytes per second, at least 1024")
+  for _, row in ipairs(TRANSFER_ROWS) do
+    local v = opts[row.name]
+    if v ~= nil and not (v >= row.min and v <= row.max and (row.type ~= "whole" or v % 1 == 0)) then
+      return input(row.name, ("must be a %s from %.0f to %.0f"):format(
+        row.type == "rate" and "number of bytes per second" or "whole number", row.min, row.max))
+    end
   end
   if opts.wait and not (opts.wait >= 0 and opts.wait <= 86400) then
     return input("wait", "must be 0 to 86400 seconds")
@@ -558,6 +572,7 @@ end
 
 function Run:transfer(f, piece, spec)
   spec.url, spec.deadline, spec.max_rate = f.url, self.deadline, self.rate_share
+  spec.buffer_size = self.o.buffer_size
   local ticket, err = self.engine:start(spec)
   if not ticket then return self:fail(f, err) end
   f.transfers[ticket] = { ticket = ticket, piece = piece, spec = spec, started = self:now() }

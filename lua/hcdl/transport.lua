@@ -16,22 +16,27 @@
 local core = require "hcdl.core"
 local host_mod = require "hcdl.host"
 
+local NET_ROWS = {}
+for _, row in ipairs(core.options()) do
+  if row.scope ~= "transfer" then NET_ROWS[#NET_ROWS + 1] = row end
+end
+
 local transport = {}
 
--- A transfer that moves less than this many bytes a second for this long
--- is stalled: it ends as a (retryable) timeout, so a download without a
--- deadline never hangs on a server that went quiet.
-local STALL_BYTES, STALL_SECONDS = 1024, 60
-
---- The client settings that shape every transfer (one table, read by
--- hcdl.core's one list of curl options).
+--- The client settings that shape every transfer: the per-client rows of
+-- hcdl.core's option table (src/options.h), read there by the engine.
 function transport.net_options(cfg)
-  return {
-    connect_timeout = cfg.connect_timeout, cafile = cfg.cafile, verify_tls = cfg.verify_tls,
-    proxy = cfg.proxy, user_agent = cfg.user_agent,
-    low_speed_limit = cfg.low_speed_limit or STALL_BYTES,
-    low_speed_time = cfg.low_speed_time or STALL_SECONDS, buffer_size = cfg.buffer_size,
-  }
+  local net = {}
+  for _, row in ipairs(NET_ROWS) do net[row.name] = cfg[row.name] end
+  return net
+end
+
+-- What tells two clients' engines apart inside nginx's threads: every
+-- network option, in the table's order.
+local function engine_key(net)
+  local parts = {}
+  for i, row in ipairs(NET_ROWS) do parts[i] = tostring(net[row.name]) end
+  return table.concat(parts, "|")
 end
 
 --- A pool: the client's engine, one per process (a forked child never
@@ -91,9 +96,7 @@ local function ngx_thread_send(fallback, cfg)
   if type(ngx) ~= "table" or type(ngx.run_worker_thread) ~= "function" then return fallback end
   local pool_name = cfg.thread_pool or "hcdl"
   local net = transport.net_options(cfg)
-  local key = table.concat({ tostring(net.cafile), tostring(net.verify_tls), tostring(net.proxy),
-    tostring(net.user_agent), tostring(net.connect_timeout), tostring(net.low_speed_limit),
-    tostring(net.low_speed_time), tostring(net.buffer_size) }, "|")
+  local key = engine_key(net)
   local unusable = false
   return function(spec, timeout)
     if unusable then return fallback(spec, timeout) end

@@ -2,7 +2,15 @@
 -- by the name a row of hcdl.cli.rows gives (type = "whole_number", ...).
 -- Each takes the option's name and returns argparse's converter: the
 -- value, or nil and why (argparse prints it).
+local core = require "hcdl.core"
+
 local convert = {}
+
+-- The library's floor for max_rate, from its option table (src/options.h).
+local MIN_RATE
+for _, row in ipairs(core.options()) do
+  if row.name == "max_rate" then MIN_RATE = row.min end
+end
 
 function convert.whole_number(option)
   return function(s)
@@ -27,9 +35,9 @@ function convert.rate(option)
   return function(s)
     local n, unit = tostring(s):match("^(%d+%.?%d*)([kKmMgG]?)i?B?/?s?$")
     local v = n and math.floor(tonumber(n) * SUFFIX[unit])
-    if v and v >= 1024 then return v end -- the library's floor (README: max_rate)
-    return nil, ("%s: '%s' is not a rate of at least 1K bytes per second (such as 10M, 512K or 1000000)")
-      :format(option, s)
+    if v and v >= MIN_RATE then return v end
+    return nil, ("%s: '%s' is not a rate of at least %dK bytes per second (such as 10M, 512K or 1000000)")
+      :format(option, s, MIN_RATE / 1024)
   end
 end
 
