@@ -85,9 +85,10 @@ local function input(field, msg)
   return core.error{ kind = "input", field = field, message = field .. ": " .. msg }
 end
 
---- The URL without its query: what may appear in messages.
+--- The URL as it may appear in messages: its query's values hidden
+-- (hcdl.redact, the one rule for links).
 function download.redact(url)
-  return (tostring(url):gsub("%?.*$", "?<signed query>"))
+  return redact.links(tostring(url))
 end
 
 --- The temporary names of a file.
