@@ -47,7 +47,32 @@ static int ends_word(unsigned char c)
     return c <= ' ' || c == '"' || c == '\'' || c == '<' || c == '>' || c == 127;
 }
 
-/* Adds the query q[0..n) (after its '?') with the values hidden. */
+/* The length of the marker when s[i..n) starts with it, else 0: a secret
+ * already masked does not end a word, so a link whose first value was
+ * masked is still one link. */
+static size_t marker_at(const char *s, size_t i, size_t n)
+{
+    size_t m = sizeof HCDL_REDACT_MARKER - 1;
+    return (n - i >= m && memcmp(s + i, HCDL_REDACT_MARKER, m) == 0) ? m : 0;
+}
+
+/* Where the word that goes on at s[i] ends (at n at the latest). */
+static size_t word_end(const char *s, size_t i, size_t n)
+{
+    while (i < n) {
+        size_t m = marker_at(s, i, n);
+        if (m > 0)
+            i += m;
+        else if (ends_word((unsigned char)s[i]))
+            break;
+        else
+            i++;
+    }
+    return i;
+}
+
+/* Adds the query q[0..n) (after its '?') with the values hidden (an empty
+ * value has nothing to hide: "k=" stays). */
 static void add_query(luaL_Buffer *b, const char *q, size_t n)
 {
     size_t i = 0;
@@ -57,7 +82,7 @@ static void add_query(luaL_Buffer *b, const char *q, size_t n)
             end++;
         for (eq = i; eq < end && q[eq] != '='; eq++)
             ;
-        if (eq == end || key_is_shown(q + i, eq - i)) {
+        if (eq == end || eq + 1 == end || key_is_shown(q + i, eq - i)) {
             luaL_addlstring(b, q + i, end - i);
         } else {
             luaL_addlstring(b, q + i, eq - i + 1);
@@ -75,14 +100,17 @@ void hcdl_redact_add_links(luaL_Buffer *b, const char *s, size_t n)
     int slash = 0; /* a '/' since the word began */
     while (i < n) {
         unsigned char c = (unsigned char)s[i];
+        size_t m = marker_at(s, i, n);
+        if (m > 0) {
+            i += m;
+            continue;
+        }
         if (ends_word(c)) {
             slash = 0;
         } else if (c == '/') {
             slash = 1;
         } else if (c == '?' && slash) {
-            size_t end = i + 1;
-            while (end < n && !ends_word((unsigned char)s[end]))
-                end++;
+            size_t end = word_end(s, i + 1, n);
             luaL_addlstring(b, s + copied, i + 1 - copied);
             add_query(b, s + i + 1, end - i - 1);
             copied = i = end;

@@ -5,12 +5,13 @@
  * A pre-signed link carries its signature, access key id and security
  * token in the query, so no text hcdl reports may hold a query as it is.
  * In a text, every '?' that follows a '/' in the same word (a word ends at
- * white space, a quote, '<' or '>') starts a query that runs to the end of
+ * white space, a quote, '<' or '>', but not at the marker below: a secret
+ * masked first does not split a link) starts a query that runs to the end of
  * that word.  In it, each key=value pair keeps its value only when the key
  * is one of the ids, times and sizes listed in redact.c (case does not
  * matter); every other value (an empty key's too) becomes
  * HCDL_REDACT_MARKER.  A pair without
- * '=' carries no value and is kept.  The rest of the text is unchanged.
+ * '=', or with an empty value, carries nothing and is kept.  The rest of the text is unchanged.
  *
  * Secrets the caller knows (keys, tokens, passwords) are masked with the
  * same marker by lua/hcdl/redact.lua before this rule runs; C errors built

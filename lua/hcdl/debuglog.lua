@@ -108,11 +108,14 @@ function debuglog.format(ev)
 end
 
 --- Writes one event through cfg.debug (a resolved client config; nothing
--- happens when debugging is off).
-function debuglog.emit(cfg, ev)
+-- happens when debugging is off); secrets (a hcdl.redact list, optional):
+-- what the caller knows beyond the client's secrets.
+function debuglog.emit(cfg, ev, secrets)
   local sink = cfg and cfg.debug
   if not sink then return end
-  sink(debuglog.format(ev))
+  -- the line is raw here: cleaned of the caller's own secrets (a
+  -- download's links) before the sink cleans, escapes and cuts it
+  sink(secrets and redact.text(debuglog.format(ev), secrets) or debuglog.format(ev))
 end
 
 --- Sends spec through t with a line before and one after.  info: { api=,

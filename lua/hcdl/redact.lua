@@ -54,13 +54,20 @@ function redact.base64(s)
 end
 
 -- Every form in which a secret s may come back: as given, percent-decoded,
--- percent-encoded (either case), and escaped inside a JSON string (lua-cjson
+-- percent-encoded (either case; of s as given and decoded), and escaped
+-- inside a JSON string (lua-cjson
 -- escapes "/", most encoders do not; a quoted debug-line value is the
 -- latter).
 local function forms(s)
   local decoded = url_decode(s)
   local out = { s, decoded, url_encode(decoded, "%%%02X"), url_encode(decoded, "%%%02x"),
     (decoded:gsub('[\\"/]', "\\%0")), (decoded:gsub('[\\"]', "\\%0")) }
+  if decoded ~= s then -- a secret with "%": encoded as it is, too ("%" -> "%25")
+    out[#out + 1] = url_encode(s, "%%%02X")
+    out[#out + 1] = url_encode(s, "%%%02x")
+    out[#out + 1] = (s:gsub('[\\"/]', "\\%0"))
+    out[#out + 1] = (s:gsub('[\\"]', "\\%0"))
+  end
   return out
 end
 
