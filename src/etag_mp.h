@@ -4,8 +4,9 @@
  *
  * The part size P is not in the ETag; with the object's size S only sizes
  * with ceil(S / P) = N are possible.  The candidates tried, most likely
- * first: the sizes uploaders use (5, 8, 15, 16, 32, 64, 100 MiB), powers
- * of two from 64 KiB, then whole MiB in the interval; at most
+ * first: the sizes uploaders use, in this order: 8, 5, 16, 15, 32, 64,
+ * 100 MiB (etag_mp.c, usual[]), powers of two from 64 KiB, then whole MiB
+ * in the interval; at most
  * HCDL_MP_MAX_CANDIDATES, each costing one MD5 of the whole object.
  *
  * A candidate from the first two groups (or the single possible size when

@@ -206,10 +206,11 @@ static const char *not_ours(const struct stat *st)
     return NULL;
 }
 
-static int open_flags(lua_State *L, int opts, int *create, mode_t *mode)
+static int open_flags(lua_State *L, int opts, int *create, mode_t *mode, int *umask_too)
 {
     int read_only;
     *create = 0;
+    *umask_too = 0;
     *mode = 0600;
     if (lua_isnoneornil(L, opts))
         return O_RDWR;
@@ -218,31 +219,36 @@ static int open_flags(lua_State *L, int opts, int *create, mode_t *mode)
     *create = lua_toboolean(L, -1);
     lua_getfield(L, opts, "read_only");
     read_only = lua_toboolean(L, -1);
+    lua_getfield(L, opts, "umask");
+    *umask_too = lua_toboolean(L, -1);
     lua_getfield(L, opts, "mode");
     if (!lua_isnil(L, -1)) {
         lua_Number m = luaL_checknumber(L, -1);
         luaL_argcheck(L, m >= 0 && m <= 07777 && m == (lua_Number)(int)m, opts, "mode 0 to 07777");
         *mode = (mode_t)m;
     }
-    lua_pop(L, 3);
+    lua_pop(L, 4);
     return read_only ? O_RDONLY : O_RDWR;
 }
 
-/* dir:open(name, { create = bool, mode = n, read_only = bool }) -> file | nil, err
- * create: a new file, exclusively (EEXIST is an error with errno EEXIST);
+/* dir:open(name, { create = bool, mode = n, umask = bool, read_only = bool })
+ *   -> file | nil, err
+ * create: a new file, exclusively (EEXIST is an error with errno EEXIST),
+ * with exactly mode (0600 by default), or mode less the umask with umask
+ * = true (a file another user reads, such as the metrics file);
  * else an existing file, which must be a regular file with one link that
  * belongs to this user.  Links are never followed. */
 static int dir_open_file(lua_State *L)
 {
     dir_handle *d = check_dir(L, 1);
     const char *name = check_name(L, 2);
-    int create, flags, fd, err;
+    int create, umask_too, flags, fd, err;
     mode_t mode;
     struct stat st;
     const char *why;
     file_handle *f;
 
-    flags = open_flags(L, 3, &create, &mode);
+    flags = open_flags(L, 3, &create, &mode, &umask_too);
     if (create)
         flags |= O_CREAT | O_EXCL;
     fd = openat(d->fd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
@@ -266,8 +272,8 @@ static int dir_open_file(lua_State *L)
         return io_refusal(L, push_joined(L, d, name), why);
     }
     /* O_NONBLOCK only guarded the open (a FIFO would block it); the mode
-     * the caller asked for is exact, whatever the umask. */
-    if (fcntl(fd, F_SETFL, 0) != 0 || (create && fchmod(fd, mode) != 0)) {
+     * the caller asked for is exact, whatever the umask, unless asked. */
+    if (fcntl(fd, F_SETFL, 0) != 0 || (create && !umask_too && fchmod(fd, mode) != 0)) {
         err = errno;
         close(fd);
         return hcdl_io_error(L, "cannot set up", push_joined(L, d, name), err);
@@ -512,6 +518,28 @@ static int file_close(lua_State *L)
     return 0;
 }
 
+/* file:write(s [, path]) -> true | nil, err: all of s at the file's offset
+ * (small files written whole, such as the metrics file; path names the
+ * file in the error). */
+static int file_write(lua_State *L)
+{
+    file_handle *f = check_file(L, 1);
+    size_t n;
+    const char *p = luaL_checklstring(L, 2, &n);
+    const char *path = luaL_optstring(L, 3, "a file");
+    while (n > 0) {
+        ssize_t w = write(f->fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return hcdl_io_error(L, "cannot write", path, errno);
+        p += w;
+        n -= (size_t)w;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* file:stat() -> { type, size, mtime, nlink, mine, mode } | nil, err */
 static int file_stat(lua_State *L)
 {
@@ -619,7 +647,8 @@ void hcdl_fileio_init(lua_State *L)
         {NULL, NULL},
     };
     static const luaL_Reg file_methods[] = {
-        {"stat", file_stat}, {"truncate", file_truncate}, {"close", file_close}, {NULL, NULL},
+        {"stat", file_stat}, {"truncate", file_truncate}, {"write", file_write},
+        {"close", file_close}, {NULL, NULL},
     };
     if (luaL_newmetatable(L, HCDL_DIR_MT)) {
         lua_pushcfunction(L, dir_close);

@@ -18,6 +18,7 @@
 #include "fileio.h"
 #include "http.h"
 #include "options.h"
+#include "redact.h"
 #include "sign.h"
 #include "status.h"
 #include "task.h"
@@ -65,6 +66,7 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
         {"is_error", hcdl_error_lis},
         {"visible", hcdl_text_lvisible},
         {"utf8_repair", hcdl_text_lrepair},
+        {"hide_link_queries", hcdl_redact_lhide},
         {"engine", hcdl_engine_new},
         /* a blocking session is an engine used through :perform() */
         {"session", hcdl_engine_new},
@@ -124,5 +126,7 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
 
     lua_pushliteral(L, HCDL_VERSION);
     lua_setfield(L, -2, "version");
+    lua_pushliteral(L, HCDL_REDACT_MARKER);
+    lua_setfield(L, -2, "REDACT_MARKER");
     return 1;
 }

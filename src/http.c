@@ -16,6 +16,7 @@
 #include "compat.h"
 #include "error.h"
 #include "http.h"
+#include "redact.h"
 
 #ifndef HCDL_VERSION
 #error "HCDL_VERSION is not defined: the Makefile (VERSION) is the one place it is kept"
@@ -151,19 +152,6 @@ void hcdl_http_push_headers(lua_State *L, const hcdl_buf *h)
     }
 }
 
-/* Drops everything from the first '?' on: link queries hold signatures. */
-void hcdl_http_push_scrubbed(lua_State *L, const char *msg)
-{
-    const char *q = strchr(msg, '?');
-    if (q == NULL) {
-        lua_pushstring(L, msg);
-    } else {
-        lua_pushlstring(L, msg, (size_t)(q - msg));
-        lua_pushliteral(L, "?<query hidden>");
-        lua_concat(L, 2);
-    }
-}
-
 /* The request never reached a server, so another endpoint may be tried:
  * a name that does not resolve, a refused or unreachable address, a failed
  * TLS handshake or certificate check, or a timeout before the transfer
@@ -185,7 +173,7 @@ void hcdl_http_push_curl_error(lua_State *L, CURLcode rc, const char *errbuf, in
                       rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_UNSUPPORTED_PROTOCOL ||
                       rc == CURLE_URL_MALFORMAT);
     if (errbuf != NULL && errbuf[0] != '\0') {
-        hcdl_http_push_scrubbed(L, errbuf);
+        hcdl_redact_push_links(L, errbuf);
         lua_pushfstring(L, "%s (%s)", curl_easy_strerror(rc), lua_tostring(L, -1));
         lua_remove(L, -2);
     } else {

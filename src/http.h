@@ -44,10 +44,6 @@ void hcdl_http_push_headers(lua_State *L, const hcdl_buf *h);
  * be tried.  began: 1 the transfer began, 0 it did not, -1 not known. */
 void hcdl_http_push_curl_error(lua_State *L, CURLcode rc, const char *errbuf, int began);
 
-/* Pushes msg with everything from the first '?' replaced (link queries
- * hold signatures and never appear in errors). */
-void hcdl_http_push_scrubbed(lua_State *L, const char *msg);
-
 /* Lua: core.curl_version() -> string */
 int hcdl_http_curl_version(lua_State *L);
 

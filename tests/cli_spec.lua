@@ -60,7 +60,8 @@ describe("the hcdl command", function()
   local function no_secrets(...)
     for _, text in ipairs{ ... } do
       assert.is_nil(text:find(emu.sk, 1, true), "the SK appeared in the output")
-      assert.is_nil(text:find("Signature=", 1, true), "a link signature appeared in the output")
+      -- a link's query values are shown as <redacted> (docs/architecture.md "Redaction")
+      assert.is_nil(text:find("Signature=[^<]"), "a link signature appeared in the output")
     end
   end
 

@@ -21,6 +21,7 @@ local endpoints_mod = require "hcdl.endpoints"
 local flight = require "hcdl.credentials.flight"
 local holder = require "hcdl.credentials.holder"
 local iam = require "hcdl.iam"
+local redact = require "hcdl.redact"
 
 local auth = {}
 local Auth = {}
@@ -47,12 +48,10 @@ function Auth:secret(s)
   end
 end
 
---- Replaces every known secret in err.message by <redacted>.
+--- err with every known secret taken out of every field (hcdl.redact,
+-- the same cleaning as every error a call returns).
 function Auth:scrub(err)
-  if type(err) == "table" and type(err.message) == "string" then
-    err.message = debuglog.scrub(err.message, self.secrets)
-  end
-  return err
+  return redact.error(err, self.secrets)
 end
 
 --- Wall-clock seconds for expiry checks.  The later of the system clock

@@ -32,8 +32,9 @@ cli.EXIT = outcome.EXIT
 --- The exit status for an hcdl error.
 cli.exit_status = outcome.exit_for_error
 
--- Every line the command writes on stderr passes text.visible: one line,
--- no terminal commands, bounded, whatever a service put into it.
+-- Every line the command writes on stderr passes text.shown (through
+-- output.visible): no secret, no link query, one line, no terminal
+-- commands, bounded, whatever a service put into it.
 local function say(line)
   io.stderr:write("hcdl: ", output.visible(line, output.ERROR_LINE_MAX), "\n")
 end

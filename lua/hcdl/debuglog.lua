@@ -12,8 +12,11 @@
 -- Headers and bodies are never written (so no Authorization, security
 -- token or X-Auth-Token).  Query values are written only for parameters
 -- known to be harmless; every other value (a link's Signature,
--- AWSAccessKeyId, x-obs-security-token, anything unknown) is <redacted>.
--- Free text (error messages) has every secret the client knows replaced.
+-- AWSAccessKeyId, x-obs-security-token, anything unknown) is <redacted>
+-- (the one rule of hcdl.redact, src/redact.h).  Free text (error messages)
+-- has every secret the client knows replaced.  A line is built raw, then
+-- cleaned, made visible and cut as a whole (text.shown): escaping a value
+-- first could change a secret in it so that it is no longer found.
 --
 -- The download engine emits its own lines with debuglog.emit(cfg, event).
 local redact = require "hcdl.redact"
@@ -23,17 +26,6 @@ local debuglog = {}
 
 --- The longest line written, in characters (text.visible cuts the rest).
 debuglog.LINE_MAX = 4000
-
--- Query parameters whose values are ids, times and sizes: shown.
-local SHOWN_QUERY = {}
-for _, k in ipairs{ "backup_id", "instance_id", "node_id", "start_time", "end_time", "limit",
-                    "offset", "last_file_name", "log_type", "query_time", "replication_id",
-                    "name", "id", "expires", "nocatalog", "partnumber", "uploadid",
-                    -- the other parameters of the APIs' descriptors: none is a secret
-                    "backup_type", "begin_time", "days", "type", "datastore_type", "vpc_id",
-                    "subnet_id", "private_ip", "ip", "name_equal", "include_failure", "expiration" } do
-  SHOWN_QUERY[k] = true
-end
 
 --- The sink for a resolved config: the user's function, else stderr when
 -- HCDL_DEBUG is set to anything but "" or "0", else nil (off).
@@ -52,28 +44,8 @@ end
 function debuglog.scrubbing(sink, secrets)
   if not sink then return nil end
   return function(line)
-    return sink(text.visible(debuglog.scrub(line, secrets), debuglog.LINE_MAX))
+    return sink(text.shown(line, debuglog.LINE_MAX, secrets))
   end
-end
-
---- Replaces each secret (at least 4 bytes), in every form hcdl.redact
--- knows, by <redacted>.
-function debuglog.scrub(s, secrets)
-  if type(s) ~= "string" or not secrets then return s end
-  return redact.text(s, secrets)
-end
-
---- The query string with every value not known to be harmless redacted.
-function debuglog.redact_query(query)
-  if not query or query == "" then return query end
-  local parts = {}
-  for pair in query:gmatch("[^&]+") do
-    local k, v = pair:match("^([^=]*)=?(.*)$")
-    local shown = SHOWN_QUERY[k:lower()] or k == ""
-    parts[#parts + 1] = shown and pair or (k .. "=<redacted>")
-    if v == "" and not pair:find("=", 1, true) then parts[#parts] = k end
-  end
-  return table.concat(parts, "&")
 end
 
 --- Splits a URL into host (with port) and path, and the redacted query.
@@ -85,15 +57,18 @@ function debuglog.split_url(url)
   authority = authority:gsub("^.*@", "")
   local p, q = path:match("^([^?#]*)%??([^#]*)")
   if p == "" then p = "/" end
-  return authority, p, (q ~= "" and debuglog.redact_query(q) or nil)
+  if q == "" then return authority, p, nil end
+  -- the one rule for a link's query (hcdl.redact), on "/?<query>"
+  return authority, p, redact.links("/?" .. q):sub(3)
 end
 
--- A value as one word: visible (text.visible: no control byte, no bad
--- UTF-8, so a line stays one line), quoted when it has spaces or quotes.
+-- A value as one word: quoted, with \ and " escaped, when it has spaces,
+-- quotes or control bytes (the sink makes the line visible after cleaning
+-- it: debuglog.scrubbing).  A quoted secret is in a form hcdl.redact knows.
 local function word(v)
-  v = text.visible(tostring(v))
-  if v:find('[%s"]') or v == "" then
-    return '"' .. v:gsub('"', '\\"') .. '"'
+  v = tostring(v)
+  if v:find('[%s%c"]') or v == "" then
+    return '"' .. v:gsub('[\\"]', "\\%0") .. '"'
   end
   return v
 end
@@ -133,11 +108,14 @@ function debuglog.format(ev)
 end
 
 --- Writes one event through cfg.debug (a resolved client config; nothing
--- happens when debugging is off).
-function debuglog.emit(cfg, ev)
+-- happens when debugging is off); secrets (a hcdl.redact list, optional):
+-- what the caller knows beyond the client's secrets.
+function debuglog.emit(cfg, ev, secrets)
   local sink = cfg and cfg.debug
   if not sink then return end
-  sink(debuglog.format(ev))
+  -- the line is raw here: cleaned of the caller's own secrets (a
+  -- download's links) before the sink cleans, escapes and cuts it
+  sink(secrets and redact.text(debuglog.format(ev), secrets) or debuglog.format(ev))
 end
 
 --- Sends spec through t with a line before and one after.  info: { api=,

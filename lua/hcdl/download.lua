@@ -95,9 +95,10 @@ local function input(field, msg)
   return core.error{ kind = "input", field = field, message = field .. ": " .. msg }
 end
 
---- The URL without its query: what may appear in messages.
+--- The URL as it may appear in messages: its query's values hidden
+-- (hcdl.redact, the one rule for links).
 function download.redact(url)
-  return (tostring(url):gsub("%?.*$", "?<signed query>"))
+  return redact.links(tostring(url))
 end
 
 --- The temporary names of a file.
@@ -560,9 +561,10 @@ end
 -- ---- fetch: one stream ------------------------------------------------------
 
 -- One line per transfer and per answer, when the client's debug hook is on
--- (the sink scrubs secrets; the line never shows a link's query).
-function Run:debug(ev)
-  if self.ctx.cfg then debuglog.emit(self.ctx.cfg, ev) end
+-- (the sink scrubs the client's secrets; the file's own - its links' query
+-- values, which a store may echo in a header - are scrubbed here first).
+function Run:debug(f, ev)
+  if self.ctx.cfg and self.ctx.cfg.debug then debuglog.emit(self.ctx.cfg, ev, self:secrets(f)) end
 end
 
 local function range_note(spec)
@@ -577,15 +579,15 @@ function Run:transfer(f, piece, spec)
   if not ticket then return self:fail(f, err) end
   f.transfers[ticket] = { ticket = ticket, piece = piece, spec = spec, started = self:now() }
   f.status = "fetch"
-  self:debug{ event = "download", method = "GET", url = f.url, note = range_note(spec),
-    attempt = f.failures + 1, retries = self.policy.retries }
+  self:debug(f, { event = "download", method = "GET", url = f.url, note = range_note(spec),
+    attempt = f.failures + 1, retries = self.policy.retries })
 end
 
 function Run:debug_result(f, t, r)
   local h = r.headers or {}
-  self:debug{ event = r.ok and "answer" or "error", method = "GET", url = t.spec.url, status = r.status,
+  self:debug(f, { event = r.ok and "answer" or "error", method = "GET", url = t.spec.url, status = r.status,
     request_id = h["x-obs-request-id"] or h["x-request-id"], seconds = self:now() - t.started,
-    bytes = r.bytes, err = r.error, note = range_note(t.spec), attempt = f.failures + 1 }
+    bytes = r.bytes, err = r.error, note = range_note(t.spec), attempt = f.failures + 1 })
 end
 
 function Run:fetch_single(f)

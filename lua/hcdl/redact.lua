@@ -1,4 +1,5 @@
---- hcdl.redact: the one place secrets are taken out of what hcdl reports.
+--- hcdl.redact: the one place secrets are taken out of what hcdl reports
+-- (docs/architecture.md "Redaction").
 --
 -- Every error a public call returns passes through redact.error with the
 -- secrets of that call: the client's keys and tokens, the signature the
@@ -7,9 +8,20 @@
 -- may quote the canonical request or the Authorization header, an object
 -- store may copy the query into <Message> - so every string field of the
 -- error is cleaned, recursively, not just the message.
+--
+-- redact.text is the one rule, in one order: the secrets of the list (in
+-- every form, longest first), then Authorization values hcdl did not know,
+-- then every link's query (core.hide_link_queries, src/redact.c, which C
+-- errors use too).  Making text visible and bounding it comes after, when
+-- it is printed (hcdl.text.shown; tostring(err) in src/error.c): escaping
+-- or cutting first would change a secret so that it could not be found.
+local core = require "hcdl.core"
+
 local redact = {}
 
-local MASK = "<redacted>"
+--- What every secret and every hidden query value becomes.
+redact.MARKER = core.REDACT_MARKER
+local MASK = redact.MARKER
 local MIN = 4 -- shorter strings would mask ordinary words
 
 local function url_decode(s)
@@ -42,11 +54,20 @@ function redact.base64(s)
 end
 
 -- Every form in which a secret s may come back: as given, percent-decoded,
--- percent-encoded (either case), and escaped inside a JSON string.
+-- percent-encoded (either case; of s as given and decoded), and escaped
+-- inside a JSON string (lua-cjson
+-- escapes "/", most encoders do not; a quoted debug-line value is the
+-- latter).
 local function forms(s)
   local decoded = url_decode(s)
   local out = { s, decoded, url_encode(decoded, "%%%02X"), url_encode(decoded, "%%%02x"),
-    (decoded:gsub('[\\"/]', "\\%0")) }
+    (decoded:gsub('[\\"/]', "\\%0")), (decoded:gsub('[\\"]', "\\%0")) }
+  if decoded ~= s then -- a secret with "%": encoded as it is, too ("%" -> "%25")
+    out[#out + 1] = url_encode(s, "%%%02X")
+    out[#out + 1] = url_encode(s, "%%%02x")
+    out[#out + 1] = (s:gsub('[\\"/]', "\\%0"))
+    out[#out + 1] = (s:gsub('[\\"]', "\\%0"))
+  end
   return out
 end
 
@@ -130,20 +151,36 @@ function redact.add_request(list, spec)
   return list
 end
 
--- Longest first, so a secret that contains another is masked whole.
-local function sorted(list)
-  local s = {}
-  for i = 1, #list do s[i] = list[i] end
-  table.sort(s, function(a, b) return #a > #b end)
-  return s
+-- Every form (see forms) of every secret of list, each once, longest
+-- first, so a secret that contains another is masked whole.  Expanding
+-- here, not where secrets are collected, makes every list - the client's,
+-- a call's, a download's - mask every form.
+local function all_forms(list)
+  local out, seen = {}, {}
+  for i = 1, #list do
+    local secret = list[i]
+    if type(secret) == "string" and #secret >= MIN then
+      for _, f in ipairs(forms(secret)) do
+        if #f >= MIN and not seen[f] then
+          seen[f] = true
+          out[#out + 1] = f
+        end
+      end
+    end
+  end
+  table.sort(out, function(a, b) return #a > #b end)
+  return out
 end
 
---- s with every secret masked.
-function redact.text(s, list)
+--- Every link in s with its query's values hidden (the one rule: src/redact.h).
+redact.links = core.hide_link_queries
+
+-- s with every string of secrets (all_forms) masked, then Authorization
+-- values, then every link's query hidden.
+local function mask(s, secrets)
   if type(s) ~= "string" then return s end
-  for _, secret in ipairs(sorted(list)) do
-    local i, j
-    if type(secret) == "string" and #secret >= MIN then i, j = s:find(secret, 1, true) end
+  for _, secret in ipairs(secrets) do
+    local i, j = s:find(secret, 1, true)
     while i do
       s = s:sub(1, i - 1) .. MASK .. s:sub(j + 1)
       i, j = s:find(secret, i + #MASK, true)
@@ -153,11 +190,15 @@ function redact.text(s, list)
   -- of: "Authorization: Basic dXNlcjpwYXNz", "authorization": "Bearer x"
   s = s:gsub("([Aa][Uu][Tt][Hh][Oo][Rr][Ii][Zz][Aa][Tt][Ii][Oo][Nn][\"']?%s*[:=]%s*[\"']?%a+%s+)[%w+/=._~-]+",
     "%1" .. MASK)
-  -- a link that slipped through keeps its path, never its query
-  s = s:gsub("(https?://[^%s\"'<>?]+)%?([^%s\"'<>]*)", function(base, query)
-    if query ~= "" then return base .. "?<query hidden>" end
-  end)
-  return s
+  -- a link that slipped through keeps its path and ids, never its signature
+  return core.hide_link_queries(s)
+end
+
+--- s with every secret of list (may be nil) masked in every form, then
+-- every link's query hidden; non-strings are returned as they are.
+function redact.text(s, list)
+  if type(s) ~= "string" then return s end
+  return mask(s, all_forms(list or {}))
 end
 
 --- Bounds, in bytes, of an error's message once cleaned: a service may
@@ -172,14 +213,14 @@ local function bound(s)
   return ("%s\226\128\166 (%d more bytes)"):format(s:sub(1, cut), #s - cut)
 end
 
-local function walk(t, list, seen, depth)
+local function walk(t, secrets, seen, depth)
   if seen[t] or depth > 8 then return end
   seen[t] = true
   for k, v in pairs(t) do
     if type(v) == "string" then
-      t[k] = redact.text(v, list)
+      t[k] = mask(v, secrets)
     elseif type(v) == "table" then
-      walk(v, list, seen, depth + 1)
+      walk(v, secrets, seen, depth + 1)
     end
   end
 end
@@ -188,7 +229,7 @@ end
 -- message (after cleaning: a cut secret could not be found); returns err.
 function redact.error(err, list)
   if type(err) == "table" then
-    walk(err, list, {}, 0)
+    walk(err, all_forms(list or {}), {}, 0)
     if type(err.message) == "string" then err.message = bound(err.message) end
   end
   return err

@@ -9,10 +9,16 @@
 --     separators and bidirectional/invisible format characters; at most
 --     `max` characters of the text, then "… (N more bytes)".
 --
+--   text.shown(s [, max [, secrets]]) -> text.visible(redact.text(s,
+--     secrets), max): what every printer of the command and the debug
+--     lines use - secrets and link queries out first (hcdl.redact), then
+--     escaped, then cut (docs/architecture.md "Redaction").
+--
 -- A service, an object store, a proxy or a configuration file chooses
 -- these strings: without this, a file name could clear the screen, retitle
 -- the terminal or forge a line of hcdl's own output.
 local core = require "hcdl.core"
+local redact = require "hcdl.redact"
 
 local text = {}
 
@@ -21,6 +27,13 @@ text.MESSAGE_MAX = 1000
 text.CELL_MAX = 64
 
 text.visible = core.visible
+
+--- s (tostring'ed) cleaned by hcdl.redact with secrets (a list, may be
+-- nil), then made one visible line of at most max characters: the one
+-- order - cleaning after escaping or cutting could miss a changed secret.
+function text.shown(s, max, secrets)
+  return core.visible(redact.text(tostring(s), secrets), max)
+end
 
 --- Characters (code points) of a visible string: the width a table cell
 -- takes on screen (wide CJK characters count as one; close enough for

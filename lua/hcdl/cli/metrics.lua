@@ -73,28 +73,47 @@ local function io_error(path, why)
   return nil, core.error{ kind = "io", path = path, message = ("--metrics-file: cannot write %s: %s"):format(path, why) }
 end
 
---- Writes the metrics of run to path, atomically: true, or nil, err.
--- The file's mode follows the umask (the collector runs as another user).
+-- The directory and the name of path ("x" -> ".", "x"; "/x" -> "/", "x").
+local function split(path)
+  local dir, name = path:match("^(.*)/([^/]*)$")
+  if not dir then return ".", path end
+  return dir == "" and "/" or dir, name
+end
+
+-- Writes text to a new file `name` of the directory handle d: created
+-- exclusively, links not followed (hcdl writes only files it created), with
+-- mode 0666 less the umask (the collector runs as another user).
+local function write_new(d, name, text)
+  local f, err = d:open(name, { create = true, mode = 438, umask = true })
+  if not f then return nil, err, false end
+  local ok, werr = f:write(text, d:path(name))
+  f:close()
+  if not ok then return nil, werr, true end
+  return true
+end
+
+--- Writes the metrics of run to path, atomically: true, or nil, err.  The
+-- text goes to a temporary file beside path, created exclusively (an
+-- existing file or link under that name is left alone: an io error), then
+-- renamed over path.
 function metrics.write(path, run)
   if run.success then
     run.last_success = run.now
   else
     run.last_success = previous_success(path, run.kind, run.instance)
   end
-  local tmp = ("%s.tmp-%d"):format(path, core.pid())
-  local f, err = io.open(tmp, "wb")
-  if not f then return io_error(path, err) end
-  local ok, werr = f:write(metrics.render(run))
-  local closed, cerr = f:close()
-  if not ok or not closed then
-    os.remove(tmp)
-    return io_error(path, werr or cerr)
-  end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    return io_error(path, rerr)
-  end
+  local dirpath, name = split(path)
+  if name == "" then return io_error(path, "not a file name") end
+  local d, derr = core.dir(dirpath)
+  if not d then return io_error(path, derr.message) end
+  local tmp = ("%s.tmp-%d"):format(name, core.pid())
+  local ok, err, created = write_new(d, tmp, metrics.render(run))
+  local renamed, rerr = ok, nil
+  if ok then renamed, rerr = os.rename(d:path(tmp), path) end
+  if not renamed and (created or ok) then d:remove(tmp) end
+  d:close()
+  if not ok then return io_error(path, err.message) end
+  if not renamed then return io_error(path, rerr) end
   return true
 end
 

@@ -4,8 +4,8 @@
 -- Tables and messages never show a link: its query is a signature.  The
 -- links appear only where they were asked for (--links, "link" in --json).
 --
--- Everything here comes from a service: every cell passes text.visible
--- and is cut to CELL_MAX characters, so a row is one line and the table
+-- Everything here comes from a service: every cell passes text.shown
+-- (cleaned by hcdl.redact, then made visible) and is cut to CELL_MAX characters, so a row is one line and the table
 -- is at most a few times the size of the answer (README, "What hcdl
 -- prints"); --links writes only links that are one line of printable
 -- characters; --json says exactly what the service said (hcdl.cli.jsonout).
@@ -28,10 +28,11 @@ local UNITS = { "B", "KiB", "MiB", "GiB", "TiB" }
 -- field already (hcdl.text, src/error.c), so this cuts only what is left.
 output.ERROR_LINE_MAX = text.MESSAGE_MAX * 2
 
---- s as one printable line of at most about max characters (hcdl.text:
--- the one escaping of everything the command prints).
+--- s as one printable line of at most about max characters, secrets and
+-- link queries taken out first (hcdl.text.shown: the one rule for
+-- everything the command prints, the debug lines' too).
 function output.visible(s, max)
-  return text.visible(tostring(s), max)
+  return text.shown(s, max)
 end
 
 --- 1536 -> "1.5 KiB"; nil -> "-".
@@ -64,7 +65,7 @@ end
 
 --- A table cell: one line of visible text, at most CELL_MAX characters.
 function output.cell(s)
-  return text.visible(s, output.CELL_MAX)
+  return text.shown(s, output.CELL_MAX)
 end
 
 --- Writes rows (lists of strings) under headers, columns aligned.  Cells
@@ -175,7 +176,7 @@ function output.links(out, entries)
   return nil, core.error{ kind = "api", field = "link", api = first.api, retryable = false,
     message = ("%s%d link(s) are not one line of printable characters and were not written "
       .. "(the first is that of %s%s)"):format(first.api and (first.api .. ": ") or "", refused,
-      text.visible(first.name or "?", 200), first.err and (": " .. tostring(first.err.message)) or "") }
+      text.shown(first.name or "?", 200), first.err and (": " .. tostring(first.err.message)) or "") }
 end
 
 return output

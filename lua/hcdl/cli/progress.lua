@@ -101,7 +101,7 @@ function progress.new(opts)
             local figures = progress.figures(f.done or 0, f.total, r)
             lines[#lines + 1] = ("  %s  %s"):format(
               -- visible before and after the cut: a cut may split a UTF-8 sequence
-              text.visible(shorten(text.visible(f.name), width - #figures - 5)), figures)
+              text.shown(shorten(text.shown(f.name), width - #figures - 5)), figures)
           end
         end
       end

@@ -46,7 +46,7 @@ local function json_files(files)
   for i, f in ipairs(files) do
     local extra = { status = f.status, path = f.path or output.null, bytes = f.bytes or output.null,
       verified = type(f.verified) == "table" and f.verified or {},
-      error = f.err ~= nil and tostring(f.err) or nil, -- bounded and visible already (src/error.c)
+      error = f.err ~= nil and output.visible(tostring(f.err), output.ERROR_LINE_MAX) or nil,
       link = f.entry ~= nil and output.describe(f.entry).link or nil }
     list[i] = output.file_object(f.entry, extra)
     if f.entry == nil and f.name then list[i].file_name = f.name end

@@ -64,7 +64,7 @@ local TRANSFER = {
   { "--connections", "Parallel ranges per large file.", arg = "N", type = "whole_number" },
   { "--concurrency", "Files transferred at once.", arg = "N", type = "whole_number" },
   { "--max-rate", "At most this many bytes per second for the whole run (10M, 512K).", arg = "RATE", type = "rate" },
-  { "--deadline", "Give up a file after this many seconds.", arg = "S", type = "seconds" },
+  { "--deadline", "Give up the files not yet done S seconds after the downloads start (one limit for the whole run).", arg = "S", type = "seconds" },
   { "--retries", "Retries of a failed request or transfer.", arg = "N", type = "whole_number" },
   { "--verify", "strict: fail a file that could only be checked by its size.", arg = "strict", choices = { "strict" } },
   { "--no-progress", "No progress display (it is shown only when stderr is a terminal).", flag = true },

@@ -9,6 +9,7 @@ local argparse = require "argparse"
 local core = require "hcdl.core"
 local json = require "hcdl.json"
 local host = require "hcdl.host"
+local text = require "hcdl.text"
 local verify = require "hcdl.verify"
 
 local M = {}
@@ -22,13 +23,10 @@ local function is_ours(name)
     or name:find("%.part%.state%.tmp$") ~= nil
 end
 
--- A path as one printable line (lua/hcdl/text.lua when this build has it).
+-- A path or message as one printable line: the one rule of everything
+-- the command prints (hcdl.text.shown).
 local function visible(s)
-  local ok, text = pcall(require, "hcdl.text")
-  if ok and type(text) == "table" and text.visible then return text.visible(s, MAX_LINE) end
-  s = tostring(s):gsub("[%z\1-\31\127]", function(c) return ("\\x%02X"):format(c:byte()) end)
-  if #s > MAX_LINE then s = s:sub(1, MAX_LINE) .. "..." end
-  return s
+  return text.shown(s, MAX_LINE)
 end
 
 local function parser()
@@ -91,7 +89,7 @@ function M.main(argv)
     return 2
   end
   local h, herr = host.current()
-  if not h then io.stderr:write(tostring(herr), "\n") return 4 end
+  if not h then io.stderr:write(visible(tostring(herr)), "\n") return 4 end
   local paths, dirs = targets(a)
   local results, all_ok = {}, #dirs == 0
   for _, d in ipairs(dirs) do

@@ -7,6 +7,7 @@
 --     interpreter turns into an error at the next Lua instruction) ends it
 --     within half a second.
 local core = require "hcdl.core"
+local text = require "hcdl.text"
 
 local waits = {}
 
@@ -23,7 +24,8 @@ function waits.new(opts)
   local function draw()
     if not (opts.terminal and self.what) then return end
     local line = ("hcdl: waiting for %s: %d s (Ctrl-C stops)"):format(self.what, math.floor(now() - self.since))
-    stream:write("\r", line, "\27[K")
+    -- the instance comes from the command line: shown like everything printed
+    stream:write("\r", text.shown(line, 200), "\27[K")
     stream:flush()
     self.drawn = true
   end
