@@ -23,6 +23,12 @@
 
 #define TASK_MT "hcdl.task"
 
+/* A task thread's stack: its deepest path is do_verify (a 64 KiB read
+ * buffer, then the verifier and OpenSSL's MD5).  Small, so that a run of
+ * many files, which starts a few tasks per file, reuses stacks rather than
+ * mapping a new 8 MiB one each time (see thread.h). */
+#define TASK_STACK_BYTES (512 * 1024)
+
 enum { OP_COMMIT, OP_HASH, OP_ALLOCATE, OP_WRITE, OP_SYNC, OP_VERIFY };
 
 typedef struct {
@@ -427,7 +433,7 @@ int hcdl_task_new(lua_State *L)
         return luaL_error(L, "hcdl: cannot create a condition variable");
     }
     k->sync_ready = 1;
-    rc = hcdl_thread_start(&k->thread, run_task, k);
+    rc = hcdl_thread_start_sized(&k->thread, run_task, k, TASK_STACK_BYTES);
     if (rc != 0) {
         /* no thread: do it here rather than fail a file operation */
         run_task(k);

@@ -1112,14 +1112,25 @@ function Run:terminal(f)
   return f.status == "done" or f.status == "failed" or f.status == "skipped"
 end
 
+-- The files started and not finished, in entry order: all the loop looks
+-- at, so an event costs what the `concurrency` files in flight cost, not
+-- what every file of a long list costs (queued and finished files have
+-- nothing to poll).
+function Run:live_files()
+  local kept = {}
+  for _, f in ipairs(self.live) do
+    if not self:terminal(f) then kept[#kept + 1] = f end
+  end
+  self.live = kept
+  return kept
+end
+
 -- Files start in entry order, `concurrency` at a time.
 function Run:admit()
-  local active = 0
-  for _, f in ipairs(self.files) do
-    if f.status ~= "queued" and not self:terminal(f) then active = active + 1 end
-  end
-  for _, f in ipairs(self.files) do
-    if active >= self.concurrency then break end
+  local active, files = #self:live_files(), self.files
+  while active < self.concurrency and self.next_queued <= #files do
+    local f = files[self.next_queued]
+    self.next_queued = self.next_queued + 1
     if f.status == "queued" then
       if self.stop_new then
         self:fail(f, file_error(f, { kind = "auth", not_started = true, status = self.stop_new.status,
@@ -1127,7 +1138,10 @@ function Run:admit()
             .. tostring(self.stop_new.message) .. ")" }))
       else
         self:start_file(f)
-        if not self:terminal(f) then active = active + 1 end
+        if not self:terminal(f) then
+          active = active + 1
+          self.live[#self.live + 1] = f
+        end
       end
     end
   end
@@ -1135,7 +1149,7 @@ end
 
 function Run:wake_timers(now)
   local next_wake
-  for _, f in ipairs(self.files) do
+  for _, f in ipairs(self.live) do
     if f.status == "wait" then
       if now >= f.wake_at then
         f.status = "fetch"
@@ -1213,8 +1227,9 @@ function Run:final_progress()
 end
 
 function Run:all_terminal()
-  for _, f in ipairs(self.files) do
-    if not self:terminal(f) then return false end
+  if #self:live_files() > 0 then return false end
+  for i = self.next_queued, #self.files do
+    if not self:terminal(self.files[i]) then return false end
   end
   return true
 end
@@ -1223,7 +1238,7 @@ end
 function Run:waitable()
   local e, since = self.engine, self.engine:events()
   local tasks = {}
-  for _, f in ipairs(self.files) do
+  for _, f in ipairs(self.live) do
     if f.pending and f.pending.op.ready then tasks[#tasks + 1] = f.pending.op end
     if f.writing then tasks[#tasks + 1] = f.writing end
   end
@@ -1308,12 +1323,12 @@ function Run:loop()
     end
     self:admit()
     local progressed = false
-    for _, f in ipairs(self.files) do
+    for _, f in ipairs(self:live_files()) do
       if not self:terminal(f) and self:poll_file(f) then progressed = true end
     end
     local next_wake = self:wake_timers(self:now())
     local now = self:now()
-    for _, f in ipairs(self.files) do
+    for _, f in ipairs(self:live_files()) do
       if not self:terminal(f) then
         self:checkpoint(f, now)
         self:record_single(f, now)
@@ -1369,6 +1384,7 @@ function download.run(jobs, o, ctx)
     concurrency = o.concurrency or 1, connections = o.connections or 1,
     policy = { retries = o.retries or 8, base = 0.5, cap = 10 },
     progress_interval = o.progress_interval or 0.1, record_ops = {},
+    live = {}, next_queued = 1,
   }, Run)
   run.last_progress, run.last_done = run:now(), 0
   run.deadline = o.deadline and (run:now() + o.deadline) or nil
