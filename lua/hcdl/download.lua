@@ -387,7 +387,7 @@ function Run:save(f, k, quick)
   f.state_dirty = false
   f.writing_for, f.write_waiters = f.write_waiters, {}
   f.writing = core.task("write", { dir = f.dir, name = f.state, data = encode_state(f.saved),
-    fsync = self.o.fsync ~= false and not quick })
+    fsync = self.o.fsync ~= false and not quick, wake = self.engine })
 end
 
 
@@ -747,7 +747,8 @@ function Run:plan_ranges(f)
   -- the record goes first: a preallocated .part without it would be
   -- taken by a later run for someone else's file
   self:save(f, function(run, ff)
-    run:after(ff, core.task("allocate", { file = ff.file, size = total, path = ff.dir:path(ff.part) }),
+    run:after(ff, core.task("allocate", { file = ff.file, size = total, path = ff.dir:path(ff.part),
+      wake = run.engine }),
       function(r2, fff, ok, err)
         if not ok then return r2:fail(fff, err) end
         r2:fetch_ranges(fff)
@@ -912,7 +913,7 @@ function Run:verify(f, via)
   local s = f.saved
   local combined = via ~= "416" and s.crc64 and verify.combine_ranges(s.ranges) or nil
   local spec = verify.pass_spec(s, size, not combined)
-  spec.file, spec.path = f.file, f.dir:path(f.part)
+  spec.file, spec.path, spec.wake = f.file, f.dir:path(f.part), self.engine
   self:after(f, core.task("verify", spec), function(run, ff, checks, err)
     if not checks then return run:fail(ff, err) end
     if combined then checks.crc64 = combined end
@@ -962,7 +963,7 @@ end
 
 function Run:commit_now(f)
   self:after(f, core.task("commit", { dir = f.dir, part = f.part, final = f.name, state = f.state,
-    fsync = self.o.fsync ~= false, mtime = f.info.mtime }), function(run, ff, ok, err)
+    fsync = self.o.fsync ~= false, mtime = f.info.mtime, wake = self.engine }), function(run, ff, ok, err)
     if not ok then return run:fail(ff, err) end
     -- the file is complete and verified under its name: its slot is free
     -- now, and its facts reach the record in the background (the run
@@ -1237,9 +1238,15 @@ end
 -- Something to wait on: any transfer ending (or streaming), any task done.
 function Run:waitable()
   local e, since = self.engine, self.engine:events()
-  local tasks = {}
+  -- the run's own tasks (userdata) wake the engine when they end
+  -- (core.task's `wake`); a record op (a table) has to be looked at
+  local tasks, unwoken = {}, false
   for _, f in ipairs(self.live) do
-    if f.pending and f.pending.op.ready then tasks[#tasks + 1] = f.pending.op end
+    local op = f.pending and f.pending.op
+    if op and op.ready then
+      tasks[#tasks + 1] = op
+      if type(op) ~= "userdata" then unwoken = true end
+    end
     if f.writing then tasks[#tasks + 1] = f.writing end
   end
   local function any_task()
@@ -1258,8 +1265,9 @@ function Run:waitable()
         end
         return any_task()
       end
-      -- tasks end on threads of their own: look at them every 20 ms
-      return e:wait(#tasks > 0 and math.min(t, 0.02) or t, since) or any_task()
+      -- a task's end moves the engine's events on, as a transfer's does;
+      -- a record op is looked at every 20 ms
+      return e:wait(unwoken and math.min(t, 0.02) or t, since) or any_task()
     end,
   }
 end
