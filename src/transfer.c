@@ -289,10 +289,13 @@ static int read_request(lua_State *L, int spec, hcdl_transfer *t)
         return rc;
     if ((rc = read_seconds(L, spec, "timeout", &timeout)) != 0 ||
         (rc = read_seconds(L, spec, "deadline", &t->deadline)) != 0 ||
-        (rc = read_int(L, spec, "max_rate", 0, &t->max_rate)) != 0)
+        (rc = read_int(L, spec, "max_rate", 0, &t->max_rate)) != 0 ||
+        (rc = read_int(L, spec, "recv_buffer", 0, &t->recv_buffer)) != 0)
         return rc;
     if (t->max_rate < 0)
         return hcdl_error_input(L, "max_rate", "must be a number of bytes per second >= 0");
+    if (t->recv_buffer != 0 && (t->recv_buffer < 1024 || t->recv_buffer > CURL_MAX_READ_SIZE))
+        return hcdl_error_input(L, "recv_buffer", "must be a number of bytes from 1024 to 10 MiB");
     t->timeout_ms = timeout > 0 ? (long)(timeout * 1000.0 + 0.5) : 0;
     if (timeout > 0 && t->timeout_ms == 0)
         t->timeout_ms = 1;
@@ -826,6 +829,11 @@ CURLcode hcdl_transfer_setup(hcdl_transfer *t, const hcdl_net *net, const EVP_MD
 {
     CURLcode rc;
     char range[64];
+    /* a transfer may ask for less than the engine's buffer (many at once
+     * share one stream's worth, see docs/architecture.md
+     * "One download, end to end"), never more */
+    long recv_buffer = t->recv_buffer > 0 && t->recv_buffer < net->buffer_size ? (long)t->recv_buffer
+                                                                                : net->buffer_size;
     t->md5_alg = md5_alg;
     t->easy = curl_easy_init();
     if (t->easy == NULL)
@@ -851,9 +859,11 @@ CURLcode hcdl_transfer_setup(hcdl_transfer *t, const hcdl_net *net, const EVP_MD
          * with data waiting goes on for up to a hundred buffers: a buffer
          * of a hundredth of a second's bytes keeps the cap (4 KiB at
          * least, the engine's buffer at most) */
-        long buf = (long)(t->max_rate / 100 < net->buffer_size ? t->max_rate / 100 : net->buffer_size);
+        long buf = (long)(t->max_rate / 100 < recv_buffer ? t->max_rate / 100 : recv_buffer);
         SET(CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)t->max_rate);
         SET(CURLOPT_BUFFERSIZE, buf < 4096 ? 4096L : buf);
+    } else if (recv_buffer != net->buffer_size) {
+        SET(CURLOPT_BUFFERSIZE, recv_buffer);
     }
     if (t->range_start >= 0) {
         if (t->range_end >= 0)

@@ -36,6 +36,7 @@ struct hcdl_transfer {
     long timeout_ms;          /* this transfer's total time; 0 = none */
     double deadline;          /* monotonic seconds; 0 = none */
     long long max_rate;       /* bytes per second this transfer may receive; 0 = no cap */
+    long long recv_buffer;    /* libcurl's receive buffer, bytes, at most the engine's; 0 = the engine's */
     int sink;
     int fd;                   /* SINK_FILE: our own dup of the file */
     long long file_offset;    /* where the first body byte goes */

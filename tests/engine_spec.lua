@@ -218,6 +218,24 @@ describe("transfer engine", function()
     assert.is_false(d:stat("s.state"))
   end)
 
+  it("takes a smaller receive buffer per transfer (recv_buffer), refusing one out of range", function()
+    for _, bad in ipairs{ 1000, 11 * 1024 * 1024, -1 } do
+      local t, err = e:start{ url = emu.control .. "/info", recv_buffer = bad }
+      assert.is_nil(t)
+      assert.are.equal("input", err.kind)
+      assert.are.equal("recv_buffer", err.field)
+    end
+    local obj = object("rb.bin", 300000)
+    for _, size in ipairs{ 1024, 65536, 4 * 1024 * 1024 } do -- (larger than the engine's: the engine's)
+      local f = assert(d:open("rb" .. size .. ".part", { create = true }))
+      local r = finish(assert(e:start{ url = obj.url, file = f, recv_buffer = size, md5 = true }))
+      f:close()
+      assert.is_true(r.ok)
+      assert.are.equal(300000, r.bytes)
+      assert.are.equal(obj.etag:gsub('"', ""), r.md5)
+    end
+  end)
+
   it("a task given wake = engine ends an engine:wait, also while the caller drives a transfer", function()
     -- a slow transfer keeps the engine busy and produces no event of its
     -- own for seconds (a file transfer moves events only when it ends)

@@ -80,6 +80,10 @@ download.OPTIONS = OPTIONS
 -- A transfer's share of max_rate never goes below this: the stall guard
 -- fails a transfer slower than 1 KiB/s for 60 s.
 local MIN_RATE_SHARE = 2048
+-- Receive buffers of transfers running at once: together what one stream
+-- gets (the engine's default buffer), each at least MIN_RECV_SHARE.
+local RECV_BUDGET = 512 * 1024
+local MIN_RECV_SHARE = 64 * 1024
 
 local function input(field, msg)
   return core.error{ kind = "input", field = field, message = field .. ": " .. msg }
@@ -558,6 +562,7 @@ end
 
 function Run:transfer(f, piece, spec)
   spec.url, spec.deadline, spec.max_rate = f.url, self.deadline, self.rate_share
+  spec.recv_buffer = self.recv_share
   local ticket, err = self.engine:start(spec)
   if not ticket then return self:fail(f, err) end
   f.transfers[ticket] = { ticket = ticket, piece = piece, spec = spec, started = self:now() }
@@ -1402,6 +1407,11 @@ function download.run(jobs, o, ctx)
     local parallel = math.min(run.concurrency, math.max(1, #jobs)) * run.connections
     run.rate_share = math.max(MIN_RATE_SHARE, math.floor(o.max_rate / parallel))
   end
+  -- libcurl's receive buffer is per transfer: transfers that run at once
+  -- share what one stream gets, so a run's memory does not grow with its
+  -- concurrency (see docs/architecture.md "One download, end to end")
+  local parallel = math.min(run.concurrency, math.max(1, #jobs)) * run.connections
+  if parallel > 1 then run.recv_share = math.max(MIN_RECV_SHARE, math.floor(RECV_BUDGET / parallel)) end
   for i, job in ipairs(jobs) do
     run.files[i] = new_file(run, job, i)
   end
