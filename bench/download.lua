@@ -1,7 +1,7 @@
 -- bench/download.lua - hcdl's downloader as a command, for bench/download.
 --   lua bench/download.lua [--connections N] [--no-fsync] [--cafile PATH]
 --                          [--expect-verified WHAT] URL DEST
---   lua bench/download.lua --concurrency N [--cafile PATH] --list LISTFILE DIR
+--   lua bench/download.lua --concurrency N [--no-fsync] [--cafile PATH] --list LISTFILE DIR
 --   lua bench/download.lua --verify PATH [--expect-verified WHAT]
 -- LISTFILE: one "URL NAME" pair per line.  --verify re-checks a file hcdl
 -- downloaded (client:verify_file, what `hcdl verify PATH` runs).
@@ -60,7 +60,7 @@ elseif opts.list then
     if url then entries[#entries + 1] = { url = url, name = name } end
   end
   local report, err = client:download_all(entries, args[1], {
-    concurrency = tonumber(opts.concurrency or 8) })
+    concurrency = tonumber(opts.concurrency or 8), fsync = not opts.no_fsync })
   if not report or not report.ok then fail(err) end
 else
   local r, err = client:download(args[1], args[2], { connections = tonumber(opts.connections or 1),

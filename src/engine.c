@@ -594,7 +594,8 @@ static int engine_start(lua_State *L)
     return 1;
 }
 
-/* engine:events() -> n (changes whenever a transfer ends or streams data) */
+/* engine:events() -> n (changes whenever a transfer ends or streams data,
+ * or a task given this engine as `wake` ends) */
 static int engine_events(lua_State *L)
 {
     engine *e = check_engine(L, 1);
@@ -980,4 +981,50 @@ void hcdl_engine_init(lua_State *L)
         lua_setfield(L, -2, "__index");
     }
     lua_pop(L, 1);
+}
+
+/* ---- C: waking the host from a task (engine.h) ------------------------------ */
+
+struct hcdl_engine_hold {
+    engine *e;
+};
+
+hcdl_engine_hold_t *hcdl_engine_hold(lua_State *L, int idx)
+{
+    engine *e = check_engine(L, idx);
+    hcdl_engine_hold_t *h = malloc(sizeof *h);
+    if (h == NULL)
+        luaL_error(L, "hcdl: out of memory");
+    h->e = e;
+    if (in_other_process(e)) {
+        e->refs++;
+        return h;
+    }
+    pthread_mutex_lock(&e->mu);
+    e->refs++;
+    pthread_mutex_unlock(&e->mu);
+    return h;
+}
+
+void hcdl_engine_wake(hcdl_engine_hold_t *h)
+{
+    engine *e = h->e;
+    if (in_other_process(e))
+        return;
+    pthread_mutex_lock(&e->mu);
+    e->events++;
+    pthread_cond_broadcast(&e->done_cv);
+    /* a host driving the transfers itself sits in curl_multi_poll, not on
+     * done_cv (block_until): wake it there too */
+    if (e->multi != NULL)
+        curl_multi_wakeup(e->multi);
+    pthread_mutex_unlock(&e->mu);
+}
+
+void hcdl_engine_release(hcdl_engine_hold_t *h)
+{
+    if (h == NULL)
+        return;
+    engine_unref(h->e);
+    free(h);
 }

@@ -26,4 +26,15 @@ int hcdl_engine_new(lua_State *L);
 /* Lua: core.pid() -> the process id (a client must not cross a fork) */
 int hcdl_engine_pid(lua_State *L);
 
+/* A task (task.h) that ends on its own thread can wake the host waiting in
+ * engine:wait, as a finished transfer does, so the host need not poll the
+ * task: hcdl_engine_hold(L, idx) takes a reference to the engine at stack
+ * index idx (raises if it is not an open engine); hcdl_engine_wake(h), from
+ * any thread, moves engine:events() on and wakes its waiters;
+ * hcdl_engine_release(h) drops the reference (NULL: nothing). */
+typedef struct hcdl_engine_hold hcdl_engine_hold_t;
+hcdl_engine_hold_t *hcdl_engine_hold(lua_State *L, int idx);
+void hcdl_engine_wake(hcdl_engine_hold_t *h);
+void hcdl_engine_release(hcdl_engine_hold_t *h);
+
 #endif

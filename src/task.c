@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 
 #include "compat.h"
+#include "engine.h"
 #include "error.h"
 #include "fileio.h"
 #include "task.h"
@@ -22,6 +23,12 @@
 #include "verifier.h"
 
 #define TASK_MT "hcdl.task"
+
+/* A task thread's stack: its deepest path is do_verify (a 64 KiB read
+ * buffer, then the verifier and OpenSSL's MD5).  Small, so that a run of
+ * many files, which starts a few tasks per file, reuses stacks rather than
+ * mapping a new 8 MiB one each time (see thread.h). */
+#define TASK_STACK_BYTES (512 * 1024)
 
 enum { OP_COMMIT, OP_HASH, OP_ALLOCATE, OP_WRITE, OP_SYNC, OP_VERIFY };
 
@@ -51,6 +58,7 @@ typedef struct {
     char *etag;
     hcdl_verifier check;
     int checking;
+    hcdl_engine_hold_t *wake; /* args.wake: the engine whose waiters it wakes when done */
 } task;
 
 /* ---- the work (task thread) ---------------------------------------------------- */
@@ -253,6 +261,9 @@ static void *run_task(void *arg)
     k->done = 1;
     pthread_cond_broadcast(&k->cv);
     pthread_mutex_unlock(&k->mu);
+    /* after `done`: a host woken here finds the task ready */
+    if (k->wake != NULL)
+        hcdl_engine_wake(k->wake);
     return NULL;
 }
 
@@ -285,6 +296,8 @@ static void task_release(task *k)
     if (k->checking)
         hcdl_verifier_free(&k->check);
     k->checking = 0;
+    hcdl_engine_release(k->wake);
+    k->wake = NULL;
 }
 
 static int task_gc(lua_State *L)
@@ -364,7 +377,10 @@ static void read_args(lua_State *L, task *k, int args)
     lua_getfield(L, args, "file");
     if (!lua_isnil(L, -1))
         k->fd = dup_fd(L, hcdl_file_fd(L, lua_gettop(L)));
-    lua_pop(L, 2);
+    lua_getfield(L, args, "wake");
+    if (!lua_isnil(L, -1))
+        k->wake = hcdl_engine_hold(L, lua_gettop(L));
+    lua_pop(L, 3);
     k->path = dup_field(L, args, "path", 0, NULL);
     lua_getfield(L, args, "fsync");
     k->fsync = lua_toboolean(L, -1);
@@ -427,7 +443,7 @@ int hcdl_task_new(lua_State *L)
         return luaL_error(L, "hcdl: cannot create a condition variable");
     }
     k->sync_ready = 1;
-    rc = hcdl_thread_start(&k->thread, run_task, k);
+    rc = hcdl_thread_start_sized(&k->thread, run_task, k, TASK_STACK_BYTES);
     if (rc != 0) {
         /* no thread: do it here rather than fail a file operation */
         run_task(k);

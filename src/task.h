@@ -20,7 +20,10 @@ void hcdl_task_init(lua_State *L);
  *   "hash"     { file }                     -> md5 hex of the whole file
  *   "allocate" { file, size, path? }        reserve the blocks
  *   "write"    { dir, name, data, fsync? }  replace name atomically
- *   "sync"     { file, path? }              fsync */
+ *   "sync"     { file, path? }              fsync
+ * Every op also takes wake = <engine>: when the task ends, that engine's
+ * events move on and engine:wait returns, as when a transfer ends; a loop
+ * waiting for transfers and tasks at once then waits on the engine alone. */
 int hcdl_task_new(lua_State *L);
 
 #endif

@@ -10,16 +10,32 @@
 
 int hcdl_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
+    return hcdl_thread_start_sized(t, fn, arg, 0);
+}
+
+int hcdl_thread_start_sized(pthread_t *t, void *(*fn)(void *), void *arg, size_t stack_bytes)
+{
+    pthread_attr_t attr;
     sigset_t all, old;
     int rc, rc2;
-    sigfillset(&all);
-    /* The new thread inherits the creator's mask: block everything for the
-     * moment of creation, then give the creator its own mask back. */
-    rc = pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_attr_init(&attr);
     if (rc != 0)
         return rc;
-    rc = pthread_create(t, NULL, fn, arg);
+    if (stack_bytes > 0)
+        rc = pthread_attr_setstacksize(&attr, stack_bytes);
+    if (rc == 0) {
+        sigfillset(&all);
+        /* The new thread inherits the creator's mask: block everything for
+         * the moment of creation, then give the creator its own mask back. */
+        rc = pthread_sigmask(SIG_SETMASK, &all, &old);
+    }
+    if (rc != 0) {
+        pthread_attr_destroy(&attr);
+        return rc;
+    }
+    rc = pthread_create(t, &attr, fn, arg);
     rc2 = pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
     return rc != 0 ? rc : rc2;
 }
 

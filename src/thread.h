@@ -11,9 +11,17 @@
 #define HCDL_THREAD_H
 
 #include <pthread.h>
+#include <stddef.h>
 
 /* pthread_create with every signal blocked in the new thread: 0 or an errno. */
 int hcdl_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+
+/* The same with a stack of stack_bytes (0: the system's default).  A
+ * short-lived thread with a small stack is cheap to start many times: the
+ * C library keeps the stacks of ended threads (glibc up to 40 MiB in all)
+ * and hands them to new ones, where 8 MiB default stacks would be unmapped
+ * and mapped again for nearly every thread. */
+int hcdl_thread_start_sized(pthread_t *t, void *(*fn)(void *), void *arg, size_t stack_bytes);
 
 /* Monotonic seconds (CLOCK_MONOTONIC). */
 double hcdl_monotonic(void);

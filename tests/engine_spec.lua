@@ -218,6 +218,59 @@ describe("transfer engine", function()
     assert.is_false(d:stat("s.state"))
   end)
 
+  it("takes a receive buffer per transfer (buffer_size), refusing one out of range", function()
+    for _, bad in ipairs{ 1000, 11 * 1024 * 1024, -1 } do
+      local t, err = e:start{ url = emu.control .. "/info", buffer_size = bad }
+      assert.is_nil(t)
+      assert.are.equal("input", err.kind)
+      assert.are.equal("buffer_size", err.field)
+    end
+    local obj = object("rb.bin", 300000)
+    for _, size in ipairs{ 1024, 65536, 4 * 1024 * 1024 } do
+      local f = assert(d:open("rb" .. size .. ".part", { create = true }))
+      local r = finish(assert(e:start{ url = obj.url, file = f, buffer_size = size, md5 = true }))
+      f:close()
+      assert.is_true(r.ok)
+      assert.are.equal(300000, r.bytes)
+      assert.are.equal(obj.etag:gsub('"', ""), r.md5)
+    end
+  end)
+
+  it("a task given wake = engine ends an engine:wait, also while the caller drives a transfer", function()
+    -- a slow transfer keeps the engine busy and produces no event of its
+    -- own for seconds (a file transfer moves events only when it ends)
+    local obj = object("wake.bin", 400000)
+    emu:fault{ target = "store", kind = "throttle", rate = 100000 }
+    local f = assert(d:open("wake.part", { create = true }))
+    local t = assert(e:start{ url = obj.url, file = f })
+    e:wait(0.2, e:events()) -- the transfer is under way, driven by this thread
+    local since = e:events()
+    local k = core.task("write", { dir = d, name = "w.state", data = "x", wake = e })
+    local t0 = core.now()
+    assert.is_true(e:wait(5, since))
+    assert.is_true(core.now() - t0 < 2)
+    assert.is_true(k:ready())
+    assert.is_true(k:result())
+    assert.are_not.equal(since, e:events())
+    assert.is_false(t:finished())
+    -- without wake the same wait sees nothing move
+    since = e:events()
+    local k2 = core.task("write", { dir = d, name = "w2.state", data = "y" })
+    assert.is_true(k2:wait(5))
+    assert.is_false(e:wait(0.3, since))
+    t:cancel()
+    finish(t)
+    f:close()
+    -- a task holds its engine: collected after the engine's owner lets go
+    local e2 = assert(core.engine{})
+    local k3 = core.task("write", { dir = d, name = "w3.state", data = "z", wake = e2 })
+    e2 = nil -- luacheck: ignore
+    collectgarbage()
+    assert.is_true(k3:wait(5))
+    assert.is_true(k3:result())
+    assert.has_error(function() core.task("write", { dir = d, name = "w4.state", data = "z", wake = {} }) end)
+  end)
+
   it("opens only files it may own: no links, no hard links, exclusive creation", function()
     local victim = dir .. "/victim"
     local vf = assert(io.open(victim, "w"))

@@ -90,6 +90,14 @@ download.OPTIONS = OPTIONS
 -- A transfer's share of max_rate never goes below this: the stall guard
 -- fails a transfer slower than 1 KiB/s for 60 s.
 local MIN_RATE_SHARE = 2048
+-- Receive buffers of transfers running at once: together what one stream
+-- gets (the call's or the client's buffer_size), each at least this, or
+-- the whole budget when that is smaller.
+local MIN_RECV_SHARE = 64 * 1024
+local BUFFER_DEFAULT
+for _, row in ipairs(core.options()) do
+  if row.name == "buffer_size" then BUFFER_DEFAULT = row.default end
+end
 
 local function input(field, msg)
   return core.error{ kind = "input", field = field, message = field .. ": " .. msg }
@@ -402,7 +410,7 @@ function Run:save(f, k, quick)
   f.state_dirty = false
   f.writing_for, f.write_waiters = f.write_waiters, {}
   f.writing = core.task("write", { dir = f.dir, name = f.state, data = encode_state(f.saved),
-    fsync = self.o.fsync ~= false and not quick })
+    fsync = self.o.fsync ~= false and not quick, wake = self.engine })
 end
 
 
@@ -574,7 +582,7 @@ end
 
 function Run:transfer(f, piece, spec)
   spec.url, spec.deadline, spec.max_rate = f.url, self.deadline, self.rate_share
-  spec.buffer_size = self.o.buffer_size
+  spec.buffer_size = self.buffer_share
   local ticket, err = self.engine:start(spec)
   if not ticket then return self:fail(f, err) end
   f.transfers[ticket] = { ticket = ticket, piece = piece, spec = spec, started = self:now() }
@@ -764,7 +772,8 @@ function Run:plan_ranges(f)
   -- the record goes first: a preallocated .part without it would be
   -- taken by a later run for someone else's file
   self:save(f, function(run, ff)
-    run:after(ff, core.task("allocate", { file = ff.file, size = total, path = ff.dir:path(ff.part) }),
+    run:after(ff, core.task("allocate", { file = ff.file, size = total, path = ff.dir:path(ff.part),
+      wake = run.engine }),
       function(r2, fff, ok, err)
         if not ok then return r2:fail(fff, err) end
         r2:fetch_ranges(fff)
@@ -929,7 +938,7 @@ function Run:verify(f, via)
   local s = f.saved
   local combined = via ~= "416" and s.crc64 and verify.combine_ranges(s.ranges) or nil
   local spec = verify.pass_spec(s, size, not combined)
-  spec.file, spec.path = f.file, f.dir:path(f.part)
+  spec.file, spec.path, spec.wake = f.file, f.dir:path(f.part), self.engine
   self:after(f, core.task("verify", spec), function(run, ff, checks, err)
     if not checks then return run:fail(ff, err) end
     if combined then checks.crc64 = combined end
@@ -979,7 +988,7 @@ end
 
 function Run:commit_now(f)
   self:after(f, core.task("commit", { dir = f.dir, part = f.part, final = f.name, state = f.state,
-    fsync = self.o.fsync ~= false, mtime = f.info.mtime }), function(run, ff, ok, err)
+    fsync = self.o.fsync ~= false, mtime = f.info.mtime, wake = self.engine }), function(run, ff, ok, err)
     if not ok then return run:fail(ff, err) end
     -- the file is complete and verified under its name: its slot is free
     -- now, and its facts reach the record in the background (the run
@@ -1129,14 +1138,25 @@ function Run:terminal(f)
   return f.status == "done" or f.status == "failed" or f.status == "skipped"
 end
 
+-- The files started and not finished, in entry order: all the loop looks
+-- at, so an event costs what the `concurrency` files in flight cost, not
+-- what every file of a long list costs (queued and finished files have
+-- nothing to poll).
+function Run:live_files()
+  local kept = {}
+  for _, f in ipairs(self.live) do
+    if not self:terminal(f) then kept[#kept + 1] = f end
+  end
+  self.live = kept
+  return kept
+end
+
 -- Files start in entry order, `concurrency` at a time.
 function Run:admit()
-  local active = 0
-  for _, f in ipairs(self.files) do
-    if f.status ~= "queued" and not self:terminal(f) then active = active + 1 end
-  end
-  for _, f in ipairs(self.files) do
-    if active >= self.concurrency then break end
+  local active, files = #self:live_files(), self.files
+  while active < self.concurrency and self.next_queued <= #files do
+    local f = files[self.next_queued]
+    self.next_queued = self.next_queued + 1
     if f.status == "queued" then
       if self.stop_new then
         self:fail(f, file_error(f, { kind = "auth", not_started = true, status = self.stop_new.status,
@@ -1144,7 +1164,10 @@ function Run:admit()
             .. tostring(self.stop_new.message) .. ")" }))
       else
         self:start_file(f)
-        if not self:terminal(f) then active = active + 1 end
+        if not self:terminal(f) then
+          active = active + 1
+          self.live[#self.live + 1] = f
+        end
       end
     end
   end
@@ -1152,7 +1175,7 @@ end
 
 function Run:wake_timers(now)
   local next_wake
-  for _, f in ipairs(self.files) do
+  for _, f in ipairs(self.live) do
     if f.status == "wait" then
       if now >= f.wake_at then
         f.status = "fetch"
@@ -1230,8 +1253,9 @@ function Run:final_progress()
 end
 
 function Run:all_terminal()
-  for _, f in ipairs(self.files) do
-    if not self:terminal(f) then return false end
+  if #self:live_files() > 0 then return false end
+  for i = self.next_queued, #self.files do
+    if not self:terminal(self.files[i]) then return false end
   end
   return true
 end
@@ -1239,9 +1263,15 @@ end
 -- Something to wait on: any transfer ending (or streaming), any task done.
 function Run:waitable()
   local e, since = self.engine, self.engine:events()
-  local tasks = {}
-  for _, f in ipairs(self.files) do
-    if f.pending and f.pending.op.ready then tasks[#tasks + 1] = f.pending.op end
+  -- the run's own tasks (userdata) wake the engine when they end
+  -- (core.task's `wake`); a record op (a table) has to be looked at
+  local tasks, unwoken = {}, false
+  for _, f in ipairs(self.live) do
+    local op = f.pending and f.pending.op
+    if op and op.ready then
+      tasks[#tasks + 1] = op
+      if type(op) ~= "userdata" then unwoken = true end
+    end
     if f.writing then tasks[#tasks + 1] = f.writing end
   end
   local function any_task()
@@ -1260,8 +1290,9 @@ function Run:waitable()
         end
         return any_task()
       end
-      -- tasks end on threads of their own: look at them every 20 ms
-      return e:wait(#tasks > 0 and math.min(t, 0.02) or t, since) or any_task()
+      -- a task's end moves the engine's events on, as a transfer's does;
+      -- a record op is looked at every 20 ms
+      return e:wait(unwoken and math.min(t, 0.02) or t, since) or any_task()
     end,
   }
 end
@@ -1325,12 +1356,12 @@ function Run:loop()
     end
     self:admit()
     local progressed = false
-    for _, f in ipairs(self.files) do
+    for _, f in ipairs(self:live_files()) do
       if not self:terminal(f) and self:poll_file(f) then progressed = true end
     end
     local next_wake = self:wake_timers(self:now())
     local now = self:now()
-    for _, f in ipairs(self.files) do
+    for _, f in ipairs(self:live_files()) do
       if not self:terminal(f) then
         self:checkpoint(f, now)
         self:record_single(f, now)
@@ -1386,6 +1417,7 @@ function download.run(jobs, o, ctx)
     concurrency = o.concurrency or 1, connections = o.connections or 1,
     policy = { retries = o.retries or 8, base = 0.5, cap = 10 },
     progress_interval = o.progress_interval or 0.1, record_ops = {},
+    live = {}, next_queued = 1,
   }, Run)
   run.last_progress, run.last_done = run:now(), 0
   run.deadline = o.deadline and (run:now() + o.deadline) or nil
@@ -1394,6 +1426,15 @@ function download.run(jobs, o, ctx)
   if o.max_rate then
     local parallel = math.min(run.concurrency, math.max(1, #jobs)) * run.connections
     run.rate_share = math.max(MIN_RATE_SHARE, math.floor(o.max_rate / parallel))
+  end
+  -- libcurl's receive buffer is per transfer: transfers that run at once
+  -- share what one stream gets, so a run's memory does not grow with its
+  -- concurrency (see docs/architecture.md "One download, end to end")
+  local budget = o.buffer_size or (ctx.cfg and ctx.cfg.buffer_size) or BUFFER_DEFAULT
+  local parallel = math.min(run.concurrency, math.max(1, #jobs)) * run.connections
+  run.buffer_share = o.buffer_size
+  if parallel > 1 then
+    run.buffer_share = math.min(budget, math.max(MIN_RECV_SHARE, math.floor(budget / parallel)))
   end
   for i, job in ipairs(jobs) do
     run.files[i] = new_file(run, job, i)
