@@ -36,6 +36,7 @@
 #define TICKET_MT "hcdl.ticket"
 #define LINGER_SECONDS 2.0  /* an idle worker ends after this */
 #define POLL_MS 100         /* the worker checks deadlines at least this often */
+#define SPARE_HANDLES 8     /* finished easy handles kept for the next transfers */
 
 enum { J_PENDING, J_ACTIVE, J_DONE };
 enum { T_NONE, T_RUNNING, T_EXITED };
@@ -67,6 +68,12 @@ typedef struct {
     hcdl_net net;
     job *pending, *pending_tail;
     job *active;            /* the worker's */
+    /* Easy handles of finished transfers, reset, for the next ones (no
+     * allocation and setup of a handle per request).  Touched only by
+     * whoever drives the multi handle, like the multi itself. */
+    CURL *spare[SPARE_HANDLES];
+    int nspare;
+    long handles_made, handles_reused; /* engine:handles() */
 } engine;
 
 typedef struct {
@@ -105,6 +112,8 @@ static void engine_free(engine *e)
         e->pending = j->next;
         job_free(j);
     }
+    while (e->nspare > 0)
+        curl_easy_cleanup(e->spare[--e->nspare]);
     if (e->multi != NULL)
         curl_multi_cleanup(e->multi);
     if (e->md5_alg != NULL)
@@ -198,13 +207,27 @@ static void unlink_active(engine *e, job *j)
     }
 }
 
-/* Ends an active job: out of the multi handle, then done (takes the lock). */
+/* Keeps a finished transfer's easy handle for the next one, or frees it. */
+static void keep_handle(engine *e, hcdl_transfer *t)
+{
+    CURL *easy = hcdl_transfer_give_back(t);
+    if (easy == NULL)
+        return;
+    if (e->nspare < SPARE_HANDLES)
+        e->spare[e->nspare++] = easy;
+    else
+        curl_easy_cleanup(easy);
+}
+
+/* Ends an active job: out of the multi handle, then done (takes the lock).
+ * Its easy handle is kept once the results are read from it. */
 static void end_job(engine *e, job *j, CURLcode rc, const char *why)
 {
     if (j->t.easy != NULL)
         curl_multi_remove_handle(e->multi, j->t.easy);
     unlink_active(e, j);
     fail_job(j, rc, why);
+    keep_handle(e, &j->t);
     pthread_mutex_lock(&e->mu);
     job_done(e, j);
     pthread_mutex_unlock(&e->mu);
@@ -215,10 +238,18 @@ static void admit_jobs(engine *e, job *admit)
     job *j, *next;
     for (j = admit; j != NULL; j = next) {
         CURLcode rc;
+        CURL *spare;
         next = j->anext;
         j->anext = e->active;
         e->active = j;
-        rc = hcdl_transfer_setup(&j->t, &e->net, e->md5_alg);
+        spare = e->nspare > 0 ? e->spare[--e->nspare] : NULL;
+        pthread_mutex_lock(&e->mu); /* the counts are read by the host */
+        if (spare != NULL)
+            e->handles_reused++;
+        else
+            e->handles_made++;
+        pthread_mutex_unlock(&e->mu);
+        rc = hcdl_transfer_setup(&j->t, spare, &e->net, e->md5_alg);
         if (rc == CURLE_OK && curl_multi_add_handle(e->multi, j->t.easy) != CURLM_OK)
             rc = CURLE_OUT_OF_MEMORY;
         if (rc != CURLE_OK) {
@@ -637,6 +668,21 @@ static int engine_busy(lua_State *L)
     return 1;
 }
 
+/* engine:handles() -> easy handles made, and reused (kept from finished
+ * transfers): what tests and benchmarks can see of the handle pool */
+static int engine_handles(lua_State *L)
+{
+    engine *e = check_engine(L, 1);
+    long made, reused;
+    pthread_mutex_lock(&e->mu);
+    made = e->handles_made;
+    reused = e->handles_reused;
+    pthread_mutex_unlock(&e->mu);
+    hcdl_pushinteger(L, made);
+    hcdl_pushinteger(L, reused);
+    return 2;
+}
+
 /* engine:ready(since) -> true when events moved past `since`; for hosts
  * that poll: a worker drives the transfers meanwhile */
 static int engine_ready(lua_State *L)
@@ -905,7 +951,7 @@ void hcdl_engine_init(lua_State *L)
 {
     static const luaL_Reg engine_methods[] = {
         {"start", engine_start}, {"events", engine_events}, {"wait", engine_wait},
-        {"ready", engine_ready}, {"busy", engine_busy},
+        {"ready", engine_ready}, {"busy", engine_busy}, {"handles", engine_handles},
         {"perform", engine_perform}, {"close", engine_close_l}, {NULL, NULL},
     };
     static const luaL_Reg ticket_methods[] = {

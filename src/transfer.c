@@ -822,12 +822,22 @@ static CURLcode set_method(hcdl_transfer *t)
     return rc;
 }
 
-CURLcode hcdl_transfer_setup(hcdl_transfer *t, const hcdl_net *net, const EVP_MD *md5_alg)
+CURL *hcdl_transfer_give_back(hcdl_transfer *t)
+{
+    CURL *easy = t->easy;
+    t->easy = NULL;
+    if (easy != NULL)
+        curl_easy_reset(easy);
+    return easy;
+}
+
+CURLcode hcdl_transfer_setup(hcdl_transfer *t, CURL *spare, const hcdl_net *net,
+                             const EVP_MD *md5_alg)
 {
     CURLcode rc;
     char range[64];
     t->md5_alg = md5_alg;
-    t->easy = curl_easy_init();
+    t->easy = spare != NULL ? spare : curl_easy_init();
     if (t->easy == NULL)
         return CURLE_OUT_OF_MEMORY;
     rc = hcdl_net_apply(t->easy, net);

@@ -88,8 +88,16 @@ struct hcdl_transfer {
  * errors.  The transfer must be released with hcdl_transfer_free. */
 int hcdl_transfer_read(lua_State *L, int idx, hcdl_transfer *t);
 
-/* Creates and configures the easy handle (worker thread or host thread). */
-CURLcode hcdl_transfer_setup(hcdl_transfer *t, const hcdl_net *net, const EVP_MD *md5_alg);
+/* Configures an easy handle for the transfer: `spare` (one a finished
+ * transfer gave back, already reset) or, when NULL, a new one.  On failure
+ * t->easy is whatever was used (the caller cleans it up). */
+CURLcode hcdl_transfer_setup(hcdl_transfer *t, CURL *spare, const hcdl_net *net,
+                             const EVP_MD *md5_alg);
+
+/* Takes the easy handle back from a finished transfer, reset to libcurl's
+ * defaults (no header list, body, callback or pointer of this transfer
+ * stays on it; its connections stay in the multi's pool), or NULL. */
+CURL *hcdl_transfer_give_back(hcdl_transfer *t);
 
 /* Called once curl reports the transfer done (worker thread). */
 void hcdl_transfer_finish(hcdl_transfer *t, CURLcode rc);
