@@ -34,6 +34,16 @@ int hcdl_api_answer_push(lua_State *L, const api_desc *a, int decoder,
  * Upvalue 1: the signer's crypto context (src/api_build.c). */
 int hcdl_api_build(lua_State *L);
 
+/* Lua: core.call(engine, api_name, params, auth, timeout, max_body)
+ *   -> ticket | nil, err: build, sign and start in one call (src/api_call.c).
+ * Upvalue 1: the signer's crypto context. */
+int hcdl_api_call_lua(lua_State *L);
+
+/* Lua: core.answer(ticket) -> data | nil, err, request: the finished
+ * ticket of core.call read as core.parse reads an answer.
+ * Upvalue 1: a private lua-cjson instance. */
+int hcdl_api_answer_lua(lua_State *L);
+
 /* Lua: core.parse(api_name, res) -> data | nil, err
  * Upvalue 1: a private lua-cjson instance (cjson.safe.new()). */
 int hcdl_api_parse(lua_State *L);

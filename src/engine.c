@@ -83,6 +83,7 @@ typedef struct {
 typedef struct {
     engine *e;
     job *j;
+    const void *tag; /* what the submitter needs to read the answer */
 } ticket_ud;
 
 /* ---- life ------------------------------------------------------------------ */
@@ -536,14 +537,12 @@ static job *new_job(lua_State *L)
     return j;
 }
 
-/* engine:start(spec) -> ticket | nil, err */
-static int engine_start(lua_State *L)
+int hcdl_engine_submit(lua_State *L, int engine_idx, hcdl_fill_fn fill, void *ud, const void *tag)
 {
-    engine *e = check_engine(L, 1);
+    engine *e = check_engine(L, engine_idx);
     ticket_ud *tk;
     job *j;
-    int rc;
-    luaL_checktype(L, 2, LUA_TTABLE);
+    int rc, ticket;
     if (in_other_process(e)) {
         lua_pushnil(L);
         hcdl_error_push(L, "input", "this client was created in another process (before a fork): "
@@ -555,8 +554,10 @@ static int engine_start(lua_State *L)
     /* The ticket first: it owns the job from here, so a raise anywhere
      * below (out of memory, a bad spec) leaks nothing. */
     tk = lua_newuserdata(L, sizeof *tk);
+    ticket = lua_gettop(L);
     tk->e = NULL;
     tk->j = NULL;
+    tk->tag = tag;
     luaL_getmetatable(L, TICKET_MT);
     lua_setmetatable(L, -2);
     j = new_job(L);
@@ -567,7 +568,7 @@ static int engine_start(lua_State *L)
     e->refs++;
     pthread_mutex_unlock(&e->mu);
     j->state = J_DONE; /* not queued yet: the ticket's __gc may free it */
-    rc = hcdl_transfer_read(L, 2, &j->t);
+    rc = fill(L, &j->t, ud);
     if (rc != 0)
         return rc; /* nil, err on the stack */
     j->t.lock = &e->mu;
@@ -580,8 +581,23 @@ static int engine_start(lua_State *L)
     e->pending_tail = j;
     nudge_worker(e);
     pthread_mutex_unlock(&e->mu);
-    lua_settop(L, 3);
+    lua_pushvalue(L, ticket);
     return 1;
+}
+
+static int fill_from_spec(lua_State *L, hcdl_transfer *t, void *ud)
+{
+    return hcdl_transfer_read(L, *(int *)ud, t);
+}
+
+/* engine:start(spec) -> ticket | nil, err */
+static int engine_start(lua_State *L)
+{
+    int spec = 2;
+    check_engine(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    return hcdl_engine_submit(L, 1, fill_from_spec, &spec, NULL);
 }
 
 /* engine:events() -> n (changes whenever a transfer ends or streams data) */
@@ -707,6 +723,24 @@ static ticket_ud *check_ticket(lua_State *L, int idx)
     if (tk->j == NULL)
         luaL_argerror(L, idx, "the transfer's result was already taken");
     return tk;
+}
+
+hcdl_transfer *hcdl_ticket_transfer(lua_State *L, int idx, const void **tag)
+{
+    ticket_ud *tk = check_ticket(L, idx);
+    int done;
+    pthread_mutex_lock(&tk->e->mu);
+    done = tk->j->state == J_DONE;
+    pthread_mutex_unlock(&tk->e->mu);
+    *tag = tk->tag;
+    return done ? &tk->j->t : NULL;
+}
+
+void hcdl_ticket_spend(lua_State *L, int idx)
+{
+    ticket_ud *tk = check_ticket(L, idx);
+    job_free(tk->j);
+    tk->j = NULL;
 }
 
 static int ticket_gc(lua_State *L)

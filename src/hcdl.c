@@ -104,10 +104,13 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
     lua_newtable(L);
     hcdl_setfuncs(L, plain, 0);
     hcdl_crypto_new(L);
-    /* build() signs in C with the same context: its upvalue too */
+    /* build() and call() sign in C with the same context: their upvalue */
     lua_pushvalue(L, -1);
     lua_pushcclosure(L, hcdl_api_build, 1);
     lua_setfield(L, -3, "build");
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, hcdl_api_call_lua, 1);
+    lua_setfield(L, -3, "call");
     hcdl_sign_push_keys(L);
     hcdl_setfuncs(L, signer, 2);
 
@@ -117,6 +120,9 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
     lua_pushvalue(L, -1);
     lua_pushcclosure(L, hcdl_api_parse, 1);
     lua_setfield(L, -3, "parse");
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, hcdl_api_answer_lua, 1);
+    lua_setfield(L, -3, "answer");
     lua_pushcclosure(L, hcdl_api_normalize, 1);
     lua_setfield(L, -2, "normalize");
 
