@@ -441,6 +441,9 @@ static void engine_close(engine *e)
     /* No worker (or it is gone): end what is still running here. */
     if (e->active != NULL)
         turn(e, 0);
+    /* nothing drives the multi any more: the kept handles can go */
+    while (e->nspare > 0)
+        curl_easy_cleanup(e->spare[--e->nspare]);
     /* Whatever was never admitted ends here. */
     pthread_mutex_lock(&e->mu);
     while ((j = e->pending) != NULL) {

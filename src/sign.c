@@ -243,6 +243,18 @@ static int put(hcdl_buf *b, const char *s, size_t n)
     return hcdl_buf_append(b, s, n);
 }
 
+/* Appends n bytes the buffer already holds at offset from: room is made
+ * first, since growing may move the bytes. */
+static int put_again(hcdl_buf *b, size_t from, size_t n)
+{
+    if (hcdl_buf_room(b, n) == NULL)
+        return -1;
+    memcpy(b->data + b->len, b->data + from, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
 /* The canonical (and wire) query string: pairs sorted, then encoded. */
 static int put_query(hcdl_buf *b, hcdl_sign_req *r)
 {
@@ -328,11 +340,11 @@ static int put_canonical_request(hcdl_buf *b, const hcdl_sign_req *r, size_t n,
     size_t i, path_len = m->query - m->wire_path;
     int rc = put(b, r->method, strlen(r->method));
     rc |= put(b, "\n", 1);
-    rc |= put(b, b->data + m->wire_path, path_len); /* room first: data may move */
+    rc |= put_again(b, m->wire_path, path_len);
     if (rc == 0 && (path_len == 0 || b->data[m->wire_path + path_len - 1] != '/'))
         rc |= put(b, "/", 1);
     rc |= put(b, "\n", 1);
-    rc |= put(b, b->data + m->query, m->signed_headers - m->query);
+    rc |= put_again(b, m->query, m->signed_headers - m->query);
     rc |= put(b, "\n", 1);
     for (i = 0; i < n; i++) {
         if (!r->headers[i].signed_)
@@ -343,7 +355,7 @@ static int put_canonical_request(hcdl_buf *b, const hcdl_sign_req *r, size_t n,
         rc |= put(b, "\n", 1);
     }
     rc |= put(b, "\n", 1);
-    rc |= put(b, b->data + m->signed_headers, m->canonical_request - m->signed_headers);
+    rc |= put_again(b, m->signed_headers, m->canonical_request - m->signed_headers);
     rc |= put(b, "\n", 1);
     return rc | put(b, payload, payload_len);
 }
@@ -426,7 +438,7 @@ static const char *put_signature(hcdl_crypto *c, const hcdl_sign_req *r, sign_ma
     rc = put(b, ALGORITHM " Access=", sizeof ALGORITHM - 1 + 8);
     rc |= put(b, r->ak, r->ak_len);
     rc |= put(b, ", SignedHeaders=", 16);
-    rc |= put(b, b->data + m->signed_headers, m->canonical_request - m->signed_headers);
+    rc |= put_again(b, m->signed_headers, m->canonical_request - m->signed_headers);
     rc |= put(b, ", Signature=", 12);
     rc |= put(b, signature, 64);
     m->end = b->len;
