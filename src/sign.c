@@ -668,18 +668,65 @@ static int query_value(lua_State *L, hcdl_arena *a, const char *key,
                             "integer or boolean, got %s", key, lua_typename(L, t));
 }
 
+/* query as a list of {key, value} pairs. */
+static int read_query_pairs(lua_State *L, hcdl_arena *a, hcdl_sign_req *r, int qi, size_t n)
+{
+    size_t i;
+    int rc;
+    for (i = 1; i <= n; i++) {
+        hcdl_param *q = &r->query[r->nquery];
+        lua_rawgeti(L, qi, (int)i);
+        if (!lua_istable(L, -1))
+            return hcdl_error_input(L, "query", "item %d must be a {key, value} pair", (int)i);
+        lua_rawgeti(L, -1, 1);
+        if (lua_type(L, -1) != LUA_TSTRING || hcdl_rawlen(L, -1) == 0)
+            return hcdl_error_input(L, "query", "item %d: the key must be a non-empty string",
+                                    (int)i);
+        q->key = lua_tolstring(L, -1, &q->key_len);
+        lua_pop(L, 1);
+        lua_rawgeti(L, -1, 2);
+        if ((rc = query_value(L, a, q->key, &q->value, &q->value_len)) != 0)
+            return rc; /* nil, err are on top: that is what is returned */
+        lua_pop(L, 2); /* value (alive via the pair), pair */
+        r->nquery++;
+    }
+    return 0;
+}
+
+/* One key of the map form, its value at the top: a list repeats the key. */
+static int read_query_key(lua_State *L, hcdl_arena *a, hcdl_sign_req *r, const char *key,
+                          size_t key_len)
+{
+    size_t m = 1, j;
+    int list = lua_istable(L, -1), rc;
+    if (list)
+        m = hcdl_rawlen(L, -1);
+    for (j = 1; j <= m; j++) {
+        hcdl_param *q = &r->query[r->nquery];
+        if (list)
+            lua_rawgeti(L, -1, (int)j);
+        if ((rc = query_value(L, a, key, &q->value, &q->value_len)) != 0)
+            return rc;
+        if (list)
+            lua_pop(L, 1);
+        q->key = key;
+        q->key_len = key_len;
+        r->nquery++;
+    }
+    return 0;
+}
+
 /*
  * query = { {"k", "v"}, ... }            list of pairs, order irrelevant
  *       | { k = "v", k2 = {"a", "b"} }   map; a list value repeats the key
  */
 static int read_query(lua_State *L, hcdl_arena *a, hcdl_sign_req *r)
 {
-    size_t count = 0, i, n;
-    int qi, rc;
+    size_t count = 0, n;
+    int qi = SLOT(F_QUERY), rc;
 
     r->query = NULL;
     r->nquery = 0;
-    qi = SLOT(F_QUERY);
     if (lua_isnil(L, qi))
         return 0;
     if (!lua_istable(L, qi))
@@ -690,10 +737,7 @@ static int read_query(lua_State *L, hcdl_arena *a, hcdl_sign_req *r)
     n = hcdl_rawlen(L, qi);
     lua_pushnil(L);
     while (lua_next(L, qi) != 0) {
-        if (n == 0 && lua_istable(L, -1))
-            count += hcdl_rawlen(L, -1);
-        else
-            count++;
+        count += (n == 0 && lua_istable(L, -1)) ? hcdl_rawlen(L, -1) : 1;
         lua_pop(L, 1);
     }
     if (n > 0 && count != n)
@@ -702,65 +746,18 @@ static int read_query(lua_State *L, hcdl_arena *a, hcdl_sign_req *r)
     if (count > 100000)
         return hcdl_error_input(L, "query", "more than 100000 parameters");
     r->query = hcdl_arena_alloc(a, (count ? count : 1) * sizeof *r->query);
-
-    if (n > 0) {
-        for (i = 1; i <= n; i++) {
-            hcdl_param *q = &r->query[r->nquery];
-            lua_rawgeti(L, qi, (int)i);
-            if (!lua_istable(L, -1)) {
-                lua_pop(L, 2);
-                return hcdl_error_input(L, "query", "item %d must be a "
-                                        "{key, value} pair", (int)i);
-            }
-            lua_rawgeti(L, -1, 1);
-            if (lua_type(L, -1) != LUA_TSTRING || hcdl_rawlen(L, -1) == 0) {
-                lua_pop(L, 3);
-                return hcdl_error_input(L, "query", "item %d: the key must be "
-                                        "a non-empty string", (int)i);
-            }
-            q->key = lua_tolstring(L, -1, &q->key_len);
-            lua_pop(L, 1);
-            lua_rawgeti(L, -1, 2);
-            rc = query_value(L, a, q->key, &q->value, &q->value_len);
-            if (rc)
-                return rc; /* nil, err are on top: that is what is returned */
-            lua_pop(L, 2); /* value (alive via the pair), pair */
-            r->nquery++;
-        }
-        return 0;
-    }
+    if (n > 0)
+        return read_query_pairs(L, a, r, qi, n);
 
     lua_pushnil(L);
     while (lua_next(L, qi) != 0) {
         const char *key;
         size_t key_len;
-        if (lua_type(L, -2) != LUA_TSTRING || hcdl_rawlen(L, -2) == 0) {
-            lua_pop(L, 3);
+        if (lua_type(L, -2) != LUA_TSTRING || hcdl_rawlen(L, -2) == 0)
             return hcdl_error_input(L, "query", "keys must be non-empty strings");
-        }
         key = lua_tolstring(L, -2, &key_len);
-        if (lua_istable(L, -1)) {
-            size_t m = hcdl_rawlen(L, -1), j;
-            for (j = 1; j <= m; j++) {
-                hcdl_param *q = &r->query[r->nquery];
-                lua_rawgeti(L, -1, (int)j);
-                rc = query_value(L, a, key, &q->value, &q->value_len);
-                if (rc)
-                    return rc;
-                lua_pop(L, 1);
-                q->key = key;
-                q->key_len = key_len;
-                r->nquery++;
-            }
-        } else {
-            hcdl_param *q = &r->query[r->nquery];
-            rc = query_value(L, a, key, &q->value, &q->value_len);
-            if (rc)
-                return rc;
-            q->key = key;
-            q->key_len = key_len;
-            r->nquery++;
-        }
+        if ((rc = read_query_key(L, a, r, key, key_len)) != 0)
+            return rc;
         lua_pop(L, 1);
     }
     return 0;
@@ -772,18 +769,79 @@ static int lname_is(const hcdl_header *h, const char *lower)
     return h->name_len == n && memcmp(h->lname, lower, n) == 0;
 }
 
+/*
+ * Reads the header at the top of the stack (key below it) into h: name
+ * checked, value checked and trimmed, the lower-case name made.  0, or
+ * pushes nil, err and returns 2.
+ */
+static int read_header(lua_State *L, hcdl_arena *a, hcdl_header *h)
+{
+    const char *v;
+    char *lname;
+    size_t vlen, i;
+    if (lua_type(L, -2) != LUA_TSTRING)
+        return hcdl_error_input(L, "headers", "names must be strings");
+    h->name = lua_tolstring(L, -2, &h->name_len);
+    if (h->name_len == 0 || h->name_len > 256)
+        return hcdl_error_input(L, "headers", "a name must be 1 to 256 characters");
+    for (i = 0; i < h->name_len; i++)
+        if (!is_token_char((unsigned char)h->name[i]))
+            return hcdl_error_input(L, "headers", "name '%s' has a character "
+                                    "not allowed in a header name", h->name);
+    if (lua_type(L, -1) != LUA_TSTRING)
+        return hcdl_error_input(L, "headers", "value of %s must be a string, got %s",
+                                h->name, lua_typename(L, lua_type(L, -1)));
+    v = lua_tolstring(L, -1, &vlen);
+    if (hcdl_sign_check_header(L, h->name, v, vlen) != 0)
+        return 2;
+    while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        vlen--;
+    }
+    while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+        vlen--;
+    h->value = v;
+    h->value_len = vlen;
+    lname = hcdl_arena_alloc(a, h->name_len + 1);
+    for (i = 0; i < h->name_len; i++) {
+        char c = h->name[i];
+        lname[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    lname[h->name_len] = '\0';
+    h->lname = lname;
+    h->signed_ = memchr(h->name, '_', h->name_len) == NULL;
+    return 0;
+}
+
+/* Host and Authorization are the signer's; a name may not come twice. */
+static int check_header_name(lua_State *L, const hcdl_sign_req *r, const hcdl_header *h)
+{
+    size_t k;
+    if (lname_is(h, "host"))
+        return hcdl_error_input(L, "headers", "Host comes from the host field; "
+                                "do not set it as a header");
+    if (lname_is(h, "authorization"))
+        return hcdl_error_input(L, "headers", "Authorization is computed by "
+                                "the signer; do not set it");
+    for (k = 0; k < r->nheaders; k++)
+        if (r->headers[k].name_len == h->name_len &&
+            memcmp(r->headers[k].lname, h->lname, h->name_len) == 0)
+            return hcdl_error_input(L, "headers", "%s is given twice (header "
+                                    "names are case-insensitive)", h->name);
+    return 0;
+}
+
 static int read_headers(lua_State *L, hcdl_arena *a, hcdl_sign_req *r,
                         const char **date_header, size_t *date_header_len)
 {
-    size_t count = 0, i, k;
-    int hi;
+    size_t count = 0;
+    int hi = SLOT(F_HEADERS), rc;
 
     *date_header = NULL;
     *date_header_len = 0;
-    hi = SLOT(F_HEADERS);
+    r->nheaders = 0;
     if (lua_isnil(L, hi)) {
         r->headers = hcdl_arena_alloc(a, 2 * sizeof *r->headers);
-        r->nheaders = 0;
         return 0;
     }
     if (!lua_istable(L, hi))
@@ -797,82 +855,21 @@ static int read_headers(lua_State *L, hcdl_arena *a, hcdl_sign_req *r,
     if (count > 1000)
         return hcdl_error_input(L, "headers", "more than 1000 headers");
     r->headers = hcdl_arena_alloc(a, (count + 2) * sizeof *r->headers);
-    r->nheaders = 0;
-
     lua_pushnil(L);
     while (lua_next(L, hi) != 0) {
         hcdl_header *h = &r->headers[r->nheaders];
-        const char *v;
-        char *lname;
-        size_t vlen;
-        if (lua_type(L, -2) != LUA_TSTRING) {
-            lua_pop(L, 3);
-            return hcdl_error_input(L, "headers", "names must be strings");
-        }
-        h->name = lua_tolstring(L, -2, &h->name_len);
-        if (h->name_len == 0 || h->name_len > 256) {
-            lua_pop(L, 3);
-            return hcdl_error_input(L, "headers", "a name must be 1 to 256 "
-                                    "characters");
-        }
-        for (i = 0; i < h->name_len; i++) {
-            if (!is_token_char((unsigned char)h->name[i])) {
-                lua_pop(L, 3);
-                return hcdl_error_input(L, "headers", "name '%s' has a character "
-                                        "not allowed in a header name", h->name);
-            }
-        }
-        if (lua_type(L, -1) != LUA_TSTRING) {
-            int t = lua_type(L, -1);
-            lua_pop(L, 3);
-            return hcdl_error_input(L, "headers", "value of %s must be a string, "
-                                    "got %s", h->name, lua_typename(L, t));
-        }
-        v = lua_tolstring(L, -1, &vlen);
-        if (hcdl_sign_check_header(L, h->name, v, vlen) != 0)
-            return 2;
-        while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-            v++;
-            vlen--;
-        }
-        while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-            vlen--;
-        h->value = v;
-        h->value_len = vlen;
-        lname = hcdl_arena_alloc(a, h->name_len + 1);
-        for (i = 0; i < h->name_len; i++) {
-            char c = h->name[i];
-            lname[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-        }
-        lname[h->name_len] = '\0';
-        h->lname = lname;
-        h->signed_ = memchr(h->name, '_', h->name_len) == NULL;
+        if ((rc = read_header(L, a, h)) != 0)
+            return rc; /* nil, err on top: what is returned */
         lua_pop(L, 1);
-
-        if (lname_is(h, "host")) {
-            lua_pop(L, 2);
-            return hcdl_error_input(L, "headers", "Host comes from the host field; "
-                                    "do not set it as a header");
-        }
-        if (lname_is(h, "authorization")) {
-            lua_pop(L, 2);
-            return hcdl_error_input(L, "headers", "Authorization is computed by "
-                                    "the signer; do not set it");
-        }
         if (lname_is(h, "x-sdk-date")) {
-            /* Reused when no date field is given, like the SDKs do. */
+            /* Reused when no date field is given, like the SDKs do; the
+             * signer adds its own X-Sdk-Date */
             *date_header = h->value;
             *date_header_len = h->value_len;
-            continue; /* the signer adds its own X-Sdk-Date */
+            continue;
         }
-        for (k = 0; k < r->nheaders; k++) {
-            if (r->headers[k].name_len == h->name_len &&
-                memcmp(r->headers[k].lname, h->lname, h->name_len) == 0) {
-                lua_pop(L, 2);
-                return hcdl_error_input(L, "headers", "%s is given twice (header "
-                                        "names are case-insensitive)", h->name);
-            }
-        }
+        if ((rc = check_header_name(L, r, h)) != 0)
+            return rc;
         r->nheaders++;
     }
     return 0;
@@ -915,23 +912,12 @@ static void set_string(lua_State *L, int table, int k, const char *v, size_t n)
     lua_rawset(L, table);
 }
 
-int hcdl_sign_lua(lua_State *L)
+/* method, host, path, ak, sk and body, checked in that order. */
+static int read_scalars(lua_State *L, hcdl_sign_req *r)
 {
-    hcdl_crypto *c = lua_touserdata(L, lua_upvalueindex(1));
-    hcdl_arena arena;
-    hcdl_sign_req r;
-    hcdl_sign_out o;
-    const char *s, *date_header, *failure;
-    size_t len, i, date_header_len;
-    int rc, auth, res, hdrs;
-
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 1);
-    if ((rc = collect_fields(L)) != 0)
-        return rc;
-    hcdl_arena_init(&arena, L);
-    memset(&r, 0, sizeof r);
-
+    const char *s;
+    size_t len, i;
+    int rc;
     if ((rc = read_string(L, F_METHOD, 1, &s, &len)) != 0)
         return rc;
     if (len > 16)
@@ -944,98 +930,128 @@ int hcdl_sign_lua(lua_State *L)
         if (ch < 'A' || ch > 'Z')
             return hcdl_error_input(L, "method", "must be an HTTP method such as "
                                     "GET or POST");
-        r.method[i] = ch;
+        r->method[i] = ch;
     }
-    r.method[len] = '\0';
+    r->method[len] = '\0';
 
-    if ((rc = read_string(L, F_HOST, 1, &r.host, &r.host_len)) != 0)
+    if ((rc = read_string(L, F_HOST, 1, &r->host, &r->host_len)) != 0)
         return rc;
-    for (i = 0; i < r.host_len; i++) {
-        unsigned char ch = (unsigned char)r.host[i];
+    for (i = 0; i < r->host_len; i++) {
+        unsigned char ch = (unsigned char)r->host[i];
         if (ch <= ' ' || ch >= 0x7f || ch == '/' || ch == '?' || ch == '#' ||
             ch == '@')
             return hcdl_error_input(L, "host", "must be a host name with an "
                                     "optional :port, no scheme or path");
     }
 
-    if ((rc = read_string(L, F_PATH, 1, &r.path, &r.path_len)) != 0)
+    if ((rc = read_string(L, F_PATH, 1, &r->path, &r->path_len)) != 0)
         return rc;
-    if (r.path[0] != '/')
+    if (r->path[0] != '/')
         return hcdl_error_input(L, "path", "must start with '/'");
 
-    if ((rc = read_string(L, F_AK, 1, &r.ak, &r.ak_len)) != 0 ||
-        (rc = hcdl_sign_check_ak(L, r.ak, r.ak_len)) != 0)
+    if ((rc = read_string(L, F_AK, 1, &r->ak, &r->ak_len)) != 0 ||
+        (rc = hcdl_sign_check_ak(L, r->ak, r->ak_len)) != 0 ||
+        (rc = read_string(L, F_SK, 1, &r->sk, &r->sk_len)) != 0 ||
+        (rc = read_string(L, F_BODY, 0, &r->body, &r->body_len)) != 0)
         return rc;
-    if ((rc = read_string(L, F_SK, 1, &r.sk, &r.sk_len)) != 0)
-        return rc;
+    if (r->body == NULL)
+        r->body = "";
+    return 0;
+}
 
-    if ((rc = read_string(L, F_BODY, 0, &r.body, &r.body_len)) != 0)
-        return rc;
-    if (r.body == NULL)
-        r.body = "";
-
-    if ((rc = read_query(L, &arena, &r)) != 0)
-        return rc;
-    if ((rc = read_headers(L, &arena, &r, &date_header, &date_header_len)) != 0)
-        return rc;
-
+/* The date field, else an X-Sdk-Date header, else now. */
+static int read_date(lua_State *L, hcdl_sign_req *r, const char *date_header,
+                     size_t date_header_len)
+{
+    const char *s;
+    size_t len;
+    int rc;
     if ((rc = read_string(L, F_DATE, 0, &s, &len)) != 0)
         return rc;
     if (s != NULL) {
         if (!date_valid(s, len))
             return hcdl_error_input(L, "date", "must be a UTC time as "
                                     "YYYYMMDDTHHMMSSZ, e.g. 20240101T000000Z");
-        memcpy(r.date, s, HCDL_SIGN_DATE_LEN);
+        memcpy(r->date, s, HCDL_SIGN_DATE_LEN);
     } else if (date_header != NULL) {
         if (!date_valid(date_header, date_header_len))
             return hcdl_error_input(L, "headers", "X-Sdk-Date must be a UTC time "
                                     "as YYYYMMDDTHHMMSSZ");
-        memcpy(r.date, date_header, HCDL_SIGN_DATE_LEN);
-    } else if (hcdl_sign_date_now(r.date) != 0) {
+        memcpy(r->date, date_header, HCDL_SIGN_DATE_LEN);
+    } else if (hcdl_sign_date_now(r->date) != 0) {
         lua_pushnil(L);
         hcdl_error_push(L, "input", "date: the system clock cannot be read");
         return 2;
     }
-    r.date[HCDL_SIGN_DATE_LEN] = '\0';
+    r->date[HCDL_SIGN_DATE_LEN] = '\0';
+    return 0;
+}
 
-    failure = hcdl_sign_compute(c, &r, &o);
-    if (failure != NULL)
-        return luaL_error(L, "hcdl.sign: %s", failure);
-
+/* Pushes core.sign's result table. */
+static void push_result(lua_State *L, const hcdl_sign_req *r, const hcdl_sign_out *o)
+{
+    int auth, res, hdrs;
+    size_t i;
     /* One Authorization string serves s.authorization and s.headers. */
-    lua_pushlstring(L, o.authorization.s, o.authorization.n);
+    lua_pushlstring(L, o->authorization.s, o->authorization.n);
     auth = lua_gettop(L);
     lua_createtable(L, 0, 10);
     res = lua_gettop(L);
     push_key(L, K_AUTHORIZATION);
     lua_pushvalue(L, auth);
     lua_rawset(L, res);
-    set_string(L, res, K_SIGNATURE, o.signature, 64);
-    set_string(L, res, K_SIGNED_HEADERS, o.signed_headers.s, o.signed_headers.n);
-    set_string(L, res, K_CANONICAL_REQUEST, o.canonical_request.s, o.canonical_request.n);
-    set_string(L, res, K_STRING_TO_SIGN, o.string_to_sign.s, o.string_to_sign.n);
-    set_string(L, res, K_QUERY_STRING, o.query_string.s, o.query_string.n);
-    set_string(L, res, K_PATH, o.wire_path.s, o.wire_path.n);
-    set_string(L, res, K_DATE, r.date, HCDL_SIGN_DATE_LEN);
-    set_string(L, res, K_METHOD, r.method, strlen(r.method));
+    set_string(L, res, K_SIGNATURE, o->signature, 64);
+    set_string(L, res, K_SIGNED_HEADERS, o->signed_headers.s, o->signed_headers.n);
+    set_string(L, res, K_CANONICAL_REQUEST, o->canonical_request.s, o->canonical_request.n);
+    set_string(L, res, K_STRING_TO_SIGN, o->string_to_sign.s, o->string_to_sign.n);
+    set_string(L, res, K_QUERY_STRING, o->query_string.s, o->query_string.n);
+    set_string(L, res, K_PATH, o->wire_path.s, o->wire_path.n);
+    set_string(L, res, K_DATE, r->date, HCDL_SIGN_DATE_LEN);
+    set_string(L, res, K_METHOD, r->method, strlen(r->method));
 
     /* Everything to send: the caller's headers, Host, X-Sdk-Date, Authorization. */
     push_key(L, K_HEADERS);
-    lua_createtable(L, 0, (int)r.nheaders + 3);
+    lua_createtable(L, 0, (int)r->nheaders + 3);
     hdrs = lua_gettop(L);
-    for (i = 0; i < r.nheaders + 2; i++) {
-        if (r.headers[i].name == host_name)
+    for (i = 0; i < r->nheaders + 2; i++) {
+        if (r->headers[i].name == host_name)
             push_key(L, K_HOST);
-        else if (r.headers[i].name == date_name)
+        else if (r->headers[i].name == date_name)
             push_key(L, K_X_SDK_DATE);
         else
-            lua_pushlstring(L, r.headers[i].name, r.headers[i].name_len);
-        lua_pushlstring(L, r.headers[i].value, r.headers[i].value_len);
+            lua_pushlstring(L, r->headers[i].name, r->headers[i].name_len);
+        lua_pushlstring(L, r->headers[i].value, r->headers[i].value_len);
         lua_rawset(L, hdrs);
     }
     push_key(L, K_AUTHORIZATION_HEADER);
     lua_pushvalue(L, auth);
     lua_rawset(L, hdrs);
     lua_rawset(L, res); /* res.headers = hdrs */
+}
+
+int hcdl_sign_lua(lua_State *L)
+{
+    hcdl_crypto *c = lua_touserdata(L, lua_upvalueindex(1));
+    hcdl_arena arena;
+    hcdl_sign_req r;
+    hcdl_sign_out o;
+    const char *date_header, *failure;
+    size_t date_header_len;
+    int rc;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    if ((rc = collect_fields(L)) != 0)
+        return rc;
+    hcdl_arena_init(&arena, L);
+    memset(&r, 0, sizeof r);
+    if ((rc = read_scalars(L, &r)) != 0 || (rc = read_query(L, &arena, &r)) != 0 ||
+        (rc = read_headers(L, &arena, &r, &date_header, &date_header_len)) != 0 ||
+        (rc = read_date(L, &r, date_header, date_header_len)) != 0)
+        return rc;
+    failure = hcdl_sign_compute(c, &r, &o);
+    if (failure != NULL)
+        return luaL_error(L, "hcdl.sign: %s", failure);
+    push_result(L, &r, &o);
     return 1;
 }

@@ -90,7 +90,7 @@ describe("the method/body rule on the wire", function()
   end)
 
   -- API calls: a GET goes bare, a POST without body parameters says
-  -- Content-Length: 0; both signed "" (src/api.c)
+  -- Content-Length: 0; both signed "" (src/api_build.c)
   for _, c in ipairs{
     { "show_backup_download_link", "/v3/" .. PID .. "/backup-files", { backup_id = "b" .. ("0"):rep(31) .. "br01" },
       "GET", nil },
