@@ -6,10 +6,10 @@
 
 #include "buf.h"
 
-int hcdl_buf_append(hcdl_buf *b, const char *p, size_t n)
+char *hcdl_buf_room(hcdl_buf *b, size_t n)
 {
     if (n > ((size_t)-1) - b->len - 1)
-        return -1;
+        return NULL;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         char *q;
@@ -17,11 +17,19 @@ int hcdl_buf_append(hcdl_buf *b, const char *p, size_t n)
             cap = cap > ((size_t)-1) / 2 ? b->len + n + 1 : cap * 2;
         q = realloc(b->data, cap);
         if (q == NULL)
-            return -1;
+            return NULL;
         b->data = q;
         b->cap = cap;
     }
-    memcpy(b->data + b->len, p, n);
+    return b->data + b->len;
+}
+
+int hcdl_buf_append(hcdl_buf *b, const char *p, size_t n)
+{
+    char *q = hcdl_buf_room(b, n);
+    if (q == NULL)
+        return -1;
+    memcpy(q, p, n);
     b->len += n;
     b->data[b->len] = '\0';
     return 0;

@@ -36,6 +36,7 @@
 #define TICKET_MT "hcdl.ticket"
 #define LINGER_SECONDS 2.0  /* an idle worker ends after this */
 #define POLL_MS 100         /* the worker checks deadlines at least this often */
+#define SPARE_HANDLES 8     /* finished easy handles kept for the next transfers */
 
 enum { J_PENDING, J_ACTIVE, J_DONE };
 enum { T_NONE, T_RUNNING, T_EXITED };
@@ -68,6 +69,12 @@ typedef struct {
     job *pending, *pending_tail;
     job *active;            /* the worker's */
     int reshare;            /* the worker's: a job started or ended since the rate budget was shared */
+    /* Easy handles of finished transfers, reset, for the next ones (no
+     * allocation and setup of a handle per request).  Touched only by
+     * whoever drives the multi handle, like the multi itself. */
+    CURL *spare[SPARE_HANDLES];
+    int nspare;
+    long handles_made, handles_reused; /* engine:handles() */
 } engine;
 
 typedef struct {
@@ -77,6 +84,7 @@ typedef struct {
 typedef struct {
     engine *e;
     job *j;
+    const void *tag; /* what the submitter needs to read the answer */
 } ticket_ud;
 
 /* ---- life ------------------------------------------------------------------ */
@@ -106,6 +114,8 @@ static void engine_free(engine *e)
         e->pending = j->next;
         job_free(j);
     }
+    while (e->nspare > 0)
+        curl_easy_cleanup(e->spare[--e->nspare]);
     if (e->multi != NULL)
         curl_multi_cleanup(e->multi);
     if (e->md5_alg != NULL)
@@ -199,7 +209,20 @@ static void unlink_active(engine *e, job *j)
     }
 }
 
-/* Ends an active job: out of the multi handle, then done (takes the lock). */
+/* Keeps a finished transfer's easy handle for the next one, or frees it. */
+static void keep_handle(engine *e, hcdl_transfer *t)
+{
+    CURL *easy = hcdl_transfer_give_back(t);
+    if (easy == NULL)
+        return;
+    if (e->nspare < SPARE_HANDLES)
+        e->spare[e->nspare++] = easy;
+    else
+        curl_easy_cleanup(easy);
+}
+
+/* Ends an active job: out of the multi handle, then done (takes the lock).
+ * Its easy handle is kept once the results are read from it. */
 static void end_job(engine *e, job *j, CURLcode rc, const char *why)
 {
     if (j->t.easy != NULL)
@@ -207,6 +230,7 @@ static void end_job(engine *e, job *j, CURLcode rc, const char *why)
     unlink_active(e, j);
     e->reshare = 1;
     fail_job(j, rc, why);
+    keep_handle(e, &j->t);
     pthread_mutex_lock(&e->mu);
     job_done(e, j);
     pthread_mutex_unlock(&e->mu);
@@ -217,11 +241,19 @@ static void admit_jobs(engine *e, job *admit)
     job *j, *next;
     for (j = admit; j != NULL; j = next) {
         CURLcode rc;
+        CURL *spare;
         next = j->anext;
         j->anext = e->active;
         e->active = j;
         e->reshare = 1;
-        rc = hcdl_transfer_setup(&j->t, &e->net, e->md5_alg);
+        spare = e->nspare > 0 ? e->spare[--e->nspare] : NULL;
+        pthread_mutex_lock(&e->mu); /* the counts are read by the host */
+        if (spare != NULL)
+            e->handles_reused++;
+        else
+            e->handles_made++;
+        pthread_mutex_unlock(&e->mu);
+        rc = hcdl_transfer_setup(&j->t, spare, &e->net, e->md5_alg);
         if (rc == CURLE_OK && curl_multi_add_handle(e->multi, j->t.easy) != CURLM_OK)
             rc = CURLE_OUT_OF_MEMORY;
         if (rc != CURLE_OK) {
@@ -451,6 +483,9 @@ static void engine_close(engine *e)
     /* No worker (or it is gone): end what is still running here. */
     if (e->active != NULL)
         turn(e, 0);
+    /* nothing drives the multi any more: the kept handles can go */
+    while (e->nspare > 0)
+        curl_easy_cleanup(e->spare[--e->nspare]);
     /* Whatever was never admitted ends here. */
     pthread_mutex_lock(&e->mu);
     while ((j = e->pending) != NULL) {
@@ -546,14 +581,12 @@ static job *new_job(lua_State *L)
     return j;
 }
 
-/* engine:start(spec) -> ticket | nil, err */
-static int engine_start(lua_State *L)
+int hcdl_engine_submit(lua_State *L, int engine_idx, hcdl_fill_fn fill, void *ud, const void *tag)
 {
-    engine *e = check_engine(L, 1);
+    engine *e = check_engine(L, engine_idx);
     ticket_ud *tk;
     job *j;
-    int rc;
-    luaL_checktype(L, 2, LUA_TTABLE);
+    int rc, ticket;
     if (in_other_process(e)) {
         lua_pushnil(L);
         hcdl_error_push(L, "input", "this client was created in another process (before a fork): "
@@ -565,8 +598,10 @@ static int engine_start(lua_State *L)
     /* The ticket first: it owns the job from here, so a raise anywhere
      * below (out of memory, a bad spec) leaks nothing. */
     tk = lua_newuserdata(L, sizeof *tk);
+    ticket = lua_gettop(L);
     tk->e = NULL;
     tk->j = NULL;
+    tk->tag = tag;
     luaL_getmetatable(L, TICKET_MT);
     lua_setmetatable(L, -2);
     j = new_job(L);
@@ -577,7 +612,7 @@ static int engine_start(lua_State *L)
     e->refs++;
     pthread_mutex_unlock(&e->mu);
     j->state = J_DONE; /* not queued yet: the ticket's __gc may free it */
-    rc = hcdl_transfer_read(L, 2, &j->t);
+    rc = fill(L, &j->t, ud);
     if (rc != 0)
         return rc; /* nil, err on the stack */
     j->t.lock = &e->mu;
@@ -590,8 +625,23 @@ static int engine_start(lua_State *L)
     e->pending_tail = j;
     nudge_worker(e);
     pthread_mutex_unlock(&e->mu);
-    lua_settop(L, 3);
+    lua_pushvalue(L, ticket);
     return 1;
+}
+
+static int fill_from_spec(lua_State *L, hcdl_transfer *t, void *ud)
+{
+    return hcdl_transfer_read(L, *(int *)ud, t);
+}
+
+/* engine:start(spec) -> ticket | nil, err */
+static int engine_start(lua_State *L)
+{
+    int spec = 2;
+    check_engine(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    return hcdl_engine_submit(L, 1, fill_from_spec, &spec, NULL);
 }
 
 /* engine:events() -> n (changes whenever a transfer ends or streams data,
@@ -679,6 +729,21 @@ static int engine_busy(lua_State *L)
     return 1;
 }
 
+/* engine:handles() -> easy handles made, and reused (kept from finished
+ * transfers): what tests and benchmarks can see of the handle pool */
+static int engine_handles(lua_State *L)
+{
+    engine *e = check_engine(L, 1);
+    long made, reused;
+    pthread_mutex_lock(&e->mu);
+    made = e->handles_made;
+    reused = e->handles_reused;
+    pthread_mutex_unlock(&e->mu);
+    hcdl_pushinteger(L, made);
+    hcdl_pushinteger(L, reused);
+    return 2;
+}
+
 /* engine:ready(since) -> true when events moved past `since`; for hosts
  * that poll: a worker drives the transfers meanwhile */
 static int engine_ready(lua_State *L)
@@ -703,6 +768,24 @@ static ticket_ud *check_ticket(lua_State *L, int idx)
     if (tk->j == NULL)
         luaL_argerror(L, idx, "the transfer's result was already taken");
     return tk;
+}
+
+hcdl_transfer *hcdl_ticket_transfer(lua_State *L, int idx, const void **tag)
+{
+    ticket_ud *tk = check_ticket(L, idx);
+    int done;
+    pthread_mutex_lock(&tk->e->mu);
+    done = tk->j->state == J_DONE;
+    pthread_mutex_unlock(&tk->e->mu);
+    *tag = tk->tag;
+    return done ? &tk->j->t : NULL;
+}
+
+void hcdl_ticket_spend(lua_State *L, int idx)
+{
+    ticket_ud *tk = check_ticket(L, idx);
+    job_free(tk->j);
+    tk->j = NULL;
 }
 
 static int ticket_gc(lua_State *L)
@@ -947,7 +1030,7 @@ void hcdl_engine_init(lua_State *L)
 {
     static const luaL_Reg engine_methods[] = {
         {"start", engine_start}, {"events", engine_events}, {"wait", engine_wait},
-        {"ready", engine_ready}, {"busy", engine_busy},
+        {"ready", engine_ready}, {"busy", engine_busy}, {"handles", engine_handles},
         {"perform", engine_perform}, {"close", engine_close_l}, {NULL, NULL},
     };
     static const luaL_Reg ticket_methods[] = {

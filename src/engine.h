@@ -18,7 +18,25 @@
 
 #include <lua.h>
 
+#include "transfer.h"
+
 void hcdl_engine_init(lua_State *L);
+
+/* Describes a transfer into the zeroed t: 0, or pushes nil, err and
+ * returns 2 (raising is allowed: the ticket owns t already). */
+typedef int (*hcdl_fill_fn)(lua_State *L, hcdl_transfer *t, void *ud);
+
+/* What engine:start does, for a transfer fill() describes: pushes a ticket
+ * (returns 1) or nil, err (2).  tag stays with the ticket for its reader. */
+int hcdl_engine_submit(lua_State *L, int engine_idx, hcdl_fill_fn fill, void *ud,
+                       const void *tag);
+
+/* The finished transfer of the ticket at idx (NULL while it runs) and its
+ * tag; raises when idx is no ticket or its result was taken. */
+hcdl_transfer *hcdl_ticket_transfer(lua_State *L, int idx, const void **tag);
+
+/* Frees the ticket's finished transfer: its result is taken. */
+void hcdl_ticket_spend(lua_State *L, int idx);
 
 /* Lua: core.engine(net_options) -> engine | nil, err */
 int hcdl_engine_new(lua_State *L);

@@ -84,6 +84,7 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
         {"options", hcdl_options_lua},
         {"classify_status", hcdl_status_lua},
         {"now", hcdl_clock_now},
+        {"days_from_civil", hcdl_clock_days_from_civil},
         {"sleep", hcdl_clock_sleep},
         {"file_size", hcdl_file_size},
         {"md5_file", hcdl_file_md5},
@@ -107,13 +108,15 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
     lua_newtable(L);
     hcdl_setfuncs(L, plain, 0);
     hcdl_crypto_new(L);
+    /* build() and call() sign in C with the same context: their upvalue */
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, hcdl_api_build, 1);
+    lua_setfield(L, -3, "build");
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, hcdl_api_call_lua, 1);
+    lua_setfield(L, -3, "call");
     hcdl_sign_push_keys(L);
     hcdl_setfuncs(L, signer, 2);
-
-    /* build() calls the signer: core.sign is its upvalue. */
-    lua_getfield(L, -1, "sign");
-    lua_pushcclosure(L, hcdl_api_build, 1);
-    lua_setfield(L, -2, "build");
 
     /* parse() decodes with a private lua-cjson instance, so the caller's
      * cjson settings are neither used nor changed. */
@@ -121,6 +124,9 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
     lua_pushvalue(L, -1);
     lua_pushcclosure(L, hcdl_api_parse, 1);
     lua_setfield(L, -3, "parse");
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, hcdl_api_answer_lua, 1);
+    lua_setfield(L, -3, "answer");
     lua_pushcclosure(L, hcdl_api_normalize, 1);
     lua_setfield(L, -2, "normalize");
 

@@ -9,7 +9,7 @@
  * API's POSTs without parameters are exactly such requests.  A GET with
  * body bytes sends them (no API of hcdl does; a caller of core.engine may).
  *
- * The body that is signed is the body sent: api.c signs "" for an API call
+ * The body that is signed is the body sent: api_build.c signs "" for an API call
  * without body parameters, GET or POST, and "" is what goes out (nothing,
  * or zero bytes).
  */

@@ -32,64 +32,11 @@
 #include <openssl/params.h>
 
 #include "arena.h"
+#include "buf.h"
 #include "clock.h"
 #include "compat.h"
 #include "error.h"
 #include "sign.h"
-
-#define HCDL_SIGN_DATE_LEN 16 /* YYYYMMDDTHHMMSSZ */
-
-typedef struct {
-    const char *name;  /* as the caller spelled it (sent like that) */
-    size_t name_len;
-    const char *value; /* trimmed of leading/trailing blanks */
-    size_t value_len;
-    char *lname;       /* lower-cased name, for sorting and signing */
-    int signed_;       /* part of SignedHeaders */
-} hcdl_header;
-
-typedef struct {
-    const char *key;
-    size_t key_len;
-    const char *value;
-    size_t value_len;
-} hcdl_param;
-
-typedef struct {
-    char method[17];
-    const char *host;
-    size_t host_len;
-    const char *path; /* raw, not yet percent-encoded; starts with '/' */
-    size_t path_len;
-    hcdl_param *query; /* sorted in place */
-    size_t nquery;
-    /* Room for nheaders + 2: the signer adds Host and X-Sdk-Date. */
-    hcdl_header *headers;
-    size_t nheaders;
-    const char *body;
-    size_t body_len;
-    const char *ak;
-    size_t ak_len;
-    const char *sk;
-    size_t sk_len;
-    char date[HCDL_SIGN_DATE_LEN + 1];
-} hcdl_sign_req;
-
-typedef struct {
-    char *wire_path;           /* percent-encoded path, as sent */
-    size_t wire_path_len;
-    char *query_string;        /* canonical query == wire query */
-    size_t query_len;
-    char *canonical_request;
-    size_t canonical_request_len;
-    char *signed_headers;
-    size_t signed_headers_len;
-    char *string_to_sign;
-    size_t string_to_sign_len;
-    char signature[65];
-    char *authorization;
-    size_t authorization_len;
-} hcdl_sign_out;
 
 #define ALGORITHM "SDK-HMAC-SHA256"
 #define EMPTY_SHA256 \
@@ -110,6 +57,7 @@ struct hcdl_crypto {
     EVP_MD_CTX *mdctx;
     EVP_MAC *hmac;
     EVP_MAC_CTX *macctx; /* HMAC with digest SHA256 */
+    hcdl_buf out;        /* every string one signature makes, reused */
 };
 
 static const char hexdigits_upper[] = "0123456789ABCDEF";
@@ -131,30 +79,6 @@ static const unsigned char unreserved[256] = {
 };
 
 #define is_unreserved(c) (unreserved[(unsigned char)(c)])
-
-static size_t encoded_len(const char *s, size_t n)
-{
-    size_t i, len = 0;
-    for (i = 0; i < n; i++)
-        len += is_unreserved((unsigned char)s[i]) ? 1 : 3;
-    return len;
-}
-
-static char *encode_into(char *out, const char *s, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (is_unreserved(c)) {
-            *out++ = (char)c;
-        } else {
-            *out++ = '%';
-            *out++ = hexdigits_upper[c >> 4];
-            *out++ = hexdigits_upper[c & 15];
-        }
-    }
-    return out;
-}
 
 static void hex_lower(char *out, const unsigned char *in, size_t n)
 {
@@ -231,6 +155,7 @@ static int crypto_gc(lua_State *L)
     EVP_MAC_free(c->hmac);
     EVP_MD_CTX_free(c->mdctx);
     EVP_MD_free(c->sha256);
+    hcdl_buf_free(&c->out);
     c->macctx = NULL;
     c->hmac = NULL;
     c->mdctx = NULL;
@@ -273,198 +198,273 @@ static int sha256_hex(hcdl_crypto *c, const char *data, size_t n, char out[65])
     return 0;
 }
 
-/* ---- the signature ---------------------------------------------------- */
-
-/*
- * Computes the signature.  Returns NULL on success or a static message
- * naming what failed (an OpenSSL failure; inputs are validated before).
+/* ---- the signature ----------------------------------------------------
+ *
+ * Every string one signature makes is appended to the context's buffer (a
+ * strbuf in lua-cjson's manner, kept across calls), and each is then a
+ * span of it: no allocation per call once the buffer has grown, and
+ * nothing to free on any path.  Offsets are kept while appending, since
+ * the buffer may move as it grows.
  */
-static const char *sign_compute(hcdl_crypto *c, hcdl_arena *a, hcdl_sign_req *r,
-                                hcdl_sign_out *o)
+
+typedef struct {
+    size_t wire_path, query, signed_headers, canonical_request, string_to_sign,
+        authorization, end;
+} sign_marks;
+
+#define OUT_KEEP (64u * 1024u) /* a buffer grown larger is given back */
+
+/* Appends s percent-encoded; '/' kept as is when keep_slash. */
+static int put_encoded(hcdl_buf *b, const char *s, size_t n, int keep_slash)
 {
-    size_t i, n, len, method_len = strlen(r->method);
-    char payload_hash[65], cr_hash[65];
-    const char *payload = NULL;
-    size_t payload_len = 64;
-    unsigned char mac[32];
-    size_t maclen = 0;
+    size_t i, len = 0;
     char *p;
-    size_t seg_start;
-
-    /* Host and X-Sdk-Date join the caller's headers; all sort together. */
-    n = r->nheaders;
-    r->headers[n].name = host_name;
-    r->headers[n].name_len = 4;
-    r->headers[n].value = r->host;
-    r->headers[n].value_len = r->host_len;
-    r->headers[n].lname = "host";
-    r->headers[n].signed_ = 1;
-    n++;
-    r->headers[n].name = date_name;
-    r->headers[n].name_len = 10;
-    r->headers[n].value = r->date;
-    r->headers[n].value_len = HCDL_SIGN_DATE_LEN;
-    r->headers[n].lname = "x-sdk-date";
-    r->headers[n].signed_ = 1;
-    n++;
-    sort_headers(r->headers, n);
-
+    for (i = 0; i < n; i++)
+        len += (is_unreserved(s[i]) || (keep_slash && s[i] == '/')) ? 1 : 3;
+    if ((p = hcdl_buf_room(b, len)) == NULL)
+        return -1;
     for (i = 0; i < n; i++) {
-        if (r->headers[i].signed_ && r->headers[i].name_len == 20 &&
-            memcmp(r->headers[i].lname, "x-sdk-content-sha256", 20) == 0) {
-            payload = r->headers[i].value;
-            payload_len = r->headers[i].value_len;
+        unsigned char c = (unsigned char)s[i];
+        if (is_unreserved(c) || (keep_slash && c == '/')) {
+            *p++ = (char)c;
+        } else {
+            *p++ = '%';
+            *p++ = hexdigits_upper[c >> 4];
+            *p++ = hexdigits_upper[c & 15];
         }
     }
-    if (payload == NULL) {
-        if (r->body_len == 0) {
-            memcpy(payload_hash, EMPTY_SHA256, 65);
-        } else if (sha256_hex(c, r->body, r->body_len, payload_hash) != 0) {
-            return "SHA-256 of the body failed (OpenSSL)";
-        }
-        payload = payload_hash;
-        payload_len = 64;
-    }
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
 
-    /* Wire path: each '/'-separated segment encoded; '/' kept. */
-    len = 0;
-    for (i = 0; i < r->path_len; i++)
-        len += (r->path[i] == '/' || is_unreserved((unsigned char)r->path[i])) ? 1 : 3;
-    o->wire_path = hcdl_arena_alloc(a, len + 2);
-    p = o->wire_path;
-    seg_start = 0;
-    for (i = 0; i <= r->path_len; i++) {
-        if (i == r->path_len || r->path[i] == '/') {
-            p = encode_into(p, r->path + seg_start, i - seg_start);
-            if (i < r->path_len)
-                *p++ = '/';
-            seg_start = i + 1;
-        }
-    }
-    o->wire_path_len = (size_t)(p - o->wire_path);
-    *p = '\0';
+static int put(hcdl_buf *b, const char *s, size_t n)
+{
+    return hcdl_buf_append(b, s, n);
+}
 
-    /* Canonical (and wire) query string. */
+/* Appends n bytes the buffer already holds at offset from: room is made
+ * first, since growing may move the bytes. */
+static int put_again(hcdl_buf *b, size_t from, size_t n)
+{
+    if (hcdl_buf_room(b, n) == NULL)
+        return -1;
+    memcpy(b->data + b->len, b->data + from, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* The canonical (and wire) query string: pairs sorted, then encoded. */
+static int put_query(hcdl_buf *b, hcdl_sign_req *r)
+{
+    size_t i;
+    int rc = 0;
     sort_params(r->query, r->nquery);
-    len = 0;
-    for (i = 0; i < r->nquery; i++)
-        len += encoded_len(r->query[i].key, r->query[i].key_len) + 1 +
-               encoded_len(r->query[i].value, r->query[i].value_len) + 1;
-    o->query_string = hcdl_arena_alloc(a, len + 1);
-    p = o->query_string;
     for (i = 0; i < r->nquery; i++) {
         if (i > 0)
-            *p++ = '&';
-        p = encode_into(p, r->query[i].key, r->query[i].key_len);
-        *p++ = '=';
-        p = encode_into(p, r->query[i].value, r->query[i].value_len);
+            rc |= put(b, "&", 1);
+        rc |= put_encoded(b, r->query[i].key, r->query[i].key_len, 0);
+        rc |= put(b, "=", 1);
+        rc |= put_encoded(b, r->query[i].value, r->query[i].value_len, 0);
     }
-    o->query_len = (size_t)(p - o->query_string);
-    *p = '\0';
+    return rc;
+}
 
-    /* Signed header names. */
-    len = 0;
-    for (i = 0; i < n; i++)
-        if (r->headers[i].signed_)
-            len += r->headers[i].name_len + 1;
-    o->signed_headers = hcdl_arena_alloc(a, len + 1);
-    p = o->signed_headers;
+/* Host and X-Sdk-Date join the caller's headers; all sort together.
+ * Returns the number of headers. */
+static size_t add_signer_headers(hcdl_sign_req *r)
+{
+    size_t n = r->nheaders;
+    hcdl_header *h = r->headers;
+    h[n].name = host_name;
+    h[n].name_len = 4;
+    h[n].value = r->host;
+    h[n].value_len = r->host_len;
+    h[n].lname = "host";
+    h[n].signed_ = 1;
+    n++;
+    h[n].name = date_name;
+    h[n].name_len = 10;
+    h[n].value = r->date;
+    h[n].value_len = HCDL_SIGN_DATE_LEN;
+    h[n].lname = "x-sdk-date";
+    h[n].signed_ = 1;
+    n++;
+    sort_headers(h, n);
+    return n;
+}
+
+/* The payload hash: X-Sdk-Content-Sha256 when given, else SHA-256 of the
+ * body (into own[]).  NULL on an OpenSSL failure. */
+static const char *payload_hash(hcdl_crypto *c, const hcdl_sign_req *r, size_t n,
+                                char own[65], size_t *len)
+{
+    const char *given = NULL;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const hcdl_header *h = &r->headers[i];
+        if (h->signed_ && h->name_len == 20 && memcmp(h->lname, "x-sdk-content-sha256", 20) == 0) {
+            given = h->value;
+            *len = h->value_len;
+        }
+    }
+    if (given != NULL)
+        return given;
+    *len = 64;
+    if (r->body_len == 0) {
+        memcpy(own, EMPTY_SHA256, 65);
+        return own;
+    }
+    return sha256_hex(c, r->body, r->body_len, own) == 0 ? own : NULL;
+}
+
+static int put_signed_names(hcdl_buf *b, const hcdl_sign_req *r, size_t n)
+{
+    size_t i, start = b->len;
+    int rc = 0;
     for (i = 0; i < n; i++) {
         if (!r->headers[i].signed_)
             continue;
-        if (p != o->signed_headers)
-            *p++ = ';';
-        memcpy(p, r->headers[i].lname, r->headers[i].name_len);
-        p += r->headers[i].name_len;
+        if (b->len != start)
+            rc |= put(b, ";", 1);
+        rc |= put(b, r->headers[i].lname, r->headers[i].name_len);
     }
-    o->signed_headers_len = (size_t)(p - o->signed_headers);
-    *p = '\0';
+    return rc;
+}
 
-    /* Canonical request. */
-    len = method_len + 1 + o->wire_path_len + 2 + o->query_len + 1;
-    for (i = 0; i < n; i++)
-        if (r->headers[i].signed_)
-            len += r->headers[i].name_len + 1 + r->headers[i].value_len + 1;
-    len += 1 + o->signed_headers_len + 1 + payload_len;
-    o->canonical_request = hcdl_arena_alloc(a, len + 1);
-    p = o->canonical_request;
-    memcpy(p, r->method, method_len);
-    p += method_len;
-    *p++ = '\n';
-    memcpy(p, o->wire_path, o->wire_path_len);
-    p += o->wire_path_len;
-    if (o->wire_path_len == 0 || o->wire_path[o->wire_path_len - 1] != '/')
-        *p++ = '/';
-    *p++ = '\n';
-    memcpy(p, o->query_string, o->query_len);
-    p += o->query_len;
-    *p++ = '\n';
+/* METHOD \n URI/ \n query \n headers \n \n names \n payload-hash */
+static int put_canonical_request(hcdl_buf *b, const hcdl_sign_req *r, size_t n,
+                                 const sign_marks *m, const char *payload, size_t payload_len)
+{
+    size_t i, path_len = m->query - m->wire_path;
+    int rc = put(b, r->method, strlen(r->method));
+    rc |= put(b, "\n", 1);
+    rc |= put_again(b, m->wire_path, path_len);
+    if (rc == 0 && (path_len == 0 || b->data[m->wire_path + path_len - 1] != '/'))
+        rc |= put(b, "/", 1);
+    rc |= put(b, "\n", 1);
+    rc |= put_again(b, m->query, m->signed_headers - m->query);
+    rc |= put(b, "\n", 1);
     for (i = 0; i < n; i++) {
         if (!r->headers[i].signed_)
             continue;
-        memcpy(p, r->headers[i].lname, r->headers[i].name_len);
-        p += r->headers[i].name_len;
-        *p++ = ':';
-        memcpy(p, r->headers[i].value, r->headers[i].value_len);
-        p += r->headers[i].value_len;
-        *p++ = '\n';
+        rc |= put(b, r->headers[i].lname, r->headers[i].name_len);
+        rc |= put(b, ":", 1);
+        rc |= put(b, r->headers[i].value, r->headers[i].value_len);
+        rc |= put(b, "\n", 1);
     }
-    *p++ = '\n';
-    memcpy(p, o->signed_headers, o->signed_headers_len);
-    p += o->signed_headers_len;
-    *p++ = '\n';
-    memcpy(p, payload, payload_len);
-    p += payload_len;
-    o->canonical_request_len = (size_t)(p - o->canonical_request);
-    *p = '\0';
+    rc |= put(b, "\n", 1);
+    rc |= put_again(b, m->signed_headers, m->canonical_request - m->signed_headers);
+    rc |= put(b, "\n", 1);
+    return rc | put(b, payload, payload_len);
+}
 
-    /* String to sign and signature. */
-    if (sha256_hex(c, o->canonical_request, o->canonical_request_len, cr_hash) != 0)
-        return "SHA-256 of the canonical request failed (OpenSSL)";
-    len = sizeof ALGORITHM - 1 + 1 + HCDL_SIGN_DATE_LEN + 1 + 64;
-    o->string_to_sign = hcdl_arena_alloc(a, len + 1);
-    p = o->string_to_sign;
-    memcpy(p, ALGORITHM "\n", sizeof ALGORITHM);
-    p += sizeof ALGORITHM;
-    memcpy(p, r->date, HCDL_SIGN_DATE_LEN);
-    p += HCDL_SIGN_DATE_LEN;
-    *p++ = '\n';
-    memcpy(p, cr_hash, 64);
-    p += 64;
-    *p = '\0';
-    o->string_to_sign_len = len;
+static hcdl_span span_of(const hcdl_buf *b, size_t from, size_t to)
+{
+    hcdl_span s;
+    s.s = b->data + from;
+    s.n = to - from;
+    return s;
+}
 
-    if (EVP_MAC_init(c->macctx, (const unsigned char *)r->sk, r->sk_len,
-                     NULL) != 1 ||
-        EVP_MAC_update(c->macctx, (const unsigned char *)o->string_to_sign,
-                       o->string_to_sign_len) != 1 ||
-        EVP_MAC_final(c->macctx, mac, &maclen, sizeof mac) != 1 || maclen != 32)
-        return "HMAC-SHA256 failed (OpenSSL)";
-    hex_lower(o->signature, mac, 32);
-
-    /* Authorization: ALGORITHM Access=AK, SignedHeaders=..., Signature=... */
-    len = sizeof ALGORITHM - 1 + 8 + r->ak_len + 16 + o->signed_headers_len +
-          12 + 64;
-    o->authorization = hcdl_arena_alloc(a, len + 1);
-    p = o->authorization;
-    memcpy(p, ALGORITHM " Access=", sizeof ALGORITHM - 1 + 8);
-    p += sizeof ALGORITHM - 1 + 8;
-    memcpy(p, r->ak, r->ak_len);
-    p += r->ak_len;
-    memcpy(p, ", SignedHeaders=", 16);
-    p += 16;
-    memcpy(p, o->signed_headers, o->signed_headers_len);
-    p += o->signed_headers_len;
-    memcpy(p, ", Signature=", 12);
-    p += 12;
-    memcpy(p, o->signature, 64);
-    p += 64;
-    *p = '\0';
-    o->authorization_len = (size_t)(p - o->authorization);
+const char *hcdl_sign_encode(hcdl_crypto *c, hcdl_sign_req *r, hcdl_sign_out *o)
+{
+    hcdl_buf *b = &c->out;
+    size_t mid;
+    int rc;
+    hcdl_buf_reset(b, OUT_KEEP);
+    rc = put_encoded(b, r->path, r->path_len, 1);
+    mid = b->len;
+    rc |= put_query(b, r);
+    if (rc != 0 || hcdl_buf_room(b, 0) == NULL)
+        return "out of memory";
+    o->wire_path = span_of(b, 0, mid);
+    o->query_string = span_of(b, mid, b->len);
     return NULL;
 }
 
-/* ---- dates ------------------------------------------------------------ */
+/* Wire path, query, signed names and the canonical request, appended. */
+static const char *put_request_parts(hcdl_crypto *c, hcdl_sign_req *r, size_t n,
+                                     sign_marks *m)
+{
+    hcdl_buf *b = &c->out;
+    char own[65];
+    size_t payload_len;
+    const char *payload = payload_hash(c, r, n, own, &payload_len);
+    int rc;
+    if (payload == NULL)
+        return "SHA-256 of the body failed (OpenSSL)";
+    hcdl_buf_reset(b, OUT_KEEP);
+    m->wire_path = 0;
+    rc = put_encoded(b, r->path, r->path_len, 1);
+    m->query = b->len;
+    rc |= put_query(b, r);
+    m->signed_headers = b->len;
+    rc |= put_signed_names(b, r, n);
+    m->canonical_request = b->len;
+    if (rc != 0 || put_canonical_request(b, r, n, m, payload, payload_len) != 0)
+        return "out of memory";
+    m->string_to_sign = b->len;
+    return NULL;
+}
+
+/* String to sign, signature and the Authorization value, appended. */
+static const char *put_signature(hcdl_crypto *c, const hcdl_sign_req *r, sign_marks *m,
+                                 char signature[65])
+{
+    hcdl_buf *b = &c->out;
+    char cr_hash[65];
+    unsigned char mac[32];
+    size_t maclen = 0;
+    int rc;
+    if (sha256_hex(c, b->data + m->canonical_request, m->string_to_sign - m->canonical_request,
+                   cr_hash) != 0)
+        return "SHA-256 of the canonical request failed (OpenSSL)";
+    rc = put(b, ALGORITHM "\n", sizeof ALGORITHM);
+    rc |= put(b, r->date, HCDL_SIGN_DATE_LEN);
+    rc |= put(b, "\n", 1);
+    rc |= put(b, cr_hash, 64);
+    m->authorization = b->len;
+    if (rc != 0)
+        return "out of memory";
+    if (EVP_MAC_init(c->macctx, (const unsigned char *)r->sk, r->sk_len, NULL) != 1 ||
+        EVP_MAC_update(c->macctx, (const unsigned char *)b->data + m->string_to_sign,
+                       m->authorization - m->string_to_sign) != 1 ||
+        EVP_MAC_final(c->macctx, mac, &maclen, sizeof mac) != 1 || maclen != 32)
+        return "HMAC-SHA256 failed (OpenSSL)";
+    hex_lower(signature, mac, 32);
+    /* ALGORITHM Access=AK, SignedHeaders=..., Signature=... */
+    rc = put(b, ALGORITHM " Access=", sizeof ALGORITHM - 1 + 8);
+    rc |= put(b, r->ak, r->ak_len);
+    rc |= put(b, ", SignedHeaders=", 16);
+    rc |= put_again(b, m->signed_headers, m->canonical_request - m->signed_headers);
+    rc |= put(b, ", Signature=", 12);
+    rc |= put(b, signature, 64);
+    m->end = b->len;
+    return rc != 0 ? "out of memory" : NULL;
+}
+
+const char *hcdl_sign_compute(hcdl_crypto *c, hcdl_sign_req *r, hcdl_sign_out *o)
+{
+    sign_marks m;
+    size_t n = add_signer_headers(r);
+    const char *failure = put_request_parts(c, r, n, &m);
+    const hcdl_buf *b = &c->out;
+    if (failure == NULL)
+        failure = put_signature(c, r, &m, o->signature);
+    if (failure != NULL)
+        return failure;
+    o->wire_path = span_of(b, m.wire_path, m.query);
+    o->query_string = span_of(b, m.query, m.signed_headers);
+    o->signed_headers = span_of(b, m.signed_headers, m.canonical_request);
+    o->canonical_request = span_of(b, m.canonical_request, m.string_to_sign);
+    o->string_to_sign = span_of(b, m.string_to_sign, m.authorization);
+    o->authorization = span_of(b, m.authorization, m.end);
+    return NULL;
+}
+
+/* ---- dates (the calendar itself: src/clock.c) ------------------------- */
 
 static int digits(const char *s, int n, int *out)
 {
@@ -478,56 +478,26 @@ static int digits(const char *s, int n, int *out)
     return 1;
 }
 
+/* YYYYMMDDTHHMMSSZ naming a real moment (a leap second allowed). */
 static int date_valid(const char *s, size_t len)
 {
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int y, mo, d, h, mi, se;
+    long long epoch;
     if (len != HCDL_SIGN_DATE_LEN || s[8] != 'T' || s[15] != 'Z')
         return 0;
     if (!digits(s, 4, &y) || !digits(s + 4, 2, &mo) || !digits(s + 6, 2, &d) ||
-        !digits(s + 9, 2, &h) || !digits(s + 11, 2, &mi) ||
-        !digits(s + 13, 2, &se))
+        !digits(s + 9, 2, &h) || !digits(s + 11, 2, &mi) || !digits(s + 13, 2, &se))
         return 0;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
-        mi > 59 || se > 60)
-        return 0;
-    if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 0;
-    return 1;
+    return hcdl_civil_epoch(y, mo, d, h, mi, se, 60, &epoch);
 }
 
-/*
- * The date is formatted by hand because glibc's gmtime_r takes a
- * process-wide lock and strftime consults the locale: both cost more than
- * the arithmetic (hcdl_civil_from_days), on every call.
- */
-static void put2(char *p, int v)
+int hcdl_sign_date_now(char out[HCDL_SIGN_DATE_LEN + 1])
 {
-    p[0] = (char)('0' + v / 10);
-    p[1] = (char)('0' + v % 10);
-}
-
-static int date_now(char out[HCDL_SIGN_DATE_LEN + 1])
-{
-    long long t = (long long)time(NULL), days, secs;
-    int y, m, d;
-    if (t < 0)
+    char buf[HCDL_TIME_MAX];
+    long long t = (long long)time(NULL);
+    if (t < 0 || hcdl_format_epoch(t, HCDL_TIME_SDK, buf) != HCDL_SIGN_DATE_LEN)
         return -1;
-    days = t / 86400;
-    secs = t % 86400;
-    hcdl_civil_from_days(days, &y, &m, &d);
-    if (y > 9999)
-        return -1;
-    put2(out, y / 100);
-    put2(out + 2, y % 100);
-    put2(out + 4, m);
-    put2(out + 6, d);
-    out[8] = 'T';
-    put2(out + 9, (int)(secs / 3600));
-    put2(out + 11, (int)(secs / 60 % 60));
-    put2(out + 13, (int)(secs % 60));
-    out[15] = 'Z';
-    out[16] = '\0';
+    memcpy(out, buf, HCDL_SIGN_DATE_LEN + 1);
     return 0;
 }
 
@@ -554,6 +524,27 @@ static int has_ctl(const char *s, size_t n)
         if (c == '\r' || c == '\n' || c == '\0')
             return 1;
     }
+    return 0;
+}
+
+int hcdl_sign_check_ak(lua_State *L, const char *ak, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)ak[i];
+        if (ch <= ' ' || ch >= 0x7f || ch == ',')
+            return hcdl_error_input(L, "ak", "must be printable ASCII without "
+                                    "spaces or commas");
+    }
+    return 0;
+}
+
+int hcdl_sign_check_header(lua_State *L, const char *name, const char *v, size_t n)
+{
+    if (n > MAX_FIELD || has_ctl(v, n))
+        /* The value itself is never echoed: it may be a token. */
+        return hcdl_error_input(L, "headers", "value of %s must not contain "
+                                "CR, LF or NUL", name);
     return 0;
 }
 
@@ -677,18 +668,65 @@ static int query_value(lua_State *L, hcdl_arena *a, const char *key,
                             "integer or boolean, got %s", key, lua_typename(L, t));
 }
 
+/* query as a list of {key, value} pairs. */
+static int read_query_pairs(lua_State *L, hcdl_arena *a, hcdl_sign_req *r, int qi, size_t n)
+{
+    size_t i;
+    int rc;
+    for (i = 1; i <= n; i++) {
+        hcdl_param *q = &r->query[r->nquery];
+        lua_rawgeti(L, qi, (int)i);
+        if (!lua_istable(L, -1))
+            return hcdl_error_input(L, "query", "item %d must be a {key, value} pair", (int)i);
+        lua_rawgeti(L, -1, 1);
+        if (lua_type(L, -1) != LUA_TSTRING || hcdl_rawlen(L, -1) == 0)
+            return hcdl_error_input(L, "query", "item %d: the key must be a non-empty string",
+                                    (int)i);
+        q->key = lua_tolstring(L, -1, &q->key_len);
+        lua_pop(L, 1);
+        lua_rawgeti(L, -1, 2);
+        if ((rc = query_value(L, a, q->key, &q->value, &q->value_len)) != 0)
+            return rc; /* nil, err are on top: that is what is returned */
+        lua_pop(L, 2); /* value (alive via the pair), pair */
+        r->nquery++;
+    }
+    return 0;
+}
+
+/* One key of the map form, its value at the top: a list repeats the key. */
+static int read_query_key(lua_State *L, hcdl_arena *a, hcdl_sign_req *r, const char *key,
+                          size_t key_len)
+{
+    size_t m = 1, j;
+    int list = lua_istable(L, -1), rc;
+    if (list)
+        m = hcdl_rawlen(L, -1);
+    for (j = 1; j <= m; j++) {
+        hcdl_param *q = &r->query[r->nquery];
+        if (list)
+            lua_rawgeti(L, -1, (int)j);
+        if ((rc = query_value(L, a, key, &q->value, &q->value_len)) != 0)
+            return rc;
+        if (list)
+            lua_pop(L, 1);
+        q->key = key;
+        q->key_len = key_len;
+        r->nquery++;
+    }
+    return 0;
+}
+
 /*
  * query = { {"k", "v"}, ... }            list of pairs, order irrelevant
  *       | { k = "v", k2 = {"a", "b"} }   map; a list value repeats the key
  */
 static int read_query(lua_State *L, hcdl_arena *a, hcdl_sign_req *r)
 {
-    size_t count = 0, i, n;
-    int qi, rc;
+    size_t count = 0, n;
+    int qi = SLOT(F_QUERY), rc;
 
     r->query = NULL;
     r->nquery = 0;
-    qi = SLOT(F_QUERY);
     if (lua_isnil(L, qi))
         return 0;
     if (!lua_istable(L, qi))
@@ -699,10 +737,7 @@ static int read_query(lua_State *L, hcdl_arena *a, hcdl_sign_req *r)
     n = hcdl_rawlen(L, qi);
     lua_pushnil(L);
     while (lua_next(L, qi) != 0) {
-        if (n == 0 && lua_istable(L, -1))
-            count += hcdl_rawlen(L, -1);
-        else
-            count++;
+        count += (n == 0 && lua_istable(L, -1)) ? hcdl_rawlen(L, -1) : 1;
         lua_pop(L, 1);
     }
     if (n > 0 && count != n)
@@ -711,65 +746,18 @@ static int read_query(lua_State *L, hcdl_arena *a, hcdl_sign_req *r)
     if (count > 100000)
         return hcdl_error_input(L, "query", "more than 100000 parameters");
     r->query = hcdl_arena_alloc(a, (count ? count : 1) * sizeof *r->query);
-
-    if (n > 0) {
-        for (i = 1; i <= n; i++) {
-            hcdl_param *q = &r->query[r->nquery];
-            lua_rawgeti(L, qi, (int)i);
-            if (!lua_istable(L, -1)) {
-                lua_pop(L, 2);
-                return hcdl_error_input(L, "query", "item %d must be a "
-                                        "{key, value} pair", (int)i);
-            }
-            lua_rawgeti(L, -1, 1);
-            if (lua_type(L, -1) != LUA_TSTRING || hcdl_rawlen(L, -1) == 0) {
-                lua_pop(L, 3);
-                return hcdl_error_input(L, "query", "item %d: the key must be "
-                                        "a non-empty string", (int)i);
-            }
-            q->key = lua_tolstring(L, -1, &q->key_len);
-            lua_pop(L, 1);
-            lua_rawgeti(L, -1, 2);
-            rc = query_value(L, a, q->key, &q->value, &q->value_len);
-            if (rc)
-                return rc; /* nil, err are on top: that is what is returned */
-            lua_pop(L, 2); /* value (alive via the pair), pair */
-            r->nquery++;
-        }
-        return 0;
-    }
+    if (n > 0)
+        return read_query_pairs(L, a, r, qi, n);
 
     lua_pushnil(L);
     while (lua_next(L, qi) != 0) {
         const char *key;
         size_t key_len;
-        if (lua_type(L, -2) != LUA_TSTRING || hcdl_rawlen(L, -2) == 0) {
-            lua_pop(L, 3);
+        if (lua_type(L, -2) != LUA_TSTRING || hcdl_rawlen(L, -2) == 0)
             return hcdl_error_input(L, "query", "keys must be non-empty strings");
-        }
         key = lua_tolstring(L, -2, &key_len);
-        if (lua_istable(L, -1)) {
-            size_t m = hcdl_rawlen(L, -1), j;
-            for (j = 1; j <= m; j++) {
-                hcdl_param *q = &r->query[r->nquery];
-                lua_rawgeti(L, -1, (int)j);
-                rc = query_value(L, a, key, &q->value, &q->value_len);
-                if (rc)
-                    return rc;
-                lua_pop(L, 1);
-                q->key = key;
-                q->key_len = key_len;
-                r->nquery++;
-            }
-        } else {
-            hcdl_param *q = &r->query[r->nquery];
-            rc = query_value(L, a, key, &q->value, &q->value_len);
-            if (rc)
-                return rc;
-            q->key = key;
-            q->key_len = key_len;
-            r->nquery++;
-        }
+        if ((rc = read_query_key(L, a, r, key, key_len)) != 0)
+            return rc;
         lua_pop(L, 1);
     }
     return 0;
@@ -781,18 +769,79 @@ static int lname_is(const hcdl_header *h, const char *lower)
     return h->name_len == n && memcmp(h->lname, lower, n) == 0;
 }
 
+/*
+ * Reads the header at the top of the stack (key below it) into h: name
+ * checked, value checked and trimmed, the lower-case name made.  0, or
+ * pushes nil, err and returns 2.
+ */
+static int read_header(lua_State *L, hcdl_arena *a, hcdl_header *h)
+{
+    const char *v;
+    char *lname;
+    size_t vlen, i;
+    if (lua_type(L, -2) != LUA_TSTRING)
+        return hcdl_error_input(L, "headers", "names must be strings");
+    h->name = lua_tolstring(L, -2, &h->name_len);
+    if (h->name_len == 0 || h->name_len > 256)
+        return hcdl_error_input(L, "headers", "a name must be 1 to 256 characters");
+    for (i = 0; i < h->name_len; i++)
+        if (!is_token_char((unsigned char)h->name[i]))
+            return hcdl_error_input(L, "headers", "name '%s' has a character "
+                                    "not allowed in a header name", h->name);
+    if (lua_type(L, -1) != LUA_TSTRING)
+        return hcdl_error_input(L, "headers", "value of %s must be a string, got %s",
+                                h->name, lua_typename(L, lua_type(L, -1)));
+    v = lua_tolstring(L, -1, &vlen);
+    if (hcdl_sign_check_header(L, h->name, v, vlen) != 0)
+        return 2;
+    while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        vlen--;
+    }
+    while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+        vlen--;
+    h->value = v;
+    h->value_len = vlen;
+    lname = hcdl_arena_alloc(a, h->name_len + 1);
+    for (i = 0; i < h->name_len; i++) {
+        char c = h->name[i];
+        lname[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    lname[h->name_len] = '\0';
+    h->lname = lname;
+    h->signed_ = memchr(h->name, '_', h->name_len) == NULL;
+    return 0;
+}
+
+/* Host and Authorization are the signer's; a name may not come twice. */
+static int check_header_name(lua_State *L, const hcdl_sign_req *r, const hcdl_header *h)
+{
+    size_t k;
+    if (lname_is(h, "host"))
+        return hcdl_error_input(L, "headers", "Host comes from the host field; "
+                                "do not set it as a header");
+    if (lname_is(h, "authorization"))
+        return hcdl_error_input(L, "headers", "Authorization is computed by "
+                                "the signer; do not set it");
+    for (k = 0; k < r->nheaders; k++)
+        if (r->headers[k].name_len == h->name_len &&
+            memcmp(r->headers[k].lname, h->lname, h->name_len) == 0)
+            return hcdl_error_input(L, "headers", "%s is given twice (header "
+                                    "names are case-insensitive)", h->name);
+    return 0;
+}
+
 static int read_headers(lua_State *L, hcdl_arena *a, hcdl_sign_req *r,
                         const char **date_header, size_t *date_header_len)
 {
-    size_t count = 0, i, k;
-    int hi;
+    size_t count = 0;
+    int hi = SLOT(F_HEADERS), rc;
 
     *date_header = NULL;
     *date_header_len = 0;
-    hi = SLOT(F_HEADERS);
+    r->nheaders = 0;
     if (lua_isnil(L, hi)) {
         r->headers = hcdl_arena_alloc(a, 2 * sizeof *r->headers);
-        r->nheaders = 0;
         return 0;
     }
     if (!lua_istable(L, hi))
@@ -806,84 +855,21 @@ static int read_headers(lua_State *L, hcdl_arena *a, hcdl_sign_req *r,
     if (count > 1000)
         return hcdl_error_input(L, "headers", "more than 1000 headers");
     r->headers = hcdl_arena_alloc(a, (count + 2) * sizeof *r->headers);
-    r->nheaders = 0;
-
     lua_pushnil(L);
     while (lua_next(L, hi) != 0) {
         hcdl_header *h = &r->headers[r->nheaders];
-        const char *v;
-        size_t vlen;
-        if (lua_type(L, -2) != LUA_TSTRING) {
-            lua_pop(L, 3);
-            return hcdl_error_input(L, "headers", "names must be strings");
-        }
-        h->name = lua_tolstring(L, -2, &h->name_len);
-        if (h->name_len == 0 || h->name_len > 256) {
-            lua_pop(L, 3);
-            return hcdl_error_input(L, "headers", "a name must be 1 to 256 "
-                                    "characters");
-        }
-        for (i = 0; i < h->name_len; i++) {
-            if (!is_token_char((unsigned char)h->name[i])) {
-                lua_pop(L, 3);
-                return hcdl_error_input(L, "headers", "name '%s' has a character "
-                                        "not allowed in a header name", h->name);
-            }
-        }
-        if (lua_type(L, -1) != LUA_TSTRING) {
-            int t = lua_type(L, -1);
-            lua_pop(L, 3);
-            return hcdl_error_input(L, "headers", "value of %s must be a string, "
-                                    "got %s", h->name, lua_typename(L, t));
-        }
-        v = lua_tolstring(L, -1, &vlen);
-        if (vlen > MAX_FIELD || has_ctl(v, vlen)) {
-            lua_pop(L, 3);
-            /* The value itself is never echoed: it may be a token. */
-            return hcdl_error_input(L, "headers", "value of %s must not contain "
-                                    "CR, LF or NUL", h->name);
-        }
-        while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-            v++;
-            vlen--;
-        }
-        while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-            vlen--;
-        h->value = v;
-        h->value_len = vlen;
-        h->lname = hcdl_arena_alloc(a, h->name_len + 1);
-        for (i = 0; i < h->name_len; i++) {
-            char c = h->name[i];
-            h->lname[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-        }
-        h->lname[h->name_len] = '\0';
-        h->signed_ = memchr(h->name, '_', h->name_len) == NULL;
+        if ((rc = read_header(L, a, h)) != 0)
+            return rc; /* nil, err on top: what is returned */
         lua_pop(L, 1);
-
-        if (lname_is(h, "host")) {
-            lua_pop(L, 2);
-            return hcdl_error_input(L, "headers", "Host comes from the host field; "
-                                    "do not set it as a header");
-        }
-        if (lname_is(h, "authorization")) {
-            lua_pop(L, 2);
-            return hcdl_error_input(L, "headers", "Authorization is computed by "
-                                    "the signer; do not set it");
-        }
         if (lname_is(h, "x-sdk-date")) {
-            /* Reused when no date field is given, like the SDKs do. */
+            /* Reused when no date field is given, like the SDKs do; the
+             * signer adds its own X-Sdk-Date */
             *date_header = h->value;
             *date_header_len = h->value_len;
-            continue; /* the signer adds its own X-Sdk-Date */
+            continue;
         }
-        for (k = 0; k < r->nheaders; k++) {
-            if (r->headers[k].name_len == h->name_len &&
-                memcmp(r->headers[k].lname, h->lname, h->name_len) == 0) {
-                lua_pop(L, 2);
-                return hcdl_error_input(L, "headers", "%s is given twice (header "
-                                        "names are case-insensitive)", h->name);
-            }
-        }
+        if ((rc = check_header_name(L, r, h)) != 0)
+            return rc;
         r->nheaders++;
     }
     return 0;
@@ -926,23 +912,12 @@ static void set_string(lua_State *L, int table, int k, const char *v, size_t n)
     lua_rawset(L, table);
 }
 
-int hcdl_sign_lua(lua_State *L)
+/* method, host, path, ak, sk and body, checked in that order. */
+static int read_scalars(lua_State *L, hcdl_sign_req *r)
 {
-    hcdl_crypto *c = lua_touserdata(L, lua_upvalueindex(1));
-    hcdl_arena arena;
-    hcdl_sign_req r;
-    hcdl_sign_out o;
-    const char *s, *date_header, *failure;
-    size_t len, i, date_header_len;
-    int rc, auth, res, hdrs;
-
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 1);
-    if ((rc = collect_fields(L)) != 0)
-        return rc;
-    hcdl_arena_init(&arena, L);
-    memset(&r, 0, sizeof r);
-
+    const char *s;
+    size_t len, i;
+    int rc;
     if ((rc = read_string(L, F_METHOD, 1, &s, &len)) != 0)
         return rc;
     if (len > 16)
@@ -955,104 +930,128 @@ int hcdl_sign_lua(lua_State *L)
         if (ch < 'A' || ch > 'Z')
             return hcdl_error_input(L, "method", "must be an HTTP method such as "
                                     "GET or POST");
-        r.method[i] = ch;
+        r->method[i] = ch;
     }
-    r.method[len] = '\0';
+    r->method[len] = '\0';
 
-    if ((rc = read_string(L, F_HOST, 1, &r.host, &r.host_len)) != 0)
+    if ((rc = read_string(L, F_HOST, 1, &r->host, &r->host_len)) != 0)
         return rc;
-    for (i = 0; i < r.host_len; i++) {
-        unsigned char ch = (unsigned char)r.host[i];
+    for (i = 0; i < r->host_len; i++) {
+        unsigned char ch = (unsigned char)r->host[i];
         if (ch <= ' ' || ch >= 0x7f || ch == '/' || ch == '?' || ch == '#' ||
             ch == '@')
             return hcdl_error_input(L, "host", "must be a host name with an "
                                     "optional :port, no scheme or path");
     }
 
-    if ((rc = read_string(L, F_PATH, 1, &r.path, &r.path_len)) != 0)
+    if ((rc = read_string(L, F_PATH, 1, &r->path, &r->path_len)) != 0)
         return rc;
-    if (r.path[0] != '/')
+    if (r->path[0] != '/')
         return hcdl_error_input(L, "path", "must start with '/'");
 
-    if ((rc = read_string(L, F_AK, 1, &r.ak, &r.ak_len)) != 0)
+    if ((rc = read_string(L, F_AK, 1, &r->ak, &r->ak_len)) != 0 ||
+        (rc = hcdl_sign_check_ak(L, r->ak, r->ak_len)) != 0 ||
+        (rc = read_string(L, F_SK, 1, &r->sk, &r->sk_len)) != 0 ||
+        (rc = read_string(L, F_BODY, 0, &r->body, &r->body_len)) != 0)
         return rc;
-    for (i = 0; i < r.ak_len; i++) {
-        unsigned char ch = (unsigned char)r.ak[i];
-        if (ch <= ' ' || ch >= 0x7f || ch == ',')
-            return hcdl_error_input(L, "ak", "must be printable ASCII without "
-                                    "spaces or commas");
-    }
-    if ((rc = read_string(L, F_SK, 1, &r.sk, &r.sk_len)) != 0)
-        return rc;
+    if (r->body == NULL)
+        r->body = "";
+    return 0;
+}
 
-    if ((rc = read_string(L, F_BODY, 0, &r.body, &r.body_len)) != 0)
-        return rc;
-    if (r.body == NULL)
-        r.body = "";
-
-    if ((rc = read_query(L, &arena, &r)) != 0)
-        return rc;
-    if ((rc = read_headers(L, &arena, &r, &date_header, &date_header_len)) != 0)
-        return rc;
-
+/* The date field, else an X-Sdk-Date header, else now. */
+static int read_date(lua_State *L, hcdl_sign_req *r, const char *date_header,
+                     size_t date_header_len)
+{
+    const char *s;
+    size_t len;
+    int rc;
     if ((rc = read_string(L, F_DATE, 0, &s, &len)) != 0)
         return rc;
     if (s != NULL) {
         if (!date_valid(s, len))
             return hcdl_error_input(L, "date", "must be a UTC time as "
                                     "YYYYMMDDTHHMMSSZ, e.g. 20240101T000000Z");
-        memcpy(r.date, s, HCDL_SIGN_DATE_LEN);
+        memcpy(r->date, s, HCDL_SIGN_DATE_LEN);
     } else if (date_header != NULL) {
         if (!date_valid(date_header, date_header_len))
             return hcdl_error_input(L, "headers", "X-Sdk-Date must be a UTC time "
                                     "as YYYYMMDDTHHMMSSZ");
-        memcpy(r.date, date_header, HCDL_SIGN_DATE_LEN);
-    } else if (date_now(r.date) != 0) {
+        memcpy(r->date, date_header, HCDL_SIGN_DATE_LEN);
+    } else if (hcdl_sign_date_now(r->date) != 0) {
         lua_pushnil(L);
         hcdl_error_push(L, "input", "date: the system clock cannot be read");
         return 2;
     }
-    r.date[HCDL_SIGN_DATE_LEN] = '\0';
+    r->date[HCDL_SIGN_DATE_LEN] = '\0';
+    return 0;
+}
 
-    failure = sign_compute(c, &arena, &r, &o);
-    if (failure != NULL)
-        return luaL_error(L, "hcdl.sign: %s", failure);
-
+/* Pushes core.sign's result table. */
+static void push_result(lua_State *L, const hcdl_sign_req *r, const hcdl_sign_out *o)
+{
+    int auth, res, hdrs;
+    size_t i;
     /* One Authorization string serves s.authorization and s.headers. */
-    lua_pushlstring(L, o.authorization, o.authorization_len);
+    lua_pushlstring(L, o->authorization.s, o->authorization.n);
     auth = lua_gettop(L);
     lua_createtable(L, 0, 10);
     res = lua_gettop(L);
     push_key(L, K_AUTHORIZATION);
     lua_pushvalue(L, auth);
     lua_rawset(L, res);
-    set_string(L, res, K_SIGNATURE, o.signature, 64);
-    set_string(L, res, K_SIGNED_HEADERS, o.signed_headers, o.signed_headers_len);
-    set_string(L, res, K_CANONICAL_REQUEST, o.canonical_request,
-               o.canonical_request_len);
-    set_string(L, res, K_STRING_TO_SIGN, o.string_to_sign, o.string_to_sign_len);
-    set_string(L, res, K_QUERY_STRING, o.query_string, o.query_len);
-    set_string(L, res, K_PATH, o.wire_path, o.wire_path_len);
-    set_string(L, res, K_DATE, r.date, HCDL_SIGN_DATE_LEN);
-    set_string(L, res, K_METHOD, r.method, strlen(r.method));
+    set_string(L, res, K_SIGNATURE, o->signature, 64);
+    set_string(L, res, K_SIGNED_HEADERS, o->signed_headers.s, o->signed_headers.n);
+    set_string(L, res, K_CANONICAL_REQUEST, o->canonical_request.s, o->canonical_request.n);
+    set_string(L, res, K_STRING_TO_SIGN, o->string_to_sign.s, o->string_to_sign.n);
+    set_string(L, res, K_QUERY_STRING, o->query_string.s, o->query_string.n);
+    set_string(L, res, K_PATH, o->wire_path.s, o->wire_path.n);
+    set_string(L, res, K_DATE, r->date, HCDL_SIGN_DATE_LEN);
+    set_string(L, res, K_METHOD, r->method, strlen(r->method));
 
     /* Everything to send: the caller's headers, Host, X-Sdk-Date, Authorization. */
     push_key(L, K_HEADERS);
-    lua_createtable(L, 0, (int)r.nheaders + 3);
+    lua_createtable(L, 0, (int)r->nheaders + 3);
     hdrs = lua_gettop(L);
-    for (i = 0; i < r.nheaders + 2; i++) {
-        if (r.headers[i].name == host_name)
+    for (i = 0; i < r->nheaders + 2; i++) {
+        if (r->headers[i].name == host_name)
             push_key(L, K_HOST);
-        else if (r.headers[i].name == date_name)
+        else if (r->headers[i].name == date_name)
             push_key(L, K_X_SDK_DATE);
         else
-            lua_pushlstring(L, r.headers[i].name, r.headers[i].name_len);
-        lua_pushlstring(L, r.headers[i].value, r.headers[i].value_len);
+            lua_pushlstring(L, r->headers[i].name, r->headers[i].name_len);
+        lua_pushlstring(L, r->headers[i].value, r->headers[i].value_len);
         lua_rawset(L, hdrs);
     }
     push_key(L, K_AUTHORIZATION_HEADER);
     lua_pushvalue(L, auth);
     lua_rawset(L, hdrs);
     lua_rawset(L, res); /* res.headers = hdrs */
+}
+
+int hcdl_sign_lua(lua_State *L)
+{
+    hcdl_crypto *c = lua_touserdata(L, lua_upvalueindex(1));
+    hcdl_arena arena;
+    hcdl_sign_req r;
+    hcdl_sign_out o;
+    const char *date_header, *failure;
+    size_t date_header_len;
+    int rc;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    if ((rc = collect_fields(L)) != 0)
+        return rc;
+    hcdl_arena_init(&arena, L);
+    memset(&r, 0, sizeof r);
+    if ((rc = read_scalars(L, &r)) != 0 || (rc = read_query(L, &arena, &r)) != 0 ||
+        (rc = read_headers(L, &arena, &r, &date_header, &date_header_len)) != 0 ||
+        (rc = read_date(L, &r, date_header, date_header_len)) != 0)
+        return rc;
+    failure = hcdl_sign_compute(c, &r, &o);
+    if (failure != NULL)
+        return luaL_error(L, "hcdl.sign: %s", failure);
+    push_result(L, &r, &o);
     return 1;
 }

@@ -1,7 +1,7 @@
 /*
  * status.h - what an HTTP error answer means: its error kind, whether
  * trying again may help, and whether it is throttling.  One table decides
- * it for API calls (api.c), downloads (hcdl.download) and credential
+ * it for API calls (api_parse.c), downloads (hcdl.download) and credential
  * fetches (hcdl.iam, hcdl.credentials.temporary).
  */
 #ifndef HCDL_STATUS_H
@@ -18,7 +18,7 @@ typedef struct {
 /*
  * The class of an answer with HTTP `status` and the service's error code
  * `code` (NULL when the body names none).  Callers with a richer name for
- * an "http" answer (api.c: "api" when the service gave a code) refine the
+ * an "http" answer (api_parse.c: "api" when the service gave a code) refine the
  * kind; they never change retryable or throttled.
  */
 hcdl_status_class hcdl_status_classify(long status, const char *code);

@@ -107,6 +107,44 @@ static int add_header(hcdl_transfer *t, const char *name, size_t nl, const char 
     return 0;
 }
 
+int hcdl_transfer_add_header(hcdl_transfer *t, const char *name, size_t nl, const char *value,
+                             size_t vl)
+{
+    return add_header(t, name, nl, value, vl);
+}
+
+/* The defaults of a transfer read from a spec (no file, no range). */
+static void set_defaults(hcdl_transfer *t)
+{
+    t->fd = -1;
+    t->range_start = t->range_end = t->expect_total = -1;
+    t->cr_start = t->cr_end = t->cr_total = t->content_length = -1;
+}
+
+static long timeout_ms(double timeout)
+{
+    long ms = timeout > 0 ? (long)(timeout * 1000.0 + 0.5) : 0;
+    return timeout > 0 && ms == 0 ? 1 : ms;
+}
+
+int hcdl_transfer_request(hcdl_transfer *t, const char *url, size_t url_len, const char *method,
+                          const char *body, size_t body_len, double timeout, long long max_body)
+{
+    set_defaults(t);
+    t->sink = SINK_MEMORY;
+    t->max_body = max_body > 0 ? (size_t)max_body : DEFAULT_MAX_BODY;
+    t->stream_limit = DEFAULT_STREAM_LIMIT;
+    t->timeout_ms = timeout_ms(timeout);
+    t->url = copy_string(url, url_len);
+    t->method = copy_string(method, strlen(method));
+    t->body = copy_string(body, body_len);
+    t->body_len = body_len;
+    if (t->url == NULL || t->method == NULL || t->body == NULL)
+        return -1;
+    /* Never let curl add "Expect: 100-continue" (an extra round trip). */
+    return add_header(t, "Expect", 6, "", 0);
+}
+
 static int read_headers(lua_State *L, int spec, hcdl_transfer *t)
 {
     lua_getfield(L, spec, "headers");
@@ -291,9 +329,7 @@ static int read_request(lua_State *L, int spec, hcdl_transfer *t)
         (rc = read_seconds(L, spec, "deadline", &t->deadline)) != 0 ||
         (rc = hcdl_options_read(L, spec, HCDL_PER_TRANSFER, 0, t->opt)) != 0)
         return rc;
-    t->timeout_ms = timeout > 0 ? (long)(timeout * 1000.0 + 0.5) : 0;
-    if (timeout > 0 && t->timeout_ms == 0)
-        t->timeout_ms = 1;
+    t->timeout_ms = timeout_ms(timeout);
     return 0;
 }
 
@@ -359,9 +395,7 @@ int hcdl_transfer_read(lua_State *L, int idx, hcdl_transfer *t)
     int rc;
     luaL_checktype(L, idx, LUA_TTABLE);
     idx = hcdl_absindex(L, idx);
-    t->fd = -1;
-    t->range_start = t->range_end = t->expect_total = -1;
-    t->cr_start = t->cr_end = t->cr_total = t->content_length = -1;
+    set_defaults(t);
     if ((rc = read_request(L, idx, t)) != 0 || (rc = read_sink(L, idx, t)) != 0)
         return rc;
     /* If-Range: the server sends the rest only if the object is the one
@@ -470,6 +504,29 @@ static const char *find_header(const hcdl_buf *h, const char *name, size_t *len)
         p = eol < end ? eol + 1 : NULL;
     }
     return NULL;
+}
+
+const char *hcdl_transfer_header(const hcdl_transfer *t, const char *name, size_t *len)
+{
+    const char *p = t->head.data, *end = t->head.data + t->head.len, *found = NULL;
+    size_t nl = strlen(name);
+    if (p == NULL)
+        return NULL;
+    p = memchr(p, '\n', (size_t)(end - p)); /* past the status line */
+    while (p != NULL && ++p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p)), *v, *ve;
+        if (eol == NULL)
+            eol = end;
+        if ((size_t)(eol - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            v = skip_space(p + nl + 1, eol);
+            for (ve = eol; ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t');)
+                ve--;
+            found = v;
+            *len = (size_t)(ve - v);
+        }
+        p = eol < end ? eol : NULL;
+    }
+    return found;
 }
 
 /* 1 if the answer's ETag is a quoted MD5 (32 hex digits): then, and only
@@ -826,14 +883,24 @@ long long hcdl_transfer_num(const hcdl_transfer *t, const hcdl_net *net, hcdl_op
     return t->opt[id].set ? t->opt[id].num : hcdl_net_num(net, id);
 }
 
-CURLcode hcdl_transfer_setup(hcdl_transfer *t, const hcdl_net *net, const EVP_MD *md5_alg)
+CURL *hcdl_transfer_give_back(hcdl_transfer *t)
+{
+    CURL *easy = t->easy;
+    t->easy = NULL;
+    if (easy != NULL)
+        curl_easy_reset(easy);
+    return easy;
+}
+
+CURLcode hcdl_transfer_setup(hcdl_transfer *t, CURL *spare, const hcdl_net *net,
+                             const EVP_MD *md5_alg)
 {
     CURLcode rc;
     char range[64];
     long long rate = t->opt[HCDL_OPT_MAX_RATE].num, budget = hcdl_net_num(net, HCDL_OPT_MAX_RATE);
     long long buffer_size = hcdl_transfer_num(t, net, HCDL_OPT_BUFFER_SIZE);
     t->md5_alg = md5_alg;
-    t->easy = curl_easy_init();
+    t->easy = spare != NULL ? spare : curl_easy_init();
     if (t->easy == NULL)
         return CURLE_OUT_OF_MEMORY;
     rc = hcdl_net_apply(t->easy, net);
@@ -908,7 +975,7 @@ void hcdl_transfer_finish(hcdl_transfer *t, CURLcode rc)
 
 /* ---- results (host thread) -------------------------------------------------- */
 
-static void push_error_field(lua_State *L, hcdl_transfer *t)
+int hcdl_transfer_push_error(lua_State *L, hcdl_transfer *t)
 {
     if (t->io_errno != 0) {
         lua_pushstring(L, t->io_errno == ENOSPC ? "no space left on the device" : strerror(t->io_errno));
@@ -933,9 +1000,31 @@ static void push_error_field(lua_State *L, hcdl_transfer *t)
     } else if (t->rc != CURLE_OK) {
         hcdl_http_push_curl_error(L, t->rc, t->errbuf, t->began);
     } else {
-        return;
+        return 0;
     }
-    lua_setfield(L, -2, "error");
+    return 1;
+}
+
+static void push_error_field(lua_State *L, hcdl_transfer *t)
+{
+    if (hcdl_transfer_push_error(L, t))
+        lua_setfield(L, -2, "error");
+}
+
+void hcdl_transfer_push_request(lua_State *L, const hcdl_transfer *t)
+{
+    const struct curl_slist *h;
+    lua_createtable(L, 0, 1);
+    lua_newtable(L);
+    for (h = t->headers; h != NULL; h = h->next) {
+        const char *colon = strchr(h->data, ':');
+        if (colon == NULL || colon[1] != ' ')
+            continue; /* "Expect;": a header sent empty */
+        lua_pushlstring(L, h->data, (size_t)(colon - h->data));
+        lua_pushstring(L, colon + 2);
+        lua_rawset(L, -3);
+    }
+    lua_setfield(L, -2, "headers");
 }
 
 void hcdl_transfer_push_result(lua_State *L, hcdl_transfer *t)

@@ -88,8 +88,37 @@ struct hcdl_transfer {
  * errors.  The transfer must be released with hcdl_transfer_free. */
 int hcdl_transfer_read(lua_State *L, int idx, hcdl_transfer *t);
 
-/* Creates and configures the easy handle (worker thread or host thread). */
-CURLcode hcdl_transfer_setup(hcdl_transfer *t, const hcdl_net *net, const EVP_MD *md5_alg);
+/* An API request into memory, from strings the caller holds (copied):
+ * what hcdl_transfer_read makes of { url, method, body, timeout,
+ * max_body }.  Headers are added with hcdl_transfer_add_header.  0, or -1
+ * when memory runs out (free the transfer either way). */
+int hcdl_transfer_request(hcdl_transfer *t, const char *url, size_t url_len, const char *method,
+                          const char *body, size_t body_len, double timeout, long long max_body);
+int hcdl_transfer_add_header(hcdl_transfer *t, const char *name, size_t nl, const char *value,
+                             size_t vl);
+
+/* The value of the last header `name` ("x-request-id", any case) of the
+ * final answer, or NULL; not NUL-terminated. */
+const char *hcdl_transfer_header(const hcdl_transfer *t, const char *name, size_t *len);
+
+/* Pushes the error a finished transfer ended with (the result's `error`)
+ * and returns 1, or pushes nothing and returns 0 when it got an answer. */
+int hcdl_transfer_push_error(lua_State *L, hcdl_transfer *t);
+
+/* Pushes { headers = { name = value } } of the request as sent (what
+ * redaction needs to know of it). */
+void hcdl_transfer_push_request(lua_State *L, const hcdl_transfer *t);
+
+/* Configures an easy handle for the transfer: `spare` (one a finished
+ * transfer gave back, already reset) or, when NULL, a new one.  On failure
+ * t->easy is whatever was used (the caller cleans it up). */
+CURLcode hcdl_transfer_setup(hcdl_transfer *t, CURL *spare, const hcdl_net *net,
+                             const EVP_MD *md5_alg);
+
+/* Takes the easy handle back from a finished transfer, reset to libcurl's
+ * defaults (no header list, body, callback or pointer of this transfer
+ * stays on it; its connections stay in the multi's pool), or NULL. */
+CURL *hcdl_transfer_give_back(hcdl_transfer *t);
 
 /* An option of this transfer: its own value, else the client's (0: none). */
 long long hcdl_transfer_num(const hcdl_transfer *t, const hcdl_net *net, hcdl_opt_id id);

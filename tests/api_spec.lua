@@ -99,6 +99,28 @@ describe("core.build", function()
     assert.is_truthy(spec.url:find("end_time=2023-07-24T15%3A59%3A59%2B0000", 1, true))
   end)
 
+  -- the calendar (src/clock.c) at its edges: leap days, month ends, 2038 and after
+  for _, c in ipairs{ { 951782400, "2000-02-29T00:00:00", "20000229000000" },
+                      { 1709251199, "2024-02-29T23:59:59", "20240229235959" },
+                      { 1682899199, "2023-04-30T23:59:59", "20230430235959" },
+                      { 2147483648, "2038-01-19T03:14:08", "20380119031408" },
+                      { 4107542400, "2100-03-01T00:00:00", "21000301000000" },
+                      { 253402300799, "9999-12-31T23:59:59", "99991231235959" } } do
+    it("formats and reads " .. c[2] .. " UTC", function()
+      local spec = assert(core.build("list_audit_log_download_link",
+        audit{ start_time = c[1], end_time = c[2] .. "+0000" }, auth()))
+      local text = c[2]:gsub(":", "%%3A") .. "%2B0000"
+      assert.is_truthy(spec.url:find("start_time=" .. text, 1, true))
+      spec = assert(core.build("list_backup_records", { instance_id = UUID, begin_time = c[1], end_time = c[3] }, auth()))
+      assert.is_truthy(spec.url:find("begin_time=" .. c[3] .. "&end_time=" .. c[3], 1, true))
+    end)
+  end
+  it("refuses days that do not exist", function()
+    for _, bad in ipairs{ "2100-02-29T00:00:00+0000", "2023-04-31T00:00:00+0000", "2023-02-29T00:00:00+0000" } do
+      refused("list_audit_log_download_link", audit{ start_time = bad }, "start_time", "yyyy-mm-dd")
+    end
+  end)
+
   it("signs the security token and sends it", function()
     local spec = assert(core.build("download_errorlog", { instance_id = RDS }, auth{ security_token = "tok+/=" }))
     assert.are.equal("tok+/=", spec.headers["X-Security-Token"])

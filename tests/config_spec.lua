@@ -204,4 +204,28 @@ describe("hcdl.timefmt", function()
     assert.are.equal(0, timefmt.parse_utc("1970-01-01T00:00:00Z"))
     assert.are.equal(951782400, timefmt.parse_utc("2000-02-29T00:00:00Z"))
   end)
+  -- the one calendar (src/clock.c) at its edges, against an independent count
+  local function days_by_counting(y, m, d)
+    local function leap(x) return (x % 4 == 0 and x % 100 ~= 0) or x % 400 == 0 end
+    local mdays = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+    local n = 0
+    for yy = 1970, y - 1 do n = n + (leap(yy) and 366 or 365) end
+    for mm = 1, m - 1 do n = n + mdays[mm] + ((mm == 2 and leap(y)) and 1 or 0) end
+    return n + d - 1
+  end
+  for _, c in ipairs{ { 1970, 1, 1 }, { 1972, 2, 29 }, { 1972, 3, 1 }, { 1999, 12, 31 }, { 2000, 2, 29 },
+                      { 2000, 3, 1 }, { 2024, 2, 29 }, { 2038, 1, 19 }, { 2038, 1, 20 }, { 2100, 2, 28 },
+                      { 2100, 3, 1 }, { 2400, 2, 29 }, { 2023, 4, 30 }, { 2023, 12, 31 }, { 9999, 12, 31 } } do
+    it(("counts the days of %04d-%02d-%02d"):format(c[1], c[2], c[3]), function()
+      assert.are.equal(days_by_counting(c[1], c[2], c[3]), timefmt.days_from_civil(c[1], c[2], c[3]))
+    end)
+  end
+  it("reads times past 2038 (no 32-bit seconds)", function()
+    assert.are.equal(2147483648, timefmt.parse_utc("2038-01-19T03:14:08Z"))
+    assert.are.equal(4102444800, timefmt.parse_utc14("21000101000000"))
+    assert.are.equal(253402300799, timefmt.parse_offset("9999-12-31T23:59:59+0000"))
+  end)
+  it("keeps the old arithmetic for a month out of range", function()
+    assert.are.equal(timefmt.days_from_civil(2024, 1, 1), timefmt.days_from_civil(2023, 13, 1))
+  end)
 end)

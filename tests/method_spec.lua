@@ -49,8 +49,48 @@ describe("the method/body rule on the wire", function()
     end)
   end
 
+  -- The engine keeps finished easy handles and resets them for the next
+  -- request: nothing of one request (method, body, headers) may reach the next.
+  it("requests one after another on reused handles each go out as asked", function()
+    local e = assert(core.engine{ timeout = 10 })
+    local steps = {
+      { "POST", '{"a":1}', { ["X-First"] = "1" }, nil, "7" },
+      { "GET", nil, nil, nil, nil },
+      { "PUT", "", { ["X-Third"] = "3" }, nil, "0" },
+      { "DELETE", "gone", nil, nil, "4" },
+      { "GET", nil, { ["X-Fifth"] = "5" }, nil, nil },
+    }
+    for i, st in ipairs(steps) do
+      local path = "/reuse/" .. i
+      h:script(path, nil, { status = 200, body = "ok" .. i })
+      local res = assert(e:perform{ method = st[1], url = h.endpoint .. path, body = st[2], headers = st[3] })
+      assert.are.equal(200, res.status)
+      assert.are.equal("ok" .. i, res.body)
+    end
+    local made, reused = e:handles()
+    assert.are.equal(1, made)
+    assert.are.equal(#steps - 1, reused)
+    for i, st in ipairs(steps) do
+      local seen = h:requests("/reuse/" .. i)
+      assert.are.equal(1, #seen, "request " .. i)
+      assert.are.equal(st[1], seen[1].method, "request " .. i)
+      assert.are.equal(st[5], seen[1].headers["content-length"], "request " .. i)
+      assert.are.equal(st[2] or "", seen[1].body, "request " .. i)
+      if st[1] == "GET" then -- no Content-Type left over from a POST before it
+        assert.is_nil(seen[1].headers["content-type"], "request " .. i)
+      end
+      for j, other in ipairs(steps) do
+        for name in pairs(other[3] or {}) do
+          assert.are.equal(j == i and other[3][name] or nil, seen[1].headers[name:lower()],
+            ("request %d, header %s"):format(i, name))
+        end
+      end
+    end
+    e:close()
+  end)
+
   -- API calls: a GET goes bare, a POST without body parameters says
-  -- Content-Length: 0; both signed "" (src/api.c)
+  -- Content-Length: 0; both signed "" (src/api_build.c)
   for _, c in ipairs{
     { "show_backup_download_link", "/v3/" .. PID .. "/backup-files", { backup_id = "b" .. ("0"):rep(31) .. "br01" },
       "GET", nil },

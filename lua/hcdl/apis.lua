@@ -2,7 +2,7 @@
 -- follows from them: the entries an answer holds, where each entry came
 -- from (so its link can be renewed), and what an entry says about its file
 -- (link, name, size, times).  Nothing here knows a field name itself: the
--- descriptor row in src/api.c is the one place for those facts.
+-- descriptor row in src/api_table.c is the one place for those facts.
 local core = require "hcdl.core"
 local timefmt = require "hcdl.timefmt"
 

@@ -10,6 +10,9 @@
 --                                  build(endpoints) -> spec; sends it, moving
 --                                  to the service's next endpoint when one
 --                                  cannot be reached
+--   data, err = a:call(t, api, service, params, fields, timeout)
+--                                  the same through t.call (built, sent and
+--                                  parsed in C)
 --
 -- Everything goes through t.send / t.sleep / t.now, so a refresh inside
 -- OpenResty or another event loop never blocks it.  `secrets` is the
@@ -133,6 +136,21 @@ function Auth:for_call(t, force)
       security_token = creds.security_token, token = creds.token, language = self.cfg.language }
   end
   return self.fields
+end
+
+--- Calls API name of service through t.call (build, sign, send and parse
+-- in two crossings) with endpoint fail-over: data, or nil, err and what
+-- was sent (for masking).
+function Auth:call(t, name, service, params, fields, timeout)
+  local request
+  local data, err = self.endpoints:run(service, function(current)
+    fields.endpoints = current
+    local d, e, sent = t.call(name, params, fields, timeout)
+    request = sent or request
+    return d, e
+  end)
+  if data == nil then return nil, self:scrub(err), request end
+  return data
 end
 
 --- Sends build(current endpoints) with endpoint fail-over and debug lines.

@@ -93,6 +93,28 @@ end
 
 local PLACEHOLDER_PROJECT = ("0"):rep(32)
 
+-- One request of API name: data | nil, err, the request as sent (for
+-- masking), and false when it got no answer.  On the client's engine it is
+-- built, signed, sent and parsed in C (transport.call); with debug lines,
+-- in nginx or through a caller's own transport, each step is visible.
+local function exchange(p, t, name, params, fields, timeout, info)
+  local a = p.auth
+  if t.call and not p.cfg.debug then
+    local data, err, sent = a:call(t, name, apis.get(name).service, params, fields, timeout)
+    return data, err, sent, data ~= nil or err.status ~= nil
+  end
+  local spec
+  local res, serr = a:send(t, function(endpoints)
+    fields.endpoints = endpoints
+    local built, berr = core.build(name, params, fields)
+    spec = built or spec
+    return built, berr
+  end, timeout, info)
+  if not res then return nil, serr, spec, false end
+  local data, perr = core.parse(name, res)
+  return data, perr, spec, true
+end
+
 --- Calls API `name` with `params`: the decoded answer, or nil, err.
 -- Per attempt: fresh keys and the project id (hcdl.auth: refreshed before
 -- they expire, once for concurrent callers), a fresh signature, and the
@@ -135,18 +157,12 @@ function Client:call(name, params)
       end
       self.project_id = fields.project_id
       -- built (and signed) again for every attempt and endpoint: a fresh X-Sdk-Date
-      local spec
-      local res, serr = a:send(t, function(endpoints)
-        fields.endpoints = endpoints
-        local built, berr = core.build(name, params, fields)
-        spec = built or spec
-        return built, berr
-      end, math.min(timeout, left), { api = name, attempt = attempt, retries = p.policy.retries })
-      if not res then
-        serr.api = serr.api or name
-        return nil, scrub(p, serr, spec)
+      local data, perr, spec, sent = exchange(p, t, name, params, fields, math.min(timeout, left),
+        { api = name, attempt = attempt, retries = p.policy.retries })
+      if sent == false then
+        perr.api = perr.api or name
+        return nil, scrub(p, perr, spec)
       end
-      local data, perr = core.parse(name, res)
       if data ~= nil then
         remember(name, params, data)
         return data

@@ -48,27 +48,17 @@ function endpoints:list(service)
   return self.lists[service] or {}
 end
 
---- Sends what build(current_endpoints) returns, moving through the
--- service's endpoints on unreachable errors.  build returns a spec with
--- `service` (as hcdl.core.build does) or nil, err.  cfg: the resolved
--- config (for debug lines); info: { api=, attempt=, retries= }.
--- Returns res, nil, spec or nil, err.
-function endpoints:send(t, build, timeout, cfg, info)
+-- Runs exchange(current_endpoints) -> res | nil, err, service, moving
+-- through the service's endpoints on unreachable errors.
+local function over(self, exchange)
   local failures
   local tried = 0
   while true do
-    local spec, berr = build(self:current())
-    if not spec then return nil, berr end
-    local service = spec.service
+    local res, err, service = exchange(self:current())
+    if res ~= nil then return res end
+    if not service then return nil, err end
     local list = self.lists[service] or {}
     local i = self.index[service] or 1
-    local trace = info
-    if cfg and cfg.debug then
-      trace = { api = info and info.api, attempt = info and info.attempt, retries = info and info.retries,
-        endpoint = #list > 1 and ("%d/%d"):format(i, #list) or nil }
-    end
-    local res, err = debuglog.send(cfg, t, spec, timeout, trace)
-    if res then return res, nil, spec end
     tried = tried + 1
     if not endpoints.unreachable(err) or #list < 2 then return nil, err end
     failures = failures or {}
@@ -82,6 +72,40 @@ function endpoints:send(t, build, timeout, cfg, info)
     end
     self:move(service, i % #list + 1)
   end
+end
+
+--- Sends what build(current_endpoints) returns, moving through the
+-- service's endpoints on unreachable errors.  build returns a spec with
+-- `service` (as hcdl.core.build does) or nil, err.  cfg: the resolved
+-- config (for debug lines); info: { api=, attempt=, retries= }.
+-- Returns res, nil, spec or nil, err.
+function endpoints:send(t, build, timeout, cfg, info)
+  local spec
+  local res, err = over(self, function(current)
+    local s, berr = build(current)
+    if not s then return nil, berr end
+    spec = s
+    local trace = info
+    if cfg and cfg.debug then
+      local list, i = self.lists[s.service] or {}, self.index[s.service] or 1
+      trace = { api = info and info.api, attempt = info and info.attempt, retries = info and info.retries,
+        endpoint = #list > 1 and ("%d/%d"):format(i, #list) or nil }
+    end
+    local r, e = debuglog.send(cfg, t, s, timeout, trace)
+    return r, e, s.service
+  end)
+  if res then return res, nil, spec end
+  return nil, err
+end
+
+--- Runs exchange(current_endpoints) -> res | nil, err for a request to
+-- service (one that builds and sends in one step: transport.call), with
+-- the same moves as send.
+function endpoints:run(service, exchange)
+  return over(self, function(current)
+    local r, e = exchange(current)
+    return r, e, service
+  end)
 end
 
 return endpoints

@@ -1,15 +1,13 @@
 --- hcdl.timefmt: the cloud's time strings as epoch seconds, independent of
--- the local time zone (os.time reads its table as local time).
+-- the local time zone (os.time reads its table as local time).  The
+-- calendar arithmetic itself is src/clock.c's, the one place it is done.
+local core = require "hcdl.core"
+
 local timefmt = {}
 
---- Days since 1970-01-01 of a proleptic Gregorian date.
-function timefmt.days_from_civil(y, m, d)
-  local yy = m <= 2 and y - 1 or y
-  local era = math.floor(yy / 400)
-  local yoe = yy - era * 400
-  local doy = math.floor((153 * ((m + 9) % 12) + 2) / 5) + d - 1
-  return era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
-end
+--- Days since 1970-01-01 of a proleptic Gregorian date (a month out of
+-- range counts on from March, as it always did here).
+timefmt.days_from_civil = core.days_from_civil
 
 --- "2015-11-09T01:42:57.527363Z" (IAM) -> epoch seconds, or nil.
 function timefmt.parse_utc(s)

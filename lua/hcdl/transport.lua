@@ -5,6 +5,9 @@
 -- small table:
 --
 --   { name, send = function(spec, timeout) -> res | nil, err,
+--     call = function(api, params, auth, timeout) -> data | nil, err, request
+--            (only where requests run on the client's engine: one crossing
+--            into C to build, sign and start, one to read the answer),
 --     sleep = function(seconds), now = function() -> monotonic seconds,
 --     wait = function(waitable, timeout) -> ready, pool = <engine pool> }
 --
@@ -65,6 +68,19 @@ function transport.await(h, ticket)
   return ticket:result()
 end
 
+-- An API call on the client's engine: built, signed and started by one C
+-- call, waited for through the host, its answer read by another.
+local function engine_call(pool, h, cfg)
+  return function(api, params, auth, timeout)
+    local e, err = pool.engine()
+    if not e then return nil, err end
+    local ticket, serr = core.call(e, api, params, auth, timeout, cfg.max_body)
+    if not ticket then return nil, serr end
+    while not h.wait(ticket, 3600) do end
+    return core.answer(ticket)
+  end
+end
+
 local function request_of(spec, timeout, cfg)
   return {
     method = spec.method, url = spec.url, headers = spec.headers,
@@ -120,7 +136,8 @@ function transport.new(pool, h, cfg)
   local t = { name = h.name, host = h, pool = pool, wait = h.wait,
     sleep = cfg.sleep or h.sleep, now = cfg.now or h.now }
   t.send = engine_send(pool, h, cfg)
-  if h.name == "ngx" then t.send = ngx_thread_send(t.send, cfg) end
+  -- in nginx, API requests go to nginx's worker threads, as specs
+  if h.name == "ngx" then t.send = ngx_thread_send(t.send, cfg) else t.call = engine_call(pool, h, cfg) end
   t.close = pool.close
   return t
 end
