@@ -2,15 +2,9 @@
 -- GET /v3/projects?name=<region> at the first call (never in hcdl.new),
 -- the SDK's errors for none or several, one lookup per key and region.
 local hcdl = require "hcdl"
-local config = require "hcdl.config"
-local client_mod = require "hcdl.client"
 local emulator = require "tests.support.emulator"
 
-local function client_for(cfg)
-  local resolved, err = config.resolve(cfg, { getenv = function() return nil end, home = "/nonexistent" })
-  if not resolved then return nil, err end
-  return client_mod.new(resolved)
-end
+local client_for = require("tests.support.clients").new
 
 describe("project id discovery", function()
   local emu, seed
