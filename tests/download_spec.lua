@@ -5,8 +5,8 @@ local hcdl = require "hcdl"
 local core = require "hcdl.core"
 local fixture = require "tests.support.fixture"
 local helpers = require "tests.support.helpers"
-
 local shell = require "tests.support.shell"
+
 local sh = shell.ok
 
 local function md5(path)
@@ -178,14 +178,7 @@ describe("downloads", function()
   end)
 
   it("refreshes a link that expired mid-file and completes", function()
-    -- the first link lives 1 s; the store sends 1 MiB/s and drops at
-    -- 1.5 MiB, so the resume finds the link expired and needs a new one
-    emu:fault{ target = "store", kind = "throttle", rate = 1024 * 1024, count = 1 }
-    emu:fault{ target = "store", kind = "drop_after", bytes = 1536 * 1024, count = 1 }
-    emu:set{ link_ttl_rds = 1 }
-    local listed = assert(client:show_backup_download_link{ backup_id = emu.seed.rds_backup_id })
-    emu:set{ link_ttl_rds = 3600 }
-    local file = listed.files[1]
+    local file = emu:file_expiring_mid_download(client)
     local got = assert(client:download(file, dir))
     assert.are.equal(1, got.refreshed)
     local size = math.floor(got.bytes)

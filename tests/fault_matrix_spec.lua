@@ -214,30 +214,21 @@ describe("fault matrix (issue 9)", function()
       assert.are.equal("symbolic link", lstat(dest .. ".part").type)
     end)
 
-    it("a symlink at <dest>.part.state to a victim (one connection): io error on the state file", function()
-      local obj = h:object{ path = "/own/c.bin", size = 5000 }
-      local v, dest = victim(), dir .. "/c.bin"
-      assert(sh("ln -s " .. q(v) .. " " .. q(dest .. ".part.state")))
-      local r, err = client:download(obj.url, dest)
-      assert.is_nil(r)
-      assert_io(err, dest .. ".part.state")
-      assert_victim_intact(v)
-      assert.is_false(lexists(dest))
-      assert.are.equal(v, readlink(dest .. ".part.state"))
-    end)
-
-    it("a symlink at <dest>.part.state to a victim (4 connections): io error on the state file", function()
-      local size = 4 * 1024 * 1024 + 11
-      local obj = h:object{ path = "/own/d.bin", size = size }
-      local v, dest = victim(), dir .. "/d.bin"
-      assert(sh("ln -s " .. q(v) .. " " .. q(dest .. ".part.state")))
-      local r, err = client:download(obj.url, dest, { connections = 4 })
-      assert.is_nil(r)
-      assert_io(err, dest .. ".part.state")
-      assert_victim_intact(v)
-      assert.is_false(lexists(dest))
-      assert.are.equal(v, readlink(dest .. ".part.state"))
-    end)
+    -- how many connections, in words; the object's name and size
+    for _, case in ipairs{ { 1, "one connection", "c.bin", 5000 }, { 4, "4 connections", "d.bin", 4 * 1024 * 1024 + 11 } } do
+      local connections, words, name, size = case[1], case[2], case[3], case[4]
+      it("a symlink at <dest>.part.state to a victim (" .. words .. "): io error on the state file", function()
+        local obj = h:object{ path = "/own/" .. name, size = size }
+        local v, dest = victim(), dir .. "/" .. name
+        assert(sh("ln -s " .. q(v) .. " " .. q(dest .. ".part.state")))
+        local r, err = client:download(obj.url, dest, { connections = connections })
+        assert.is_nil(r)
+        assert_io(err, dest .. ".part.state")
+        assert_victim_intact(v)
+        assert.is_false(lexists(dest))
+        assert.are.equal(v, readlink(dest .. ".part.state"))
+      end)
+    end
 
     it("a hard link at <dest>.part (nlink > 1): io error, the other name's bytes untouched", function()
       local obj = h:object{ path = "/own/e.bin", size = 5000 }

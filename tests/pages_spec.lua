@@ -1,6 +1,6 @@
 -- client:audit_log_files / list_audit_log_files: pagination against the emulator.
 local hcdl = require "hcdl"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
 
 -- A lasting failure of `target` from the second page on: the loop body
 -- gets the first page's `want` items, then one error naming page 2, and
@@ -28,12 +28,10 @@ describe("full-SQL pagination", function()
     return p
   end
 
-  setup(function()
-    emu = emulator.start()
-    seed = emu.seed
-  end)
-  teardown(function() if emu then emu:stop() end end)
-  before_each(function() emu:reset() end)
+  local fx = fixture.emulator{ client = false }
+  setup(function() emu = fx:start(); seed = emu.seed end)
+  teardown(function() fx:stop() end)
+  before_each(function() fx:reset() end)
 
   it("yields every file exactly once, in order, across pages", function()
     local client = assert(hcdl.new(emu:config()))
@@ -112,12 +110,10 @@ end)
 describe("offset pagination", function()
   local emu, seed
 
-  setup(function()
-    emu = emulator.start()
-    seed = emu.seed
-  end)
-  teardown(function() if emu then emu:stop() end end)
-  before_each(function() emu:reset() end)
+  local fx = fixture.emulator{ client = false }
+  setup(function() emu = fx:start(); seed = emu.seed end)
+  teardown(function() fx:stop() end)
+  before_each(function() fx:reset() end)
 
   -- A client whose transport lets a test change what the service answers.
   local function client_with(rewrite, over)

@@ -1,13 +1,14 @@
 -- Polling helpers against the emulator: PostgreSQL error logs and DCS run logs.
 local hcdl = require "hcdl"
 local core = require "hcdl.core"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
 
 describe("wait_errorlog_links", function()
   local emu, seed
-  setup(function() emu = emulator.start(); seed = emu.seed end)
-  teardown(function() if emu then emu:stop() end end)
-  before_each(function() emu:reset() end)
+  local fx = fixture.emulator{ client = false }
+  setup(function() emu = fx:start(); seed = emu.seed end)
+  teardown(function() fx:stop() end)
+  before_each(function() fx:reset() end)
 
   it("polls until FINISH and returns the links", function()
     emu:set{ errorlog_creating = 3 }
@@ -67,9 +68,10 @@ end)
 
 describe("redislog_links", function()
   local emu, seed
-  setup(function() emu = emulator.start(); seed = emu.seed end)
-  teardown(function() if emu then emu:stop() end end)
-  before_each(function() emu:reset() end)
+  local fx = fixture.emulator{ client = false }
+  setup(function() emu = fx:start(); seed = emu.seed end)
+  teardown(function() fx:stop() end)
+  before_each(function() fx:reset() end)
 
   it("collects for every replica of a cluster, waits until listed, and links each log file", function()
     emu:set{ redislog_ready_calls = 2, redislog_ready_delay = 60 }

@@ -5,7 +5,7 @@
 -- age the keys without waiting (the emulator keeps real time).
 local core = require "hcdl.core"
 local transport = require "hcdl.transport"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
 local clients = require "tests.support.clients"
 local shell = require "tests.support.shell"
 
@@ -13,13 +13,11 @@ local function client_for(cfg) return assert(clients.new(cfg)) end
 
 describe("temporary keys", function()
   local emu, seed
-  setup(function()
-    emu = emulator.start()
-    seed = emu.seed
-  end)
-  teardown(function() if emu then emu:stop() end end)
+  local fx = fixture.emulator{ client = false }
+  setup(function() emu = fx:start(); seed = emu.seed end)
+  teardown(function() fx:stop() end)
   before_each(function()
-    emu:reset()
+    fx:reset()
     emu:ctl("POST", "/identity", { temp_key_ttl = 3600 })
   end)
 

@@ -84,12 +84,7 @@ describe("streaming downloads", function()
   end)
 
   it("refreshes an expired link and goes on from where the stream was", function()
-    emu:fault{ target = "store", kind = "throttle", rate = 1024 * 1024, count = 1 }
-    emu:fault{ target = "store", kind = "drop_after", bytes = 1536 * 1024, count = 1 }
-    emu:set{ link_ttl_rds = 1 }
-    local listed = assert(client:show_backup_download_link{ backup_id = emu.seed.rds_backup_id })
-    emu:set{ link_ttl_rds = 3600 }
-    local file = listed.files[1]
+    local file = emu:file_expiring_mid_download(client)
     local chunks = {}
     local r = assert(client:download(file, function(c) chunks[#chunks + 1] = c end))
     assert.are.equal(1, r.refreshed)

@@ -5,11 +5,11 @@ local core = require "hcdl.core"
 local cjson = require "cjson"
 local fixture = require "tests.support.fixture"
 local helpers = require "tests.support.helpers"
+local process = require "tests.support.process"
+local shell = require "tests.support.shell"
 
 local DAY = "2023-07-24T00:00:00+0800"
 
-local process = require "tests.support.process"
-local shell = require "tests.support.shell"
 local sh = shell.ok
 
 local expected_md5, expected_md5s = helpers.expected_md5, helpers.expected_md5s

@@ -69,6 +69,18 @@ function emulator:service_config(over)
   return c
 end
 
+-- An RDS backup file, listed through client, whose link lives 1 s while
+-- the store sends 1 MiB/s and drops once at 1.5 MiB: the resume finds the
+-- link expired and needs a new one.
+function emulator:file_expiring_mid_download(client)
+  self:fault{ target = "store", kind = "throttle", rate = 1024 * 1024, count = 1 }
+  self:fault{ target = "store", kind = "drop_after", bytes = 1536 * 1024, count = 1 }
+  self:set{ link_ttl_rds = 1 }
+  local listed = assert(client:show_backup_download_link{ backup_id = self.seed.rds_backup_id })
+  self:set{ link_ttl_rds = 3600 }
+  return listed.files[1]
+end
+
 function emulator:stop()
   if self.session then self.session:close() end
   process.stop(self.pid)
