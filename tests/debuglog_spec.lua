@@ -17,10 +17,7 @@ local function client_for(cfg, vars) return assert(clients.new(cfg, vars)) end
 describe("debug lines", function()
   local emu, seed, dir
   local fx = fixture.emulator{ client = false, dir = "once" }
-  setup(function()
-    emu = fx:start()
-    seed, dir = emu.seed, fx.dir
-  end)
+  setup(function() emu = fx:start(); seed, dir = emu.seed, fx.dir end)
   teardown(function() fx:stop() end)
   before_each(function() fx:reset() end)
 

@@ -6,10 +6,7 @@ local fixture = require "tests.support.fixture"
 describe("download progress", function()
   local emu, dir
   local fx = fixture.emulator{ client = false, dir = "once" }
-  setup(function()
-    emu = fx:start()
-    dir = fx.dir
-  end)
+  setup(function() emu = fx:start(); dir = fx.dir end)
   teardown(function() fx:stop() end)
 
   it("ends with done == total for fast files and a long interval", function()

@@ -67,10 +67,7 @@ describe("one rule on every path (emulator)", function()
   local emu, dir
 
   local fx = fixture.emulator{ client = false, dir = "once" }
-  setup(function()
-    emu = fx:start()
-    dir = fx.dir
-  end)
+  setup(function() emu = fx:start(); dir = fx.dir end)
   teardown(function() fx:stop() end)
   before_each(function() fx:reset() end)
 

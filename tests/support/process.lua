@@ -3,6 +3,7 @@
 -- a free port, and stopping it by its pid.
 local core = require "hcdl.core"
 local helpers = require "tests.support.helpers"
+local shell = require "tests.support.shell"
 
 local process = {}
 
@@ -41,14 +42,6 @@ function process.free_port()
   return assert(port, "no free port")
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
 --- Starts `python script --port 0 --config-out FILE args` in the
 -- background and waits until it has written FILE (the JSON of where it
 -- listens, its pid, its seed data): that text and the files to remove
@@ -59,8 +52,8 @@ function process.start_reporting(script, args, what, seconds)
   local files = { json = base .. ".json", log = base .. ".log", base = base }
   os.execute(("%s %s/%s --port 0 --config-out %s %s >%s 2>&1 &")
     :format(helpers.PY, helpers.root, script, files.json, args or "", files.log))
-  local text = process.wait_for(function() return read(files.json) end, seconds)
-  if not text then error(("the %s did not start: %s"):format(what, read(files.log) or "(no log)")) end
+  local text = process.wait_for(function() return shell.read(files.json) end, seconds)
+  if not text then error(("the %s did not start: %s"):format(what, shell.read(files.log) or "(no log)")) end
   return text, files
 end
 
