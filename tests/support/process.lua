@@ -86,6 +86,14 @@ function process.run(cmd)
   return code == 0, (out:gsub("exit=%d+%s*$", "")), code
 end
 
+--- Runs cmd in a shell that keeps this process's environment: its stdout.
+function process.capture(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
 --- Removes the files start_reporting made.
 function process.remove_files(files)
   for _, path in pairs(files) do os.remove(path) end
