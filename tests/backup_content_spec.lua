@@ -8,14 +8,12 @@
 -- its ETag (so only the format can tell) must never end under its final
 -- name, and hcdl's error is an "integrity" one; the independent checker
 -- rejects the same bytes.
-local hcdl = require "hcdl"
 local core = require "hcdl.core"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
 local helpers = require "tests.support.helpers"
+local shell = require "tests.support.shell"
 
-local sh = require("tests.support.shell").ok
-
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local q, sh = shell.q, shell.ok
 
 -- The independent judge of a file of `kind`: accepted?, what it said.
 local function judge(kind, path)
@@ -27,10 +25,7 @@ local function judge(kind, path)
   else
     cmd = helpers.PY .. " " .. q(helpers.root .. "/tests/support/xbstream_check.py") .. " " .. q(path)
   end
-  local p = assert(io.popen(cmd .. " 2>&1; echo \"rc=$?\""))
-  local out = p:read("*a")
-  p:close()
-  return out:match("rc=(%d+)%s*$") == "0", out
+  return shell.run(cmd)
 end
 
 local function has(list, value)
@@ -45,30 +40,19 @@ local EXT = { rdb = ".rdb", xbstream = ".qp", gzip = ".gz" }
 describe("backup contents", function()
   local emu, client, dir, contents
 
+  local fx = fixture.emulator{ dir = "made" }
   setup(function()
-    emu = emulator.start()
-    client = assert(hcdl.new(emu:config{ retry_base = 0.05 }))
+    emu, client = fx:start()
     contents = emu:ctl("GET", "/contents").contents
   end)
-  teardown(function()
-    if client then client:close() end
-    if emu then emu:stop() end
-  end)
-  before_each(function()
-    emu:reset()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(sh("mkdir -p " .. q(dir)))
-  end)
-  after_each(function() sh("rm -rf " .. q(dir)) end)
+  teardown(function() fx:stop() end)
+  before_each(function() dir = fx:reset() end)
 
   -- The served bytes as they are, fetched without hcdl, into `path`.
   local function raw(url, path)
     local res = assert(emu.session:perform{ method = "GET", url = url })
     assert.are.equal(200, res.status)
-    local f = assert(io.open(path, "wb"))
-    f:write(res.body)
-    f:close()
+    shell.write(path, res.body)
   end
 
   -- Nothing of a failed file looks finished: no file under its final name.

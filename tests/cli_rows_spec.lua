@@ -49,15 +49,13 @@ describe("the command rows", function()
   local work
 
   setup(function() work = mktemp_dir() end)
-  teardown(function() if work then sh("rm -rf " .. q(work)) end end)
+  teardown(function() shell.remove(work) end)
 
   -- What the completion script made from the_rows offers for the words
   -- typed so far (the last one being completed).
   local function completer(the_rows)
     local file = work .. "/completion-" .. tostring(the_rows):gsub("%W", "")
-    local f = assert(io.open(file, "wb"))
-    f:write(args.completion(the_rows))
-    f:close()
+    shell.write(file, args.completion(the_rows))
     return function(...)
       local typed = { "hcdl", ... }
       local quoted = {}

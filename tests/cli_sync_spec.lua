@@ -10,11 +10,7 @@ local command = require "tests.support.command"
 local q, sh, capture, read = shell.q, shell.ok, shell.capture, shell.read
 local unpack = table.unpack or unpack
 
-local function lines(s)
-  local out = {}
-  for l in (s or ""):gmatch("[^\n]+") do out[#out + 1] = l end
-  return out
-end
+local lines = helpers.lines
 
 describe("hcdl sync and the third wave's command", function()
   local emu, work, hcdl, out
@@ -26,7 +22,7 @@ describe("hcdl sync and the third wave's command", function()
   end)
   teardown(function()
     if emu then emu:stop() end
-    if work then sh("rm -rf " .. q(work)) end
+    shell.remove(work)
   end)
   before_each(function()
     emu:reset()

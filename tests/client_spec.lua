@@ -5,6 +5,7 @@ local hcdl = require "hcdl"
 local core = require "hcdl.core"
 local cjson = require "cjson"
 local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
 
 local function is_integer(v)
   if math.type then return math.type(v) == "integer" end
@@ -14,16 +15,10 @@ end
 describe("hcdl client against the emulator", function()
   local emu, client, seed
 
-  setup(function()
-    emu = emulator.start()
-    seed = emu.seed
-    client = assert(hcdl.new(emu:config()))
-  end)
-  teardown(function()
-    if client then client:close() end
-    if emu then emu:stop() end
-  end)
-  before_each(function() emu:reset() end)
+  local fx = fixture.emulator{ client = {} }
+  setup(function() emu, client = fx:start(); seed = emu.seed end)
+  teardown(function() fx:stop() end)
+  before_each(function() fx:reset() end)
 
   describe("success paths", function()
     it("list_audit_log_download_link pages through files in name order", function()

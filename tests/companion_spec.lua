@@ -4,7 +4,8 @@
 local hcdl = require "hcdl"
 local core = require "hcdl.core"
 local apis = require "hcdl.apis"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
+local shell = require "tests.support.shell"
 
 -- The seed, as tests/emulator/README.md documents it: RDS backups newest
 -- first (by begin_time) and DCS records newest first (by created_at).
@@ -12,22 +13,21 @@ local RDS = { building = 1, failed = 2, incremental_0724 = 3, auto_0724 = 4, inc
               auto_0723 = 6, manual_0720 = 7 }
 local DCS = { running = 1, failed = 2, manual_0724 = 3, auto_0723 = 4, expired = 5 }
 
-local function tmpdir()
-  local path = os.tmpname()
-  os.remove(path)
-  assert(os.execute("mkdir -p " .. path))
-  return path
+
+-- Each describe below has an emulator and a client of its own.
+local emu, seed, client
+local function with_emulator()
+  local fx = fixture.emulator{ client = {} }
+  setup(function()
+    emu, client = fx:start()
+    seed = emu.seed
+  end)
+  teardown(function() fx:stop() end)
+  before_each(function() fx:reset() end)
 end
 
 describe("latest_backup", function()
-  local emu, seed, client
-  setup(function()
-    emu = emulator.start()
-    seed = emu.seed
-    client = assert(hcdl.new(emu:config()))
-  end)
-  teardown(function() if emu then emu:stop() end end)
-  before_each(function() emu:reset() end)
+  with_emulator()
 
   it("RDS: the newest COMPLETED full backup (auto or manual), or of the type asked", function()
     local b = assert(client:latest_backup{ service = "rds", instance_id = seed.rds_instance_id })
@@ -107,14 +107,7 @@ describe("latest_backup", function()
 end)
 
 describe("backup_files", function()
-  local emu, seed, client
-  setup(function()
-    emu = emulator.start()
-    seed = emu.seed
-    client = assert(hcdl.new(emu:config()))
-  end)
-  teardown(function() if emu then emu:stop() end end)
-  before_each(function() emu:reset() end)
+  with_emulator()
 
   it("RDS: the latest backup's files, ready for download_all", function()
     local full = assert(client:backup_files{ service = "rds", instance_id = seed.rds_instance_id })
@@ -125,14 +118,14 @@ describe("backup_files", function()
     assert.are.equal(info.backup_id, info.backup.id)
     assert.are.equal(2, #files)
     for _, f in ipairs(files) do assert.matches("^mysql%-bin%.%d+$", f.name) end
-    local dir = tmpdir()
+    local dir = shell.mktemp_dir()
     local report = assert(client:download_all(files, dir))
     assert.is_true(report.ok)
     for i, f in ipairs(files) do
       local bytes = assert(core.file_size(report.files[i].path))
       assert.is_true(math.abs(bytes / 1024 - f.size) < 1, f.name)
     end
-    os.execute("rm -rf " .. dir)
+    shell.remove(dir)
   end)
 
   it("RDS: a given backup needs no instance and no listing", function()
@@ -202,14 +195,7 @@ describe("backup_files", function()
 end)
 
 describe("show_gauss_my_sql_instance_info and the entries' facts", function()
-  local emu, seed, client
-  setup(function()
-    emu = emulator.start()
-    seed = emu.seed
-    client = assert(hcdl.new(emu:config()))
-  end)
-  teardown(function() if emu then emu:stop() end end)
-  before_each(function() emu:reset() end)
+  with_emulator()
 
   it("gives the nodes whose ids the full-SQL API takes", function()
     local r = assert(client:show_gauss_my_sql_instance_info{ instance_id = seed.gaussdb_instance_id })

@@ -6,21 +6,19 @@
 local hcdl = require "hcdl"
 local configfile = require "hcdl.configfile"
 local temporary = require "hcdl.credentials.temporary"
+local shell = require "tests.support.shell"
 
 describe("configuration limits", function()
   local dir
   setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. dir))
+    dir = shell.mktemp_dir()
   end)
-  teardown(function() os.execute("rm -rf " .. dir) end)
+  teardown(function() shell.remove(dir) end)
 
+  -- name in dir, holding text: its path
   local function write(name, text)
     local path = dir .. "/" .. name
-    local f = assert(io.open(path, "wb"))
-    f:write(text)
-    f:close()
+    shell.write(path, text)
     return path
   end
 

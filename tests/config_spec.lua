@@ -2,18 +2,12 @@
 local hcdl = require "hcdl"
 local config = require "hcdl.config"
 local regions = require "hcdl.regions"
+local clients = require "tests.support.clients"
+local shell = require "tests.support.shell"
 
 local PID = "0123456789abcdef0123456789abcdef"
 
-local function env(vars, home)
-  return { getenv = function(k) return vars[k] end, home = home or "/nonexistent" }
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local env, write = clients.env, shell.write
 
 describe("hcdl.new configuration", function()
   it("accepts a minimal config and fills endpoints from the region", function()
@@ -123,9 +117,7 @@ describe("hcdl.new configuration", function()
         { CLOUD_SDK_AK = "A3", CLOUD_SDK_SK = "S3", HUAWEICLOUD_SDK_AK = "only-half" }, nil, "S3"))
     end)
     it("then the profile file ([basic]), also named by HUAWEICLOUD_SDK_CREDENTIALS_FILE", function()
-      local dir = os.tmpname()
-      os.remove(dir)
-      assert(os.execute("mkdir -p " .. dir .. "/.huaweicloud") == true or true)
+      local dir = clients.home()
       write(dir .. "/.huaweicloud/credentials", "[global]\nak = G\nsk = G\n\n[basic]\nak = A4\nsk = S4\nproject_id = "
         .. PID .. "\nsecurity_token = T4\n")
       assert.are.same({ "A4", "S4", "T4", PID }, signed_with({ region = "cn-north-4" }, {}, dir, "S4"))
@@ -133,7 +125,7 @@ describe("hcdl.new configuration", function()
       write(other, "[basic]\nak=A5\nsk=S5\n")
       assert.are.same({ "A5", "S5", nil, PID }, signed_with({ region = "cn-north-4", project_id = PID },
         { HUAWEICLOUD_SDK_CREDENTIALS_FILE = other }, dir, "S5"))
-      os.execute("rm -rf " .. dir)
+      shell.remove(dir)
     end)
     it("says where it looked when nothing is found (metadata turned off: an input error at once)", function()
       local cfg, err = config.resolve({ region = "cn-north-4", project_id = PID, metadata_endpoint = false }, env{})

@@ -5,30 +5,10 @@ local config = require "hcdl.config"
 local client_mod = require "hcdl.client"
 local core = require "hcdl.core"
 local emulator = require "tests.support.emulator"
+local clients = require "tests.support.clients"
+local shell = require "tests.support.shell"
 
-local function env(vars, home)
-  return { getenv = function(k) return vars[k] end, home = home or "/nonexistent" }
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
-
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(os.execute("mkdir -p " .. d .. "/.huaweicloud") == true or true)
-  return d
-end
-
--- A client built with an injected environment (hcdl.new reads the real one).
-local function client_for(cfg, vars, home)
-  local resolved, err = config.resolve(cfg, env(vars or {}, home))
-  if not resolved then return nil, err end
-  return client_mod.new(resolved)
-end
+local env, write, client_for = clients.env, shell.write, clients.new
 
 local function count(emu, api)
   return #emu:requests(api)
@@ -39,11 +19,11 @@ describe("credential providers", function()
   setup(function()
     emu = emulator.start()
     seed = emu.seed
-    dir = tmpdir()
+    dir = clients.home()
   end)
   teardown(function()
     if emu then emu:stop() end
-    if dir then os.execute("rm -rf " .. dir) end
+    shell.remove(dir)
   end)
   before_each(function() emu:reset() end)
 

@@ -3,39 +3,23 @@
 -- credential source, and link signatures redacted.
 local hcdl = require "hcdl"
 local cjson = require "cjson.safe"
-local config = require "hcdl.config"
-local client_mod = require "hcdl.client"
 local core = require "hcdl.core"
 local debuglog = require "hcdl.debuglog"
 local transport = require "hcdl.transport"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
 local proxy_mod = require "tests.support.proxy"
+local clients = require "tests.support.clients"
+local shell = require "tests.support.shell"
 
-local function client_for(cfg, vars)
-  local resolved = assert(config.resolve(cfg, { getenv = function(k) return (vars or {})[k] end, home = "/nonexistent" }))
-  return client_mod.new(resolved)
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write = shell.write
+local function client_for(cfg, vars) return assert(clients.new(cfg, vars)) end
 
 describe("debug lines", function()
   local emu, seed, dir
-  setup(function()
-    emu = emulator.start()
-    seed = emu.seed
-    dir = os.tmpname()
-    os.remove(dir)
-    os.execute("mkdir -p " .. dir)
-  end)
-  teardown(function()
-    if emu then emu:stop() end
-    if dir then os.execute("rm -rf " .. dir) end
-  end)
-  before_each(function() emu:reset() end)
+  local fx = fixture.emulator{ client = false, dir = "once" }
+  setup(function() emu = fx:start(); seed, dir = emu.seed, fx.dir end)
+  teardown(function() fx:stop() end)
+  before_each(function() fx:reset() end)
 
   local function call(c)
     return c:show_backup_download_link{ backup_id = seed.rds_backup_id }

@@ -3,10 +3,11 @@
 -- read-only destinations, batches.
 local hcdl = require "hcdl"
 local core = require "hcdl.core"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
 local helpers = require "tests.support.helpers"
+local shell = require "tests.support.shell"
 
-local sh = require("tests.support.shell").ok
+local sh = shell.ok
 
 local function md5(path)
   return core.md5_file(path)
@@ -20,21 +21,10 @@ local function exists(path) return core.file_size(path) ~= false end
 describe("downloads", function()
   local emu, client, dir
 
-  setup(function()
-    emu = emulator.start()
-    client = assert(hcdl.new(emu:config{ retry_base = 0.05 }))
-  end)
-  teardown(function()
-    if emu then emu:stop() end
-    if dir then sh("rm -rf " .. dir) end
-  end)
-  before_each(function()
-    emu:reset()
-    if dir then sh("rm -rf " .. dir) end
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(sh("mkdir -p " .. dir))
-  end)
+  local fx = fixture.emulator{ dir = "made" }
+  setup(function() emu, client = fx:start() end)
+  teardown(function() fx:stop() end)
+  before_each(function() dir = fx:reset() end)
 
   local function object(name, size, extra)
     local spec = { name = name, size = size, ttl = 3600 }
@@ -100,10 +90,7 @@ describe("downloads", function()
     local obj = object("bad.bin", size)
     emu:fault{ target = "store", kind = "drop_after", bytes = 500000, count = 1 }
     assert.is_nil(client:download(obj.url, dir .. "/bad.bin", { retries = 0 }))
-    local f = assert(io.open(dir .. "/bad.bin.part", "r+b"))
-    f:seek("set", 1234)
-    f:write("garbage")
-    f:close()
+    shell.patch(dir .. "/bad.bin.part", 1234, "garbage")
     emu:reset()
     local r = assert(client:download(obj.url, dir .. "/bad.bin"))
     assert.are.equal(expected_md5("bad.bin", size), md5(dir .. "/bad.bin"))
@@ -119,9 +106,7 @@ describe("downloads", function()
 
   it("leaves alone a .part it did not create (no record beside it)", function()
     local obj = object("foreign.bin", 1000)
-    local f = assert(io.open(dir .. "/foreign.bin.part", "wb"))
-    f:write("someone else's bytes")
-    f:close()
+    shell.write(dir .. "/foreign.bin.part", "someone else's bytes")
     local r, err = client:download(obj.url, dir .. "/foreign.bin")
     assert.is_nil(r)
     assert.are.equal("io", err.kind)
@@ -193,14 +178,7 @@ describe("downloads", function()
   end)
 
   it("refreshes a link that expired mid-file and completes", function()
-    -- the first link lives 1 s; the store sends 1 MiB/s and drops at
-    -- 1.5 MiB, so the resume finds the link expired and needs a new one
-    emu:fault{ target = "store", kind = "throttle", rate = 1024 * 1024, count = 1 }
-    emu:fault{ target = "store", kind = "drop_after", bytes = 1536 * 1024, count = 1 }
-    emu:set{ link_ttl_rds = 1 }
-    local listed = assert(client:show_backup_download_link{ backup_id = emu.seed.rds_backup_id })
-    emu:set{ link_ttl_rds = 3600 }
-    local file = listed.files[1]
+    local file = emu:file_expiring_mid_download(client)
     local got = assert(client:download(file, dir))
     assert.are.equal(1, got.refreshed)
     local size = math.floor(got.bytes)

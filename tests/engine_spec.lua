@@ -6,6 +6,8 @@
 local core = require "hcdl.core"
 local cjson = require "cjson"
 local emulator = require "tests.support.emulator"
+local process = require "tests.support.process"
+local shell = require "tests.support.shell"
 
 local function threads()
   local f = io.open("/proc/self/status")
@@ -21,15 +23,12 @@ describe("transfer engine", function()
   setup(function() emu = emulator.start() end)
   teardown(function()
     if emu then emu:stop() end
-    if dir then os.execute("rm -rf " .. dir) end
+    shell.remove(dir)
   end)
   before_each(function()
     emu:reset()
     e = assert(core.engine{})
-    if dir then os.execute("rm -rf " .. dir) end
-    dir = os.tmpname()
-    os.remove(dir)
-    os.execute("mkdir -p " .. dir)
+    dir = shell.renew_dir(dir)
     d = assert(core.dir(dir))
   end)
   after_each(function()
@@ -299,12 +298,11 @@ describe("transfer engine", function()
     local l = assert(d:lock("x.lock"))
     local script = ("local core = require 'hcdl.core'; local d = core.dir(%q); local l = d:lock('x.lock'); "
       .. "io.write(l == false and 'busy' or l and 'held' or 'error')"):format(dir)
-    local lua = os.getenv("HCDL_LUA") or "lua5.4"
-    local p = io.popen(lua .. " -e " .. ("%q"):format(script))
+    local p = process.lua_pipe(script)
     assert.are.equal("busy", p:read("*a"))
     p:close()
     l:close()
-    p = io.popen(lua .. " -e " .. ("%q"):format(script))
+    p = process.lua_pipe(script)
     assert.are.equal("held", p:read("*a"))
     p:close()
   end)

@@ -9,6 +9,8 @@ local hcdl = require "hcdl"
 local core = require "hcdl.core"
 local hostile = require "tests.support.hostile"
 local helpers = require "tests.support.helpers"
+local process = require "tests.support.process"
+local shell = require "tests.support.shell"
 
 local PID = "0123456789abcdef0123456789abcdef"
 local AK = "HOSTILEAKEXAMPLE0001"
@@ -21,19 +23,7 @@ local BACKUP_ID = "f1e2d3c4b5a6478899aabbccddeeff00br01"
 local PG_INSTANCE = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6in03"
 local GAUSS_INSTANCE = "61a4ea66210545909d74a05c27a7179ein07"
 
-local function sh(cmd)
-  local r = os.execute(cmd)
-  return r == true or r == 0
-end
-
-local function capture(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local q, sh, capture, write = shell.q, shell.ok, shell.capture, shell.write
 
 -- lstat: { mode = "600", nlink = 1, mtime = "1600000000.000000000", type = "regular file" }
 local function lstat(path)
@@ -46,12 +36,6 @@ end
 local function lexists(path) return lstat(path) ~= nil end
 
 local function readlink(path) return (capture("readlink " .. q(path)):gsub("\n$", "")) end
-
-local function write(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
 
 local function md5(path) return core.md5_file(path) end
 
@@ -178,14 +162,11 @@ describe("fault matrix (issue 9)", function()
   end)
   teardown(function()
     if h then h:stop() end
-    if dir then sh("rm -rf " .. q(dir)) end
+    shell.remove(dir)
   end)
   before_each(function()
     h:reset()
-    if dir then sh("rm -rf " .. q(dir)) end
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(sh("mkdir -p " .. q(dir)))
+    dir = shell.renew_dir(dir)
   end)
 
   -- The MD5 of the bytes hostile serves for (seed, size), learnt from a
@@ -233,30 +214,21 @@ describe("fault matrix (issue 9)", function()
       assert.are.equal("symbolic link", lstat(dest .. ".part").type)
     end)
 
-    it("a symlink at <dest>.part.state to a victim (one connection): io error on the state file", function()
-      local obj = h:object{ path = "/own/c.bin", size = 5000 }
-      local v, dest = victim(), dir .. "/c.bin"
-      assert(sh("ln -s " .. q(v) .. " " .. q(dest .. ".part.state")))
-      local r, err = client:download(obj.url, dest)
-      assert.is_nil(r)
-      assert_io(err, dest .. ".part.state")
-      assert_victim_intact(v)
-      assert.is_false(lexists(dest))
-      assert.are.equal(v, readlink(dest .. ".part.state"))
-    end)
-
-    it("a symlink at <dest>.part.state to a victim (4 connections): io error on the state file", function()
-      local size = 4 * 1024 * 1024 + 11
-      local obj = h:object{ path = "/own/d.bin", size = size }
-      local v, dest = victim(), dir .. "/d.bin"
-      assert(sh("ln -s " .. q(v) .. " " .. q(dest .. ".part.state")))
-      local r, err = client:download(obj.url, dest, { connections = 4 })
-      assert.is_nil(r)
-      assert_io(err, dest .. ".part.state")
-      assert_victim_intact(v)
-      assert.is_false(lexists(dest))
-      assert.are.equal(v, readlink(dest .. ".part.state"))
-    end)
+    -- how many connections, in words; the object's name and size
+    for _, case in ipairs{ { 1, "one connection", "c.bin", 5000 }, { 4, "4 connections", "d.bin", 4 * 1024 * 1024 + 11 } } do
+      local connections, words, name, size = case[1], case[2], case[3], case[4]
+      it("a symlink at <dest>.part.state to a victim (" .. words .. "): io error on the state file", function()
+        local obj = h:object{ path = "/own/" .. name, size = size }
+        local v, dest = victim(), dir .. "/" .. name
+        assert(sh("ln -s " .. q(v) .. " " .. q(dest .. ".part.state")))
+        local r, err = client:download(obj.url, dest, { connections = connections })
+        assert.is_nil(r)
+        assert_io(err, dest .. ".part.state")
+        assert_victim_intact(v)
+        assert.is_false(lexists(dest))
+        assert.are.equal(v, readlink(dest .. ".part.state"))
+      end)
+    end
 
     it("a hard link at <dest>.part (nlink > 1): io error, the other name's bytes untouched", function()
       local obj = h:object{ path = "/own/e.bin", size = 5000 }
@@ -521,8 +493,7 @@ local hcdl = require "hcdl"
 local c = assert(hcdl.new{ project_id = %q, ak = %q, sk = %q, endpoints = { rds = %q } })
 c:download(%q, %q, { connections = 4 })
 ]]):format(PID, AK, SK, h.endpoint, obj.url, dest))
-      local lua = os.getenv("HCDL_LUA") or "lua5.4"
-      local pid = tonumber(capture(("%s %s >/dev/null 2>&1 & echo $!"):format(lua, q(script_path))))
+      local pid = process.start_lua(q(script_path))
       assert.is_number(pid)
       -- wait until about half the object has been sent
       local deadline, sent = core.now() + 30, 0
@@ -560,27 +531,24 @@ c:download(%q, %q, { connections = 4 })
   end)
 
   describe("8. deadlines hold during a transfer", function()
-    it("opts.deadline = 2 holds when the store trickles a byte a second", function()
-      local obj = h:object{ path = "/t/trickle.bin", size = 12 }
-      h:script("/t/trickle.bin", nil, { rate = 1 })
-      local t0 = core.now()
-      local r, err = client:download(obj.url, dir .. "/trickle.bin", { deadline = 2 })
-      local took = core.now() - t0
-      assert.is_nil(r)
-      assert.are.equal("timeout", err and err.kind)
-      assert.is_true(took < 3.5, ("returned after %.1f s"):format(took))
-    end)
-
-    it("opts.deadline = 2 holds when the store stalls after the headers", function()
-      local obj = h:object{ path = "/t/stall.bin", size = 1000 }
-      h:script("/t/stall.bin", nil, { stall = 6 })
-      local t0 = core.now()
-      local r, err = client:download(obj.url, dir .. "/stall.bin", { deadline = 2 })
-      local took = core.now() - t0
-      assert.is_nil(r)
-      assert.are.equal("timeout", err and err.kind)
-      assert.is_true(took < 3.5, ("returned after %.1f s"):format(took))
-    end)
+    -- name, object size, how the store answers after the queue
+    for _, case in ipairs{
+      { "trickle", 12, { rate = 1 }, "trickles a byte a second" },
+      { "stall", 1000, { stall = 6 }, "stalls after the headers" },
+    } do
+      local name, size, behaviour, what = case[1], case[2], case[3], case[4]
+      it("opts.deadline = 2 holds when the store " .. what, function()
+        local path = "/t/" .. name .. ".bin"
+        local obj = h:object{ path = path, size = size }
+        h:script(path, nil, behaviour)
+        local t0 = core.now()
+        local r, err = client:download(obj.url, dir .. "/" .. name .. ".bin", { deadline = 2 })
+        local took = core.now() - t0
+        assert.is_nil(r)
+        assert.are.equal("timeout", err and err.kind)
+        assert.is_true(took < 3.5, ("returned after %.1f s"):format(took))
+      end)
+    end
 
     it("a 503 with Retry-After: 1 is honoured for downloads", function()
       local obj = h:object{ path = "/t/busy.bin", size = 1000 }

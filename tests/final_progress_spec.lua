@@ -1,19 +1,13 @@
 -- The progress callback's last call reports the end of the run (done ==
 -- total), even for files too fast for any interval to have reported.
 local hcdl = require "hcdl"
-local emulator = require "tests.support.emulator"
-local shell = require "tests.support.shell"
+local fixture = require "tests.support.fixture"
 
 describe("download progress", function()
   local emu, dir
-  setup(function()
-    emu = emulator.start()
-    dir = shell.mktemp_dir()
-  end)
-  teardown(function()
-    if emu then emu:stop() end
-    if dir then shell.ok("rm -rf " .. shell.q(dir)) end
-  end)
+  local fx = fixture.emulator{ client = false, dir = "once" }
+  setup(function() emu = fx:start(); dir = fx.dir end)
+  teardown(function() fx:stop() end)
 
   it("ends with done == total for fast files and a long interval", function()
     local client = assert(hcdl.new(emu:config{ region = "cn-north-4" }))

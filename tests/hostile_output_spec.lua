@@ -19,9 +19,9 @@ local hostile_mod = require "tests.support.hostile"
 local helpers = require "tests.support.helpers"
 local proxy_mod = require "tests.support.proxy"
 local shell = require "tests.support.shell"
+local command = require "tests.support.command"
 
-local LUA = os.getenv("HCDL_LUA") or "lua5.4"
-local q, sh, capture, read = shell.q, shell.ok, shell.capture, shell.read
+local q, sh = shell.q, shell.ok
 
 -- The order hostile strings are mixed into fields: seeded, printed on failure.
 local SEED = tonumber(os.getenv("HCDL_TEST_SEED") or "") or os.time()
@@ -126,14 +126,10 @@ local function all_fields(err)
   return table.concat(out, "\n")
 end
 
-local function lines(s)
-  local out = {}
-  for l in (s or ""):gmatch("[^\n]+") do out[#out + 1] = l end
-  return out
-end
+local lines = helpers.lines
 
 describe("hostile output", function()
-  local h, work, hcdl_bin
+  local h, work, installed
 
   local AUDIT = "/v3/" .. PROJECT .. "/instance/" .. INSTANCE .. "/auditlog/download-link"
   local RDS = "/v3/" .. PROJECT .. "/backup-files"
@@ -172,20 +168,9 @@ describe("hostile output", function()
   end
 
   -- The installed command against the hostile server: exit status, stdout, stderr.
-  local function run(argv, env)
-    local vars = { PATH = "/usr/bin:/bin", HOME = work .. "/home", LANG = "C.UTF-8",
-      HUAWEICLOUD_SDK_AK = AK, HUAWEICLOUD_SDK_SK = SK, HUAWEICLOUD_SDK_PROJECT_ID = PROJECT }
-    for _, s in ipairs{ "GAUSSDB", "RDS", "DCS", "IAM" } do vars["HUAWEICLOUD_SDK_REGION_" .. s .. "_CN_NORTH_4"] = h.endpoint end
-    for k, v in pairs(env or {}) do vars[k] = v end
-    local words = { "env -i" }
-    for k, v in pairs(vars) do words[#words + 1] = k .. "=" .. q(v) end
-    words[#words + 1] = q(hcdl_bin)
-    words[#words + 1] = "--region cn-north-4"
-    for _, a in ipairs(argv) do words[#words + 1] = q(a) end
-    local o, e = work .. "/stdout", work .. "/stderr"
-    local status = capture(("cd %s && %s >%s 2>%s </dev/null; echo $?"):format(q(work), table.concat(words, " "), q(o), q(e)))
-    return tonumber(status:match("(%d+)")), read(o) or "", read(e) or ""
-  end
+  -- The installed command against the hostile server, keys and endpoints
+  -- in the SDK variables: exit status, stdout, stderr.
+  local function run(argv, env) return installed:run(argv, env) end
 
   local function fullsql(...)
     return run{ "fullsql", "--instance", INSTANCE, "--start", "2023-07-24T00:00:00+0800",
@@ -195,15 +180,11 @@ describe("hostile output", function()
   setup(function()
     h = hostile_mod.start()
     work = shell.mktemp_dir()
-    assert(sh("mkdir -p " .. q(work .. "/home")))
-    local log = work .. "/install.log"
-    assert(sh(("make -C %s --no-print-directory -s install LUA=%s PREFIX=%s >%s 2>&1"):format(
-      q(helpers.root), LUA, q(work .. "/prefix"), q(log))), read(log))
-    hcdl_bin = work .. "/prefix/bin/hcdl"
+    installed = command.install({ ak = AK, sk = SK, project_id = PROJECT, endpoint = h.endpoint }, work)
   end)
   teardown(function()
     if h then h:stop() end
-    if work then sh("rm -rf " .. q(work)) end
+    shell.remove(work)
   end)
   before_each(function() h:reset() end)
 
@@ -249,9 +230,7 @@ describe("hostile output", function()
       local code, out, err = fullsql("--json")
       assert.are.equal(0, code, err)
       -- a strict reader: UTF-8, no NaN/Infinity
-      local f = assert(io.open(work .. "/out.json", "wb"))
-      f:write(out)
-      f:close()
+      shell.write(work .. "/out.json", out)
       local ok, perr = shell.run(helpers.PY .. " -c " .. q([[
 import json, sys
 def no(c): raise ValueError("non-standard constant " + c)

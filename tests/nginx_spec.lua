@@ -11,43 +11,15 @@ local core = require "hcdl.core"
 local cjson = require "cjson"
 local emulator = require "tests.support.emulator"
 local helpers = require "tests.support.helpers"
+local process = require "tests.support.process"
+local shell = require "tests.support.shell"
 
 local MODULE = "/usr/lib/nginx/modules/ngx_http_lua_module.so"
 local CLEAN = helpers.CLEAN_ENV
   .. " -u LUA_PATH -u LUA_CPATH"
 
-local function sh(cmd)
-  local r = os.execute(cmd)
-  return r == true or r == 0
-end
-
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
-
-local function alive(pid)
-  local r = os.execute(("kill -0 %d 2>/dev/null"):format(pid))
-  return r == true or r == 0
-end
-
-local function free_port()
-  local p = assert(io.popen(helpers.PY .. [[ -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])']]))
-  local port = tonumber(p:read("*a"))
-  p:close()
-  return port
-end
+local q, sh, read, write = shell.q, shell.ok, shell.read, shell.write
+local alive, free_port = process.alive, process.free_port
 
 -- The nginx.conf block of README.md, between its markers, without the fence.
 local function readme_conf()
@@ -105,8 +77,7 @@ describe("nginx (one worker, the README's nginx.conf) #once", function()
 
   setup(function()
     assert(io.open(MODULE), "libnginx-mod-http-lua is not installed (scripts/install-deps installs it)")
-    work = os.tmpname()
-    os.remove(work)
+    work = shell.fresh_path()
     prefix = work .. "/prefix"
     -- the worker runs as nobody: its download destinations are open to all
     local files = work .. "/files"
@@ -152,24 +123,18 @@ describe("nginx (one worker, the README's nginx.conf) #once", function()
     pid = tonumber(p:read("*a"))
     p:close()
     session = assert(core.session{ timeout = 30 })
-    local deadline, up = core.now() + 15, false
-    repeat
+    local up = process.wait_for(function()
       local res = session:perform{ method = "GET", url = url("/ping"), timeout = 2 }
-      up = res and res.status == 200
-      if not up then core.sleep(0.1) end
-    until up or core.now() > deadline
+      return res and res.status == 200
+    end, 15, 0.1)
     assert(up, "nginx did not start: " .. tostring(read(work .. "/error.log")) .. tostring(read(work .. "/stdout.log")))
   end)
 
   teardown(function()
     if session then session:close() end
-    if pid then
-      sh("kill " .. pid .. " 2>/dev/null")
-      local deadline = core.now() + 5
-      while alive(pid) and core.now() < deadline do core.sleep(0.05) end
-    end
+    if pid then process.stop(pid, 5) end
     if emu then emu:stop() end
-    if work then sh("rm -rf " .. q(work)) end
+    shell.remove(work)
   end)
 
   -- The emulator state each case needs for its ~2 s wait.
@@ -222,8 +187,7 @@ describe("nginx (one worker, the README's nginx.conf) #once", function()
     p:close()
     core.sleep(0.4) -- the case is now under way
     local worst, n = trivial_latency(1.2)
-    local deadline = core.now() + 40
-    while alive(cpid) and core.now() < deadline do core.sleep(0.05) end
+    process.wait_for(function() return not alive(cpid) end, 40)
     return worst, n, (read(out) or ""):gsub("\n$", "")
   end
 

@@ -11,20 +11,9 @@ local cjson = require "cjson"
 local emulator = require "tests.support.emulator"
 local helpers = require "tests.support.helpers"
 
-local function sh(cmd)
-  local r = os.execute(cmd)
-  return r == true or r == 0
-end
+local shell = require "tests.support.shell"
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local q, sh, read = shell.q, shell.ok, shell.read
 
 -- A clean environment for builds and for Neovim: inside `make test` the
 -- outer make's flags, LUA_PATH/LUA_CPATH (a Lua 5.4 build would crash
@@ -37,9 +26,7 @@ local CLEAN = helpers.CLEAN_ENV
 -- (or nil and the log) once Neovim has quit or been killed.
 local function run_nvim(plan, mode, limit)
   local planfile = os.tmpname()
-  local f = assert(io.open(planfile, "wb"))
-  f:write(cjson.encode(plan))
-  f:close()
+  shell.write(planfile, cjson.encode(plan))
   os.remove(plan.results)
   local log = planfile .. ".log"
   sh(("%s HCDL_NVIM_PLAN=%s HCDL_NVIM_MODE=%s timeout -s KILL %d nvim --headless --clean -n -i NONE"
@@ -63,8 +50,7 @@ describe("Neovim (headless, vim.loop) #once", function()
     assert(sh(CLEAN .. " make -s -C " .. q(helpers.root) .. " LUA=luajit BUILD=build/luajit >/dev/null"),
       "cannot build for LuaJIT")
     emu = emulator.start()
-    dir = os.tmpname()
-    os.remove(dir)
+    dir = shell.fresh_path()
     assert(sh("mkdir -p " .. q(dir .. "/all")))
     emu:set{ errorlog_creating = 3 } -- with interval 0.5: about 2.4 s of polling
     emu:fault{ target = "show_backup_download_link", kind = "slow_first_byte", seconds = 2, count = 1 }
@@ -86,7 +72,7 @@ describe("Neovim (headless, vim.loop) #once", function()
 
   teardown(function()
     if emu then emu:stop() end
-    if dir then sh("rm -rf " .. q(dir)) end
+    shell.remove(dir)
   end)
 
   local function ran()

@@ -7,10 +7,10 @@ local helpers = require "tests.support.helpers"
 
 local MODULE = "/usr/lib/nginx/modules/ngx_http_lua_module.so"
 
-local function sh(cmd)
-  local r = os.execute(cmd)
-  return r == true or r == 0
-end
+local process = require "tests.support.process"
+local shell = require "tests.support.shell"
+
+local sh = shell.ok
 
 local function http_get(url, timeout)
   local s = assert(core.session{ timeout = timeout or 30 })
@@ -29,12 +29,9 @@ describe("OpenResty (nginx + lua-nginx-module) #once", function()
     assert(sh(("%s make -s -C %s LUA=luajit BUILD=build/luajit >/dev/null"):format(helpers.CLEAN_ENV, helpers.root)),
       "cannot build for LuaJIT")
     emu = emulator.start()
-    work = os.tmpname()
-    os.remove(work)
-    assert(sh("mkdir -p " .. work .. " && chmod 755 " .. work))
-    local p = assert(io.popen(helpers.PY .. [[ -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])']]))
-    port = tonumber(p:read("*a"))
-    p:close()
+    work = shell.mktemp_dir()
+    assert(sh("chmod 755 " .. shell.q(work)))
+    port = process.free_port()
     local conf = ([[
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module %s;
@@ -86,26 +83,20 @@ http {
   }
 }
 ]]):format(MODULE, work, work, work, work, work, work, work, helpers.root, helpers.root, port, emu.cfgfile, emu.cfgfile)
-    local f = assert(io.open(work .. "/nginx.conf", "w"))
-    f:write(conf)
-    f:close()
+    shell.write(work .. "/nginx.conf", conf)
     local pp = assert(io.popen(("env -u LD_PRELOAD nginx -c %s/nginx.conf -p %s >%s/stdout.log 2>&1 & echo $!"):format(work, work, work)))
     pid = tonumber(pp:read("*a"))
     pp:close()
-    local deadline = core.now() + 15
-    local up = false
-    repeat
+    local up = process.wait_for(function()
       local res = http_get(("http://127.0.0.1:%d/ping"):format(port), 2)
-      up = res and res.status == 200
-      if not up then core.sleep(0.1) end
-    until up or core.now() > deadline
+      return res and res.status == 200
+    end, 15, 0.1)
     assert(up, "nginx did not start: " .. (helpers.read_file(work .. "/error.log") or ""))
   end)
 
   teardown(function()
-    if pid then sh("kill " .. pid .. " 2>/dev/null") end
-    core.sleep(0.3)
-    if work then sh("rm -rf " .. work) end
+    if pid then process.stop(pid, 5) end
+    shell.remove(work)
     if emu then emu:stop() end
   end)
 
@@ -117,41 +108,28 @@ http {
     assert.matches("^files 2 via ngx", res.body)
   end)
 
-  it("falls back to polling the engine when the thread pool is not in nginx.conf, still not blocking", function()
-    emu:fault{ target = "show_backup_download_link", kind = "slow_first_byte", seconds = 1.0, count = 1 }
-    local done = os.tmpname()
-    sh(("env -u LD_PRELOAD curl -s http://127.0.0.1:%d/backup_nopool > %s &"):format(port, done))
-    core.sleep(0.3)
-    local t0 = core.now()
-    local res = assert(http_get(("http://127.0.0.1:%d/ping"):format(port), 5))
-    assert.are.equal("pong", res.body)
-    assert.is_true(core.now() - t0 < 0.5, "the event loop was blocked")
-    local deadline = core.now() + 10
-    local out
-    repeat
-      core.sleep(0.1)
-      out = helpers.read_file(done)
-    until (out and out:find("files")) or core.now() > deadline
-    os.remove(done)
-    assert.matches("files 2 via ngx", out)
-  end)
-
-  it("retries with ngx.sleep and keeps serving other requests meanwhile", function()
-    emu:fault{ target = "show_backup_download_link", kind = "slow_first_byte", seconds = 1.5, count = 1 }
-    local done = os.tmpname()
-    sh(("env -u LD_PRELOAD curl -s http://127.0.0.1:%d/backup > %s &"):format(port, done))
-    core.sleep(0.3) -- the slow call is now under way in the thread pool
-    local t0 = core.now()
-    local res = assert(http_get(("http://127.0.0.1:%d/ping"):format(port), 5))
-    assert.are.equal("pong", res.body)
-    assert.is_true(core.now() - t0 < 0.5, "the event loop was blocked")
-    local deadline = core.now() + 10
-    local out
-    repeat
-      core.sleep(0.1)
-      out = helpers.read_file(done)
-    until (out and out:find("files")) or core.now() > deadline
-    os.remove(done)
-    assert.matches("files 2 via ngx", out)
-  end)
+  -- A slow API call in one request (by a background curl) while /ping is
+  -- answered at once; then the slow call's own answer.
+  for _, case in ipairs{
+    { "falls back to polling the engine when the thread pool is not in nginx.conf, still not blocking",
+      path = "/backup_nopool", seconds = 1.0 },
+    { "retries with ngx.sleep and keeps serving other requests meanwhile", path = "/backup", seconds = 1.5 },
+  } do
+    it(case[1], function()
+      emu:fault{ target = "show_backup_download_link", kind = "slow_first_byte", seconds = case.seconds, count = 1 }
+      local done = os.tmpname()
+      sh(("env -u LD_PRELOAD curl -s http://127.0.0.1:%d%s > %s &"):format(port, case.path, done))
+      core.sleep(0.3) -- the slow call is now under way
+      local t0 = core.now()
+      local res = assert(http_get(("http://127.0.0.1:%d/ping"):format(port), 5))
+      assert.are.equal("pong", res.body)
+      assert.is_true(core.now() - t0 < 0.5, "the event loop was blocked")
+      local out = process.wait_for(function()
+        local text = shell.read(done)
+        return text and text:find("files") and text
+      end, 10, 0.1)
+      os.remove(done)
+      assert.matches("files 2 via ngx", out)
+    end)
+  end
 end)

@@ -17,13 +17,7 @@ local shell = require "tests.support.shell"
 local LUAS = { "lua5.1", "lua5.2", "lua5.3", "lua5.4", "luajit" }
 local ABI = { ["lua5.1"] = "5.1", ["lua5.2"] = "5.2", ["lua5.3"] = "5.3", ["lua5.4"] = "5.4", luajit = "5.1" }
 local REGION = "cn-north-4"
-local q, capture, run, read = shell.q, shell.capture, shell.run, shell.read
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local q, capture, run, read, write = shell.q, shell.capture, shell.run, shell.read, shell.write
 
 local function rockspec(path)
   local env = {}

@@ -1,6 +1,22 @@
 -- client:audit_log_files / list_audit_log_files: pagination against the emulator.
 local hcdl = require "hcdl"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
+
+-- A lasting failure of `target` from the second page on: the loop body
+-- gets the first page's `want` items, then one error naming page 2, and
+-- the loop ends.  loop(client) starts the paging loop.
+local function lasting_failure(emu, target, count, loop, want)
+  emu:fault{ target = target, kind = "status", status = 500, skip_first = 1, count = count }
+  local client = assert(hcdl.new(emu:config{ retries = 1, retry_base = 0.05 }))
+  local got, errors = 0, {}
+  for item, err in loop(client) do
+    if item then got = got + 1 else errors[#errors + 1] = err end
+  end
+  assert.are.equal(want, got)
+  assert.are.equal(1, #errors)
+  assert.are.equal(500, errors[1].status)
+  assert.are.equal(2, errors[1].page)
+end
 
 describe("full-SQL pagination", function()
   local emu, seed
@@ -12,12 +28,10 @@ describe("full-SQL pagination", function()
     return p
   end
 
-  setup(function()
-    emu = emulator.start()
-    seed = emu.seed
-  end)
-  teardown(function() if emu then emu:stop() end end)
-  before_each(function() emu:reset() end)
+  local fx = fixture.emulator{ client = false }
+  setup(function() emu = fx:start(); seed = emu.seed end)
+  teardown(function() fx:stop() end)
+  before_each(function() fx:reset() end)
 
   it("yields every file exactly once, in order, across pages", function()
     local client = assert(hcdl.new(emu:config()))
@@ -57,16 +71,7 @@ describe("full-SQL pagination", function()
   end)
 
   it("hands a lasting failure to the loop body, then ends", function()
-    emu:fault{ target = "list_audit_log_download_link", kind = "status", status = 500, skip_first = 1, count = 50 }
-    local client = assert(hcdl.new(emu:config{ retries = 1, retry_base = 0.05 }))
-    local files, errors = 0, {}
-    for file, err in client:audit_log_files(params()) do
-      if file then files = files + 1 else errors[#errors + 1] = err end
-    end
-    assert.are.equal(50, files)
-    assert.are.equal(1, #errors)
-    assert.are.equal(500, errors[1].status)
-    assert.are.equal(2, errors[1].page)
+    lasting_failure(emu, "list_audit_log_download_link", 50, function(c) return c:audit_log_files(params()) end, 50)
   end)
 
   it("detects a service that answers the same page twice", function()
@@ -105,12 +110,10 @@ end)
 describe("offset pagination", function()
   local emu, seed
 
-  setup(function()
-    emu = emulator.start()
-    seed = emu.seed
-  end)
-  teardown(function() if emu then emu:stop() end end)
-  before_each(function() emu:reset() end)
+  local fx = fixture.emulator{ client = false }
+  setup(function() emu = fx:start(); seed = emu.seed end)
+  teardown(function() fx:stop() end)
+  before_each(function() fx:reset() end)
 
   -- A client whose transport lets a test change what the service answers.
   local function client_with(rewrite, over)
@@ -206,16 +209,9 @@ describe("offset pagination", function()
   end)
 
   it("hands a lasting failure to the loop body, then ends", function()
-    emu:fault{ target = "list_backup_records", kind = "status", status = 500, skip_first = 1, count = 10 }
-    local client = assert(hcdl.new(emu:config{ retries = 1, retry_base = 0.05 }))
-    local got, errors = 0, {}
-    for record, err in client:backup_records{ instance_id = seed.dcs_instance_id, limit = 2 } do
-      if record then got = got + 1 else errors[#errors + 1] = err end
-    end
-    assert.are.equal(2, got)
-    assert.are.equal(1, #errors)
-    assert.are.equal(500, errors[1].status)
-    assert.are.equal(2, errors[1].page)
+    lasting_failure(emu, "list_backup_records", 10, function(c)
+      return c:backup_records{ instance_id = seed.dcs_instance_id, limit = 2 }
+    end, 2)
   end)
 
   it("reports bad parameters through the loop, before any request", function()

@@ -1,13 +1,14 @@
 -- Polling helpers against the emulator: PostgreSQL error logs and DCS run logs.
 local hcdl = require "hcdl"
 local core = require "hcdl.core"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
 
 describe("wait_errorlog_links", function()
   local emu, seed
-  setup(function() emu = emulator.start(); seed = emu.seed end)
-  teardown(function() if emu then emu:stop() end end)
-  before_each(function() emu:reset() end)
+  local fx = fixture.emulator{ client = false }
+  setup(function() emu = fx:start(); seed = emu.seed end)
+  teardown(function() fx:stop() end)
+  before_each(function() fx:reset() end)
 
   it("polls until FINISH and returns the links", function()
     emu:set{ errorlog_creating = 3 }
@@ -67,9 +68,10 @@ end)
 
 describe("redislog_links", function()
   local emu, seed
-  setup(function() emu = emulator.start(); seed = emu.seed end)
-  teardown(function() if emu then emu:stop() end end)
-  before_each(function() emu:reset() end)
+  local fx = fixture.emulator{ client = false }
+  setup(function() emu = fx:start(); seed = emu.seed end)
+  teardown(function() fx:stop() end)
+  before_each(function() fx:reset() end)
 
   it("collects for every replica of a cluster, waits until listed, and links each log file", function()
     emu:set{ redislog_ready_calls = 2, redislog_ready_delay = 60 }
@@ -126,16 +128,21 @@ describe("redislog_links", function()
     assert.are.equal(400, emu:requests("list_group_replication_info")[1].status)
   end)
 
-  it("also takes an empty shard list as a single-node instance", function()
-    emu:set{ redislog_ready_calls = 1 }
+  -- A client whose transport hands the answers of `api` through rewrite.
+  local function rewriting(api, rewrite)
     local t = assert(require("hcdl.transport").curl{ timeout = 10 })
-    local client = assert(hcdl.new(emu:config{ transport = { send = function(spec, timeout)
+    return assert(hcdl.new(emu:config{ transport = { send = function(spec, timeout)
       local res, err = t.send(spec, timeout)
-      if res and spec.api == "list_group_replication_info" then
-        res = { status = 200, headers = {}, body = '{"group_list":[],"group_count":0}' }
-      end
+      if res and spec.api == api then res = rewrite(res) end
       return res, err
     end } }))
+  end
+
+  it("also takes an empty shard list as a single-node instance", function()
+    emu:set{ redislog_ready_calls = 1 }
+    local client = rewriting("list_group_replication_info", function()
+      return { status = 200, headers = {}, body = '{"group_list":[],"group_count":0}' }
+    end)
     local links = assert(client:redislog_links{ instance_id = seed.dcs_single_instance_id, interval = 0.05 })
     assert.are.equal(1, #links)
     assert.are.equal(1, #emu:requests("create_redislog"))
@@ -143,20 +150,15 @@ describe("redislog_links", function()
 
   it("ignores listed logs without an id instead of failing on them", function()
     emu:set{ redislog_ready_calls = 1 }
-    local t = assert(require("hcdl.transport").curl{ timeout = 10 })
-    local client = assert(hcdl.new(emu:config{ transport = { send = function(spec, timeout)
-      local res, err = t.send(spec, timeout)
-      if res and spec.api == "list_redislog" then
-        local entry = '{"file_name":"stray.log","status":"succeed"}'
-        if res.status == 204 then
-          res = { status = 200, headers = {}, body = '{"total_num":1,"file_list":[' .. entry .. ']}' }
-        else
-          res.body = res.body:gsub('"file_list":%[', '"file_list":[' .. entry .. ','):gsub('"total_num":(%d+)',
-            function(n) return '"total_num":' .. (n + 1) end)
-        end
+    local client = rewriting("list_redislog", function(res)
+      local entry = '{"file_name":"stray.log","status":"succeed"}'
+      if res.status == 204 then
+        return { status = 200, headers = {}, body = '{"total_num":1,"file_list":[' .. entry .. ']}' }
       end
-      return res, err
-    end } }))
+      res.body = res.body:gsub('"file_list":%[', '"file_list":[' .. entry .. ','):gsub('"total_num":(%d+)',
+        function(n) return '"total_num":' .. (n + 1) end)
+      return res
+    end)
     local links = assert(client:redislog_links{ instance_id = seed.dcs_single_instance_id, interval = 0.05 })
     assert.are.equal(1, #links)
     assert.are_not.equal("stray.log", links[1].file_name)

@@ -2,24 +2,16 @@
 -- GET /v3/projects?name=<region> at the first call (never in hcdl.new),
 -- the SDK's errors for none or several, one lookup per key and region.
 local hcdl = require "hcdl"
-local config = require "hcdl.config"
-local client_mod = require "hcdl.client"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
 
-local function client_for(cfg)
-  local resolved, err = config.resolve(cfg, { getenv = function() return nil end, home = "/nonexistent" })
-  if not resolved then return nil, err end
-  return client_mod.new(resolved)
-end
+local client_for = require("tests.support.clients").new
 
 describe("project id discovery", function()
   local emu, seed
-  setup(function()
-    emu = emulator.start()
-    seed = emu.seed
-  end)
-  teardown(function() if emu then emu:stop() end end)
-  before_each(function() emu:reset() end)
+  local fx = fixture.emulator{ client = false }
+  setup(function() emu = fx:start(); seed = emu.seed end)
+  teardown(function() fx:stop() end)
+  before_each(function() fx:reset() end)
 
   local function count(api) return #emu:requests(api) end
 

@@ -5,6 +5,7 @@
 local hcdl = require "hcdl"
 local emulator = require "tests.support.emulator"
 local proxy_mod = require "tests.support.proxy"
+local shell = require "tests.support.shell"
 
 local SCRIPT = [[
 local cjson = require "cjson"
@@ -33,18 +34,14 @@ describe("proxies from the environment", function()
   setup(function()
     tls = emulator.start("--tls")
     proxy = proxy_mod.start("hcdl-user:Proxy-Pass-w0rd")
-    work = os.tmpname()
-    os.remove(work)
-    os.execute("mkdir -p " .. work)
+    work = shell.mktemp_dir()
     script = work .. "/client.lua"
-    local f = assert(io.open(script, "w"))
-    f:write(SCRIPT)
-    f:close()
+    shell.write(script, SCRIPT)
   end)
   teardown(function()
     if proxy then proxy.stop() end
     if tls then tls:stop() end
-    if work then os.execute("rm -rf " .. work) end
+    shell.remove(work)
   end)
   before_each(function()
     tls:reset()

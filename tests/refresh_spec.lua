@@ -3,26 +3,21 @@
 -- they expire; also when they expire in the middle of a long download.
 -- The client's clock is the transport's `now`; a test moves it forward to
 -- age the keys without waiting (the emulator keeps real time).
-local config = require "hcdl.config"
-local client_mod = require "hcdl.client"
 local core = require "hcdl.core"
 local transport = require "hcdl.transport"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
+local clients = require "tests.support.clients"
+local shell = require "tests.support.shell"
 
-local function client_for(cfg)
-  local resolved = assert(config.resolve(cfg, { getenv = function() return nil end, home = "/nonexistent" }))
-  return client_mod.new(resolved)
-end
+local function client_for(cfg) return assert(clients.new(cfg)) end
 
 describe("temporary keys", function()
   local emu, seed
-  setup(function()
-    emu = emulator.start()
-    seed = emu.seed
-  end)
-  teardown(function() if emu then emu:stop() end end)
+  local fx = fixture.emulator{ client = false }
+  setup(function() emu = fx:start(); seed = emu.seed end)
+  teardown(function() fx:stop() end)
   before_each(function()
-    emu:reset()
+    fx:reset()
     emu:ctl("POST", "/identity", { temp_key_ttl = 3600 })
   end)
 
@@ -55,25 +50,26 @@ describe("temporary keys", function()
     assert.are.equal(2, count("metadata_securitykey"))
   end)
 
-  it("keep being used while valid when a refresh fails", function()
+  -- Keys fetched, then the metadata service fails and the clock moves
+  -- `ahead` seconds: the next call's answer.
+  local function call_after_failed_refresh(ahead)
     local skew = { s = 0 }
     local c = metadata_client(skew)
     assert.is_truthy(call(c))
     emu:fault{ target = "metadata_securitykey", kind = "status", status = 500, count = 10 }
-    skew.s = 1800      -- due for refresh, 30 minutes still valid
-    local r, err = call(c)
+    skew.s = ahead
+    return call(c)
+  end
+
+  it("keep being used while valid when a refresh fails", function()
+    local r, err = call_after_failed_refresh(1800) -- due for refresh, 30 minutes still valid
     assert.is_nil(err)
     assert.is_truthy(r)
     assert.are.equal(2, count("show_backup_download_link"))
   end)
 
   it("are never used once expired: a failed refresh is the call's error", function()
-    local skew = { s = 0 }
-    local c = metadata_client(skew)
-    assert.is_truthy(call(c))
-    emu:fault{ target = "metadata_securitykey", kind = "status", status = 500, count = 10 }
-    skew.s = 3600
-    local r, err = call(c)
+    local r, err = call_after_failed_refresh(3600)
     assert.is_nil(r)
     assert.are.equal("http", err.kind)
     assert.are.equal(500, err.status)
@@ -149,16 +145,14 @@ describe("temporary keys", function()
     local entry = r.files[2]                              -- 700001 bytes
     emu:fault{ target = "store", kind = "throttle", rate = 200000 }
     emu:fault{ target = "store", kind = "drop_after", bytes = 300000, count = 1 }
-    local dir = os.tmpname()
-    os.remove(dir)
-    os.execute("mkdir -p " .. dir)
+    local dir = shell.mktemp_dir()
     local res, err = c:download(entry, dir, { progress = function(done)
       if done > 0 and skew.s == 0 then
         skew.s = 3000
         emu:set{ clock_offset = 120 }
       end
     end })
-    os.execute("rm -rf " .. dir)
+    shell.remove(dir)
     assert.is_nil(err)
     assert.are.equal(700001, res.bytes)
     assert.is_truthy(res.refreshed)

@@ -6,18 +6,12 @@ local client_mod = require "hcdl.client"
 local regions = require "hcdl.regions"
 local emulator = require "tests.support.emulator"
 local helpers = require "tests.support.helpers"
+local clients = require "tests.support.clients"
+local shell = require "tests.support.shell"
 
 local PID = "0123456789abcdef0123456789abcdef"
 
-local function env(vars, home)
-  return { getenv = function(k) return vars[k] end, home = home or "/nonexistent" }
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local env, write = clients.env, shell.write
 
 local function resolve(cfg, vars, home)
   local base = { project_id = PID, ak = "AK", sk = "SK" }
@@ -28,11 +22,9 @@ end
 describe("endpoints", function()
   local dir
   setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    os.execute("mkdir -p " .. dir .. "/.huaweicloud")
+    dir = clients.home()
   end)
-  teardown(function() os.execute("rm -rf " .. dir) end)
+  teardown(function() shell.remove(dir) end)
 
   it("takes every endpoint of a comma-separated HUAWEICLOUD_SDK_REGION_* variable, adding https://", function()
     local cfg = assert(resolve({ region = "cn-north-4" },

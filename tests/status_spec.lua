@@ -4,14 +4,12 @@
 -- a credential fetch (CCE pod identity).  A retryable status is tried again
 -- and the call succeeds; a status that is not is asked once and fails with
 -- retryable = false.
-local config = require "hcdl.config"
-local client_mod = require "hcdl.client"
 local core = require "hcdl.core"
 local hcdl = require "hcdl"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
 local helpers = require "tests.support.helpers"
-
-local sh = require("tests.support.shell").ok
+local clients = require "tests.support.clients"
+local shell = require "tests.support.shell"
 
 -- status, code -> kind, retryable, throttled
 local CASES = {
@@ -68,17 +66,10 @@ local PATH_STATUSES = {
 describe("one rule on every path (emulator)", function()
   local emu, dir
 
-  setup(function()
-    emu = emulator.start()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(sh("mkdir -p " .. dir))
-  end)
-  teardown(function()
-    if emu then emu:stop() end
-    if dir then sh("rm -rf " .. dir) end
-  end)
-  before_each(function() emu:reset() end)
+  local fx = fixture.emulator{ client = false, dir = "once" }
+  setup(function() emu = fx:start(); dir = fx.dir end)
+  teardown(function() fx:stop() end)
+  before_each(function() fx:reset() end)
 
   local function client(over)
     local c = emu:config{ retries = 2, retry_base = 0.02, retry_cap = 0.05 }
@@ -125,15 +116,12 @@ describe("one rule on every path (emulator)", function()
     it(("credential fetch: HTTP %d from CCE pod identity is %s"):format(p.status,
         p.retryable and "retried" or "final"), function()
       local token = dir .. "/pod_token"
-      local f = assert(io.open(token, "w"))
-      f:write(emu.identity.pod_token)
-      f:close()
+      shell.write(token, emu.identity.pod_token)
       local vars = { HC_CONTAINER_CREDENTIALS_FULL_URI = emu.identity.pod_identity_url,
         HC_CONTAINER_AUTHORIZATION_TOKEN_FILE = token }
       local cfg = emu:config{ ak = false, sk = false, metadata_endpoint = false,
         retries = 2, retry_base = 0.02, retry_cap = 0.05 }
-      local resolved = assert(config.resolve(cfg, { getenv = function(k) return vars[k] end, home = "/nonexistent" }))
-      local c = assert(client_mod.new(resolved))
+      local c = assert(clients.new(cfg, vars))
       emu:fault{ target = "pod_identity", kind = "status", status = p.status, count = 1 }
       local r, err = c:show_backup_download_link{ backup_id = emu.seed.rds_backup_id }
       assert.are.equal(asked, #emu:requests("pod_identity"))

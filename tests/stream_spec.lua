@@ -1,27 +1,19 @@
 -- client:download(entry, sink): a backup straight into a function or a file
 -- handle, in order, verified at the end, resumed after a drop without
 -- repeating or losing a byte.
-local hcdl = require "hcdl"
 local core = require "hcdl.core"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
 local helpers = require "tests.support.helpers"
 
-local function expected(name, size)
-  local p = assert(io.popen((helpers.PY .. " %s/tests/emulator/content.py %q %d"):format(helpers.root, name, size)))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local expected = helpers.expected_content
 
 describe("streaming downloads", function()
   local emu, client
 
-  setup(function()
-    emu = emulator.start()
-    client = assert(hcdl.new(emu:config{ retry_base = 0.05 }))
-  end)
-  teardown(function() if emu then emu:stop() end end)
-  before_each(function() emu:reset() end)
+  local fx = fixture.emulator()
+  setup(function() emu, client = fx:start() end)
+  teardown(function() fx:stop() end)
+  before_each(function() fx:reset() end)
 
   local function object(name, size, ttl)
     return emu:object{ name = name, size = size, ttl = ttl or 3600 }
@@ -92,12 +84,7 @@ describe("streaming downloads", function()
   end)
 
   it("refreshes an expired link and goes on from where the stream was", function()
-    emu:fault{ target = "store", kind = "throttle", rate = 1024 * 1024, count = 1 }
-    emu:fault{ target = "store", kind = "drop_after", bytes = 1536 * 1024, count = 1 }
-    emu:set{ link_ttl_rds = 1 }
-    local listed = assert(client:show_backup_download_link{ backup_id = emu.seed.rds_backup_id })
-    emu:set{ link_ttl_rds = 3600 }
-    local file = listed.files[1]
+    local file = emu:file_expiring_mid_download(client)
     local chunks = {}
     local r = assert(client:download(file, function(c) chunks[#chunks + 1] = c end))
     assert.are.equal(1, r.refreshed)

@@ -2,15 +2,16 @@
 -- (hcdl.record) they keep, against the emulator: what is skipped and why,
 -- names that fail alone, dry runs, retention that removes only what hcdl
 -- made, and a directory another run holds.
-local hcdl = require "hcdl"
 local core = require "hcdl.core"
 local record = require "hcdl.record"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
 local helpers = require "tests.support.helpers"
+local process = require "tests.support.process"
+local shell = require "tests.support.shell"
 
 local DAY = "2023-07-24T00:00:00+0800"
 
-local sh = require("tests.support.shell").ok
+local sh = shell.ok
 
 local expected_md5, expected_md5s = helpers.expected_md5, helpers.expected_md5s
 
@@ -29,19 +30,11 @@ end
 describe("sync_files", function()
   local emu, client, root, dir, files
 
-  setup(function()
-    emu = emulator.start()
-    client = assert(hcdl.new(emu:config{ retry_base = 0.05 }))
-  end)
-  teardown(function()
-    if emu then emu:stop() end
-    if root then sh("rm -rf " .. root) end
-  end)
+  local fx = fixture.emulator{ dir = "absent" }
+  setup(function() emu, client = fx:start() end)
+  teardown(function() fx:stop() end)
   before_each(function()
-    emu:reset()
-    if root then sh("rm -rf " .. root) end
-    root = os.tmpname()
-    os.remove(root)
+    root = fx:reset()
     dir = root .. "/a/b"
     files = assert(client:list_audit_log_files{ instance_id = emu.seed.gaussdb_instance_id,
       start_time = DAY, end_time = "2023-07-24T01:30:00+0800" })
@@ -53,9 +46,7 @@ describe("sync_files", function()
     assert.are.equal(#files, r1.new)
     assert.are.equal(#files, r1.listed)
     assert.is_true(r1.bytes > 0)
-    local p = assert(io.popen("stat -c %a " .. dir))
-    assert.are.equal("700", p:read("*l"))
-    p:close()
+    assert.are.equal("700\n", shell.capture("stat -c %a " .. shell.q(dir)))
     local d = assert(core.dir(dir))
     local rec = assert(record.load(d))
     for _, f in ipairs(r1.files) do
@@ -166,7 +157,7 @@ describe("sync_files", function()
     assert(sh("mkdir -p " .. dir))
     local script = ("local core = require 'hcdl.core'; local d = core.dir(%q); local l = d:lock('.hcdl-sync.lock'); "
       .. "io.write('held\\n'); io.flush(); os.execute('sleep 1.5')"):format(dir)
-    local holder = io.popen((os.getenv("HCDL_LUA") or "lua5.4") .. " -e " .. ("%q"):format(script))
+    local holder = process.lua_pipe(script)
     assert.are.equal("held", holder:read("*l"))
     local r, err = client:sync_files(files, dir)
     assert.is_nil(r)
@@ -182,7 +173,7 @@ describe("sync_files", function()
     assert(sh("mkdir -p " .. dir))
     local script = ("local core = require 'hcdl.core'; local d = core.dir(%q); local l = d:lock(%q); "
       .. "io.write('held\\n'); io.flush(); os.execute('sleep 1.5')"):format(dir, ".hcdl-lock." .. files[1].name)
-    local holder = io.popen((os.getenv("HCDL_LUA") or "lua5.4") .. " -e " .. ("%q"):format(script))
+    local holder = process.lua_pipe(script)
     assert.are.equal("held", holder:read("*l"))
     local r, err = client:download_all({ files[1], files[2] }, dir)
     assert.is_true(err.busy)
@@ -200,9 +191,7 @@ describe("sync_files", function()
 
   it("ignores and rewrites a record it cannot read, and says so", function()
     assert(sh("mkdir -p " .. dir))
-    local f = assert(io.open(dir .. "/" .. record.NAME, "w"))
-    f:write("{not json")
-    f:close()
+    shell.write(dir .. "/" .. record.NAME, "{not json")
     local r = assert(client:sync_files({ files[1] }, dir))
     assert.are.equal(1, r.new)
     assert.matches("was ignored", r.notes[1])
@@ -263,21 +252,10 @@ end)
 
 describe("sync_audit_log_files on real data", function()
   local emu, client, root
-
-  setup(function()
-    emu = emulator.start()
-    client = assert(hcdl.new(emu:config{ retry_base = 0.05 }))
-  end)
-  teardown(function()
-    if emu then emu:stop() end
-    if root then sh("rm -rf " .. root) end
-  end)
-  before_each(function()
-    emu:reset()
-    if root then sh("rm -rf " .. root) end
-    root = os.tmpname()
-    os.remove(root)
-  end)
+  local fx = fixture.emulator{ dir = "absent" }
+  setup(function() emu, client = fx:start() end)
+  teardown(function() fx:stop() end)
+  before_each(function() root = fx:reset() end)
 
   local function since(s) return os.date("!%Y-%m-%dT%H:%M:%S+0000", os.time() - s) end
 
@@ -320,9 +298,7 @@ describe("sync_audit_log_files on real data", function()
     emu:ctl("POST", "/audit", { replace = 2, spread = 300, nodes = 1, seed = 3 })
     local p = { instance_id = emu.seed.gaussdb_instance_id, dir = root, start_time = since(3600) }
     local r1 = assert(client:sync_audit_log_files(p))
-    local f = assert(io.open(r1.state, "w"))
-    f:write('{"version":2,"start_time":"' .. p.start_time .. '","after":"bad\\u0001name"}')
-    f:close()
+    shell.write(r1.state, '{"version":2,"start_time":"' .. p.start_time .. '","after":"bad\\u0001name"}')
     local r, err = client:sync_audit_log_files{ instance_id = p.instance_id, dir = root }
     assert.is_nil(r)
     assert.are.equal("io", err.kind)
@@ -348,21 +324,10 @@ end)
 
 describe("sync_backup", function()
   local emu, client, root
-
-  setup(function()
-    emu = emulator.start()
-    client = assert(hcdl.new(emu:config{ retry_base = 0.05 }))
-  end)
-  teardown(function()
-    if emu then emu:stop() end
-    if root then sh("rm -rf " .. root) end
-  end)
-  before_each(function()
-    emu:reset()
-    if root then sh("rm -rf " .. root) end
-    root = os.tmpname()
-    os.remove(root)
-  end)
+  local fx = fixture.emulator{ dir = "absent" }
+  setup(function() emu, client = fx:start() end)
+  teardown(function() fx:stop() end)
+  before_each(function() root = fx:reset() end)
 
   it("RDS: the newest full backup in <end UTC>_<id>, then keep removes older ones hcdl made", function()
     local seed = emu.seed

@@ -20,6 +20,10 @@ local hcdl = require "hcdl"
 local core = require "hcdl.core"
 local timefmt = require "hcdl.timefmt"
 local emulator = require "tests.support.emulator"
+local helpers = require "tests.support.helpers"
+local process = require "tests.support.process"
+local seeded = require "tests.support.seeded"
+local shell = require "tests.support.shell"
 
 local function under(word)
   return (os.getenv("LD_PRELOAD") or ""):find(word, 1, true) or (os.getenv("HCDL_BUILD") or ""):find(word, 1, true)
@@ -28,20 +32,9 @@ end
 local COUNT = tonumber(os.getenv("HCDL_SYNC_HISTORIES") or "")
   or (under("vgpreload") and 4) or (under("asan") and 8) or 40
 local MASTER = tonumber(os.getenv("HCDL_SYNC_SEED") or "") or (os.time() % 1000000)
-local LUA = os.getenv("HCDL_LUA") or "lua5.4"
-
-local sh = require("tests.support.shell").ok
-
--- Park-Miller: the same numbers on every Lua (exact in doubles).
-local function rng(seed)
-  local x = (seed * 48271 + 11) % 2147483646 + 1
-  for _ = 1, 8 do x = x * 16807 % 2147483647 end -- near seeds, far apart numbers
-  return function(lo, hi)
-    x = x * 16807 % 2147483647
-    if not lo then return x / 2147483647 end
-    return lo + x % (hi - lo + 1)
-  end
-end
+local LUA = helpers.LUA
+local rng = seeded.numbers
+local sh = shell.ok
 
 local function iso(t) return os.date("!%Y-%m-%dT%H:%M:%S+0000", t) end
 
@@ -63,13 +56,10 @@ describe("sync over generated histories", function()
   setup(function()
     emu = emulator.start()
     emu_for_check = emu
-    root = os.tmpname()
-    os.remove(root)
-    assert(sh("mkdir -p " .. root))
+    root = shell.mktemp_dir()
     -- a run in another process (killed, or at the same time as ours)
     script = root .. "/other.lua"
-    local f = assert(io.open(script, "w"))
-    f:write([[
+    shell.write(script, [[
 local hcdl = require "hcdl"
 local load = loadstring or load -- Lua 5.1
 local cfg, params = load("return " .. arg[1])(), load("return " .. arg[2])()
@@ -77,11 +67,10 @@ local c = assert(hcdl.new(cfg))
 local r, err = c:sync_audit_log_files(params)
 io.write(r and "report" or (err.busy and "busy" or "error"), "\n")
 ]])
-    f:close()
   end)
   teardown(function()
     if emu then emu:stop() end
-    if root then sh("rm -rf " .. root) end
+    shell.remove(root)
     io.stderr:write(("\n[sync histories] %d ran (seed %d)%s\n"):format(ran, MASTER,
       #findings > 0 and ("; " .. table.concat(findings, "; ")) or ""))
   end)
@@ -96,8 +85,7 @@ io.write(r and "report" or (err.busy and "busy" or "error"), "\n")
 
   -- Waits until another process has exited (its locks with it).
   local function gone(pid)
-    local deadline = core.now() + 60
-    while pid and emulator.alive(pid) and core.now() < deadline do core.sleep(0.02) end
+    if pid then process.wait_for(function() return not process.alive(pid) end, 60, 0.02) end
   end
 
   -- A run: never a raise; a report, or nil and an hcdl error.
@@ -220,9 +208,7 @@ io.write(r and "report" or (err.busy and "busy" or "error"), "\n")
         ("seed %d: unexpected %s"):format(seed, name))
     end
     -- nothing outside the directory
-    local p = assert(io.popen(("ls -A %q"):format(base)))
-    local entries = p:read("*a")
-    p:close()
+    local entries = shell.capture("ls -A " .. shell.q(base))
     assert(entries == "mirror\noutside\n", ("seed %d: outside the directory: %s"):format(seed, entries))
     client:close()
     sh(("rm -rf %q"):format(base))

@@ -1,15 +1,16 @@
 -- client:sync_audit_log_files and the skip rules a cron job relies on,
 -- against the emulator: files that grow after they are listed, new files
 -- after the last run, a run killed half-way, two runs at once.
-local hcdl = require "hcdl"
 local core = require "hcdl.core"
 local cjson = require "cjson"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
 local helpers = require "tests.support.helpers"
+local process = require "tests.support.process"
+local shell = require "tests.support.shell"
 
 local DAY = "2023-07-24T00:00:00+0800"
 
-local sh = require("tests.support.shell").ok
+local sh = shell.ok
 
 local expected_md5, expected_md5s = helpers.expected_md5, helpers.expected_md5s
 
@@ -25,20 +26,11 @@ end
 describe("sync_audit_log_files", function()
   local emu, client, dir, params
 
-  setup(function()
-    emu = emulator.start()
-    client = assert(hcdl.new(emu:config{ retry_base = 0.05 }))
-  end)
-  teardown(function()
-    if emu then emu:stop() end
-    if dir then sh("rm -rf " .. dir) end
-  end)
+  local fx = fixture.emulator{ dir = "made" }
+  setup(function() emu, client = fx:start() end)
+  teardown(function() fx:stop() end)
   before_each(function()
-    emu:reset()
-    if dir then sh("rm -rf " .. dir) end
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(sh("mkdir -p " .. dir))
+    dir = fx:reset()
     params = { instance_id = emu.seed.gaussdb_instance_id, dir = dir, start_time = DAY,
       end_time = "2023-07-24T06:00:00+0800", concurrency = 8 }
   end)
@@ -91,17 +83,12 @@ describe("sync_audit_log_files", function()
     -- a slow store, a run in another process, kill -9 once some files are in
     emu:fault{ target = "store", kind = "throttle", rate = 400000 }
     local script = os.tmpname()
-    local f = assert(io.open(script, "w"))
-    f:write(([[
+    shell.write(script, ([[
 local hcdl = require "hcdl"
 local c = assert(hcdl.new(%s))
 c:sync_audit_log_files{ instance_id = %q, dir = %q, start_time = %q, end_time = %q, concurrency = 2 }
 ]]):format(require("tests.support.lua_literal")(emu:config{}), params.instance_id, dir, DAY, params.end_time))
-    f:close()
-    local lua = os.getenv("HCDL_LUA") or "lua5.4"
-    local p = io.popen(("%s %s >/dev/null 2>&1 & echo $!"):format(lua, script))
-    local pid = tonumber(p:read("*a"))
-    p:close()
+    local pid = process.start_lua(script)
     local deadline = core.now() + 30
     repeat
       core.sleep(0.2)
@@ -130,8 +117,7 @@ c:sync_audit_log_files{ instance_id = %q, dir = %q, start_time = %q, end_time = 
     local d = assert(core.dir(dir))
     local script = ("local core = require 'hcdl.core'; local d = core.dir(%q); local l = d:lock(%q); "
       .. "io.write('held\\n'); io.flush(); os.execute('sleep 1.5')"):format(dir, ".hcdl-sync.lock")
-    local lua = os.getenv("HCDL_LUA") or "lua5.4"
-    local holder = io.popen(lua .. " -e " .. ("%q"):format(script))
+    local holder = process.lua_pipe(script)
     assert.are.equal("held", holder:read("*l"))
     local r, err = client:sync_audit_log_files(params)
     assert.is_nil(r)

@@ -6,13 +6,16 @@
 -- tests/support/verify_samples.py), client:verify_file and `hcdl verify`.
 local hcdl = require "hcdl"
 local core = require "hcdl.core"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
 local helpers = require "tests.support.helpers"
+local process = require "tests.support.process"
+local seeded = require "tests.support.seeded"
+local shell = require "tests.support.shell"
 
 local SEED = tonumber(os.getenv("HCDL_SEED") or "") or os.time() % 100000
 local MIB = 1024 * 1024
 
-local sh = require("tests.support.shell").ok
+local sh = shell.ok
 
 local function exists(path) return core.file_size(path) ~= false end
 
@@ -23,15 +26,8 @@ end
 
 local function show(list) return "{" .. table.concat(list or {}, ", ") .. "}" end
 
--- A deterministic byte string of n bytes (LCG), for in-process checks.
-local function bytes_of(n, seed)
-  local t, x = {}, seed
-  for i = 1, n do
-    x = (x * 1103515245 + 12345) % 2147483648
-    t[i] = string.char(math.floor(x / 65536) % 256)
-  end
-  return table.concat(t)
-end
+-- A deterministic byte string of n bytes, for in-process checks.
+local bytes_of = seeded.bytes
 
 local function md5_bin(s)
   local d = core.md5()
@@ -100,22 +96,21 @@ describe("multipart ETags (core.verifier)", function()
     end
   end)
 
-  it("say nothing matched an unusual part size, and that no usual one was possible", function()
-    local v = core.verifier{ etag = multipart_etag(data, 70001), size = #data }
-    v:update(data)
-    local r = v:result()
-    assert.is_nil(r.part_size)
-    assert.is_false(r.multipart_strong)
-  end)
-
-  it("take a mismatch with a usual part size as damage", function()
-    local bad = data:sub(1, 1000) .. "X" .. data:sub(1002)
-    local v = core.verifier{ etag = multipart_etag(data, 65536), size = #bad }
-    v:update(bad)
-    local r = v:result()
-    assert.is_nil(r.part_size)
-    assert.is_true(r.multipart_strong)
-  end)
+  -- the ETag's part size, the bytes fed, whether a usual part size could
+  -- have made the ETag (a mismatch is then damage)
+  for _, case in ipairs{
+    { "say nothing matched an unusual part size, and that no usual one was possible", 70001, data, false },
+    { "take a mismatch with a usual part size as damage", 65536, data:sub(1, 1000) .. "X" .. data:sub(1002), true },
+  } do
+    local part, fed, strong = case[2], case[3], case[4]
+    it(case[1], function()
+      local v = core.verifier{ etag = multipart_etag(data, part), size = #fed }
+      v:update(fed)
+      local r = v:result()
+      assert.is_nil(r.part_size)
+      assert.are.equal(strong, r.multipart_strong)
+    end)
+  end
 end)
 
 -- A file the checks read back from: the parts go through src/md5lanes.c
@@ -129,12 +124,10 @@ describe("multipart ETags read back from the file (md5 " .. core.features().mult
   local dir, d
   local KIB = 1024
   setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(sh("mkdir -p " .. dir))
+    dir = shell.mktemp_dir()
     d = assert(core.dir(dir))
   end)
-  teardown(function() if dir then sh("rm -rf " .. dir) end end)
+  teardown(function() shell.remove(dir) end)
 
   -- n seeded random bytes in dir/name, read back as a string.
   local function random_file(name, n, seed)
@@ -225,17 +218,11 @@ describe("multipart ETags read back from the file (md5 " .. core.features().mult
     local data = random_file("dmg.bin", size, SEED + 7)
     local etag = multipart_etag(data, p)
     for _, at in ipairs{ 0, 5 * p + (SEED % p), size - 1 } do
-      local f = assert(io.open(dir .. "/dmg.bin", "r+b"))
-      f:seek("set", at)
-      f:write(string.char((data:byte(at + 1) + 1) % 256))
-      f:close()
+      shell.patch(dir .. "/dmg.bin", at, string.char((data:byte(at + 1) + 1) % 256))
       local r = verify_pass("dmg.bin", etag, size)
       assert.is_nil(r.part_size, "byte " .. at .. ", seed " .. SEED)
       assert.is_true(r.multipart_strong)
-      f = assert(io.open(dir .. "/dmg.bin", "r+b"))
-      f:seek("set", at)
-      f:write(data:sub(at + 1, at + 1))
-      f:close()
+      shell.patch(dir .. "/dmg.bin", at, data:sub(at + 1, at + 1))
     end
     assert.are.equal(p, verify_pass("dmg.bin", etag, size).part_size)
   end)
@@ -253,12 +240,10 @@ end)
 describe("formats", function()
   local dir
   setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(sh("mkdir -p " .. dir))
+    dir = shell.mktemp_dir()
     assert(sh(("%s %s/tests/support/verify_samples.py %s %d"):format(helpers.PY, helpers.root, dir, SEED)))
   end)
-  teardown(function() if dir then sh("rm -rf " .. dir) end end)
+  teardown(function() shell.remove(dir) end)
 
   local client
   before_each(function() client = client or assert(hcdl.new{ ak = "x", sk = "y", project_id = ("0"):rep(32), region = "eu-de" }) end)
@@ -299,44 +284,27 @@ describe("formats", function()
   end)
 
   it("hcdl verify -r: one line per file, exit 1 when any does not hold", function()
-    local cmd = ("cd %s && HCDL_LUA=%s bin/hcdl verify -r %s >%s.out 2>&1; echo $?"):format(
-      helpers.root, os.getenv("HCDL_LUA") or "lua5.4", dir, dir)
-    local p = assert(io.popen(cmd))
-    local status = p:read("*a"):match("%d+")
-    p:close()
-    local out = helpers.read_file(dir .. ".out")
-    os.remove(dir .. ".out")
-    assert.are.equal("1", status, out)
+    local hcdl_verify = ("cd %s && HCDL_LUA=%s bin/hcdl verify "):format(shell.q(helpers.root), helpers.LUA)
+    local _, out, status = process.run(hcdl_verify .. "-r " .. shell.q(dir))
+    assert.are.equal(1, status, out)
     assert.matches("ok    [^\n]*/good%.rdb  rdb\n", out)
     assert.matches("FAIL  [^\n]*/badcrc%.gz  ", out)
     local lines = select(2, out:gsub("\n", ""))
     assert.are.equal(13, lines, out) -- the 13 sample files
-    p = assert(io.popen(("cd %s && HCDL_LUA=%s bin/hcdl verify %s/good.gz %s/good.xbs; echo $?"):format(
-      helpers.root, os.getenv("HCDL_LUA") or "lua5.4", dir, dir)))
-    out = p:read("*a")
-    p:close()
-    assert.matches("\n0\n$", out)
+    local ok
+    ok, out = process.run(hcdl_verify .. shell.q(dir .. "/good.gz") .. " " .. shell.q(dir .. "/good.xbs"))
+    assert.is_true(ok, out)
+    assert.matches("\n$", out) -- a line per file
   end)
 end)
 
 describe("downloads verify", function()
   local emu, client, dir
 
-  setup(function()
-    emu = emulator.start()
-    client = assert(hcdl.new(emu:config{ retry_base = 0.05 }))
-  end)
-  teardown(function()
-    if emu then emu:stop() end
-    if dir then sh("rm -rf " .. dir) end
-  end)
-  before_each(function()
-    emu:reset()
-    if dir then sh("rm -rf " .. dir) end
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(sh("mkdir -p " .. dir))
-  end)
+  local fx = fixture.emulator{ dir = "made" }
+  setup(function() emu, client = fx:start() end)
+  teardown(function() fx:stop() end)
+  before_each(function() dir = fx:reset() end)
 
   local function object(spec)
     spec.ttl = spec.ttl or 3600
@@ -376,19 +344,31 @@ describe("downloads verify", function()
       assert.is_false(exists(dir .. "/odd2.bin.part"))
     end)
 
-    it(("a damaged byte in a multipart object over %d connection(s) never ends under its name (seed %d)")
-      :format(c, SEED), function()
-      local size = 3 * MIB + 77
-      local at = SEED % size
+    -- A damaged byte at a seeded place: the check that must catch it says
+    -- so, and nothing is left under the name or as a .part.
+    for _, case in ipairs{
       -- 49 parts of 64 KiB: the damaged one may be digested mid-download
-      local obj = object{ name = "dmg.bin", size = size, part_size = SEED % 2 == 0 and MIB or 65536, damage = at }
-      local r, err = client:download(obj.url, dir .. "/dmg.bin", { connections = c })
-      assert.is_nil(r, "damage at " .. at)
-      assert.are.equal("integrity", err.kind)
-      assert.matches("multipart ETag", err.message)
-      assert.is_false(exists(dir .. "/dmg.bin"))
-      assert.is_false(exists(dir .. "/dmg.bin.part"))
-    end)
+      { what = "a multipart", name = "dmg.bin", size = 3 * MIB + 77, says = "multipart ETag",
+        at = function(size) return SEED % size end,
+        object = { part_size = SEED % 2 == 0 and MIB or 65536 } },
+      { what = "a CRC-64", name = "crcbad.bin", size = 4 * MIB, says = "CRC%-64",
+        at = function(size) return (SEED * 7919) % size end,
+        object = { part_size = 700000, crc64 = "x-obs-hash-crc64ecma" } },
+    } do
+      it(("a damaged byte in %s object over %d connection(s) never ends under its name (seed %d)")
+        :format(case.what, c, SEED), function()
+        local at = case.at(case.size)
+        local spec = { name = case.name, size = case.size, damage = at }
+        for k, v in pairs(case.object) do spec[k] = v end
+        local obj = object(spec)
+        local r, err = client:download(obj.url, dir .. "/" .. case.name, { connections = c })
+        assert.is_nil(r, "damage at " .. at)
+        assert.are.equal("integrity", err.kind)
+        assert.matches(case.says, err.message)
+        assert.is_false(exists(dir .. "/" .. case.name))
+        assert.is_false(exists(dir .. "/" .. case.name .. ".part"))
+      end)
+    end
 
     for _, spelling in ipairs{ "x-obs-hash-crc64ecma", "x-obs-checksum-crc64ecma", "x-amz-checksum-crc64ecma",
       "x-obs-meta-crc64ecma" } do
@@ -399,20 +379,6 @@ describe("downloads verify", function()
         assert.are.same({ "etag-multipart" }, r.unverified)
       end)
     end
-
-    it(("a damaged byte in a CRC-64 object over %d connection(s) never ends under its name (seed %d)")
-      :format(c, SEED), function()
-      local size = 4 * MIB
-      local at = (SEED * 7919) % size
-      local obj = object{ name = "crcbad.bin", size = size, part_size = 700000, crc64 = "x-obs-hash-crc64ecma",
-        damage = at }
-      local r, err = client:download(obj.url, dir .. "/crcbad.bin", { connections = c })
-      assert.is_nil(r, "damage at " .. at)
-      assert.are.equal("integrity", err.kind)
-      assert.matches("CRC%-64", err.message)
-      assert.is_false(exists(dir .. "/crcbad.bin"))
-      assert.is_false(exists(dir .. "/crcbad.bin.part"))
-    end)
   end
 
   it("a plain MD5 ETag and a CRC-64 are both checked and listed in order", function()
@@ -479,12 +445,8 @@ describe("downloads verify", function()
     local v = client:verify_file(dir .. "/own.bin")
     assert.is_true(v.ok, tostring(v.err))
     assert.are.same({ "size", "etag-multipart:" .. MIB, "crc64" }, v.verified)
-    local f = assert(io.open(dir .. "/own.bin", "r+b"))
-    f:seek("set", 2 * MIB)
-    local b = f:read(1):byte()
-    f:seek("set", 2 * MIB)
-    f:write(string.char((b + 1) % 256)) -- one byte changed on disk
-    f:close()
+    local b = shell.read(dir .. "/own.bin"):byte(2 * MIB + 1)
+    shell.patch(dir .. "/own.bin", 2 * MIB, string.char((b + 1) % 256)) -- one byte changed on disk
     v = client:verify_file(dir .. "/own.bin")
     assert.is_false(v.ok)
     assert.are.equal("integrity", v.err.kind)
@@ -494,20 +456,15 @@ describe("downloads verify", function()
     local obj = object{ name = "rec.bin", size = 2 * MIB, part_size = MIB, crc64 = "x-obs-hash-crc64ecma" }
     local r = assert(client:download(obj.url, dir .. "/rec.bin"))
     local crc = assert(emu:requests("store")[1])
-    local f = assert(io.open(dir .. "/.hcdl-record.json", "wb"))
     local facts = ('{"hcdl_record":1,"files":{"rec.bin":{"size":"%d","etag":%s,"part_size":"%d","verified":["size"]}}}')
       :format(2 * MIB, ("%q"):format(obj.etag), MIB)
-    f:write(facts)
-    f:close()
+    shell.write(dir .. "/.hcdl-record.json", facts)
     local v = client:verify_file(dir .. "/rec.bin")
     assert.is_true(v.ok, tostring(v.err))
     assert.are.same({ "size", "etag-multipart:" .. MIB }, v.verified)
     assert.truthy(r and crc)
     -- one byte changed on disk: the record's multipart ETag catches it
-    f = assert(io.open(dir .. "/rec.bin", "r+b"))
-    f:seek("set", 1500000)
-    f:write("\0\0\0")
-    f:close()
+    shell.patch(dir .. "/rec.bin", 1500000, "\0\0\0")
     v = client:verify_file(dir .. "/rec.bin")
     assert.is_false(v.ok)
     assert.are.equal("integrity", v.err.kind)

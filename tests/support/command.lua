@@ -2,23 +2,27 @@
 -- install` into a private prefix, then the command as a subprocess from
 -- another directory with a clean environment (credentials and endpoints in
 -- the HUAWEICLOUD_SDK_* variables, each service on its own host name),
--- against the emulator.
+-- against the emulator (or any server described the same way: ak, sk,
+-- project_id, endpoint and optionally endpoints per service).
 local helpers = require "tests.support.helpers"
 local shell = require "tests.support.shell"
 
 local q = shell.q
-local LUA = os.getenv("HCDL_LUA") or "lua5.4"
 
 local command = {}
 command.__index = command
 
 --- Installs hcdl into work/prefix: a command runner for emulator emu.
-function command.install(emu, work)
-  local self = setmetatable({ emu = emu, work = work, prefix = work .. "/prefix" }, command)
+-- opts.region: the --region every command line starts with (default
+-- cn-north-4; false: none, the spec gives it or tests its absence).
+function command.install(emu, work, opts)
+  local region = (opts or {}).region
+  if region == nil then region = "cn-north-4" end
+  local self = setmetatable({ emu = emu, work = work, prefix = work .. "/prefix", region = region }, command)
   assert(shell.ok("mkdir -p " .. q(work .. "/home")))
   local log = work .. "/install.log"
   assert(shell.ok(("make -C %s --no-print-directory -s install LUA=%s PREFIX=%s >%s 2>&1"):format(
-    q(helpers.root), LUA, q(self.prefix), q(log))), shell.read(log))
+    q(helpers.root), helpers.LUA, q(self.prefix), q(log))), shell.read(log))
   self.bin = self.prefix .. "/bin/hcdl"
   return self
 end
@@ -40,12 +44,12 @@ function command:environment(over)
   return table.concat(parts, " ")
 end
 
---- The shell command line of `hcdl --region cn-north-4 argv...`.
+--- The shell command line of `hcdl --region REGION argv...`.
 function command:line(argv, env)
-  local words = {}
-  for i, a in ipairs(argv) do words[i] = q(a) end
-  return ("cd %s && %s %s --region cn-north-4 %s"):format(q(self.work), self:environment(env), q(self.bin),
-    table.concat(words, " "))
+  local words = { q(self.bin) }
+  if self.region then words[2] = "--region " .. q(self.region) end
+  for _, a in ipairs(argv) do words[#words + 1] = q(a) end
+  return ("cd %s && %s %s"):format(q(self.work), self:environment(env), table.concat(words, " "))
 end
 
 --- Runs the command: exit status, stdout, stderr.

@@ -5,36 +5,15 @@
 --   emu:reset(); emu:fault{...}; emu:requests(); emu:stop()
 local core = require "hcdl.core"
 local cjson = require "cjson"
-local helpers = require "tests.support.helpers"
+local process = require "tests.support.process"
 
 local emulator = {}
 emulator.__index = emulator
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
 function emulator.start(flags)
-  local base = os.tmpname()
-  local cfgfile = base .. ".json"
-  local cmd = (helpers.PY .. " %s/tests/emulator/server.py --port 0 --quiet --config-out %s %s >%s.log 2>&1 &")
-    :format(helpers.root, cfgfile, flags or "", base)
-  os.execute(cmd)
-  local deadline = core.now() + 30
-  local text
-  repeat
-    text = read(cfgfile)
-    if not text then core.sleep(0.05) end
-  until text or core.now() > deadline
-  if not text then
-    error("the emulator did not start: " .. (read(base .. ".log") or "(no log)"))
-  end
+  local text, files = process.start_reporting("tests/emulator/server.py", "--quiet " .. (flags or ""), "emulator", 30)
   local self = setmetatable(cjson.decode(text), emulator)
-  self.cfgfile, self.logfile, self.tmpbase = cfgfile, base .. ".log", base
+  self.helper_files, self.cfgfile = files, files.json
   -- (with --tls the control endpoint is HTTPS too: trust the emulator's CA)
   self.session = assert(core.session{ timeout = 30, cafile = self.cafile ~= cjson.null and self.cafile or nil })
   return self
@@ -90,22 +69,22 @@ function emulator:service_config(over)
   return c
 end
 
--- os.execute returns true (5.2+) or 0 (5.1/LuaJIT) on success.
-function emulator.alive(pid)
-  local r = os.execute(("kill -0 %d 2>/dev/null"):format(pid))
-  return r == true or r == 0
+-- An RDS backup file, listed through client, whose link lives 1 s while
+-- the store sends 1 MiB/s and drops once at 1.5 MiB: the resume finds the
+-- link expired and needs a new one.
+function emulator:file_expiring_mid_download(client)
+  self:fault{ target = "store", kind = "throttle", rate = 1024 * 1024, count = 1 }
+  self:fault{ target = "store", kind = "drop_after", bytes = 1536 * 1024, count = 1 }
+  self:set{ link_ttl_rds = 1 }
+  local listed = assert(client:show_backup_download_link{ backup_id = self.seed.rds_backup_id })
+  self:set{ link_ttl_rds = 3600 }
+  return listed.files[1]
 end
 
 function emulator:stop()
   if self.session then self.session:close() end
-  os.execute(("kill %d 2>/dev/null"):format(self.pid))
-  local deadline = core.now() + 10
-  while core.now() < deadline and emulator.alive(self.pid) do
-    core.sleep(0.05)
-  end
-  os.remove(self.cfgfile)
-  os.remove(self.logfile)
-  os.remove(self.tmpbase)
+  process.stop(self.pid)
+  process.remove_files(self.helper_files)
 end
 
 return emulator

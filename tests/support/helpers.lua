@@ -23,6 +23,10 @@ local function python()
 end
 helpers.PY = "env -u LD_PRELOAD " .. python()
 
+-- The interpreter the suite runs on (make test sets HCDL_LUA), for the
+-- specs' second processes.
+helpers.LUA = os.getenv("HCDL_LUA") or "lua5.4"
+
 -- An environment free of the outer make: `make asan` and `make test-all`
 -- pass BUILD=, flags and the sanitizer preload down, and make exports its
 -- command-line variables into what it runs, so a `make install` or `make
@@ -35,6 +39,13 @@ function helpers.read_file(path)
   local data = f:read("*a")
   f:close()
   return data
+end
+
+-- The non-empty lines of s (nil: none).
+function helpers.lines(s)
+  local out = {}
+  for l in (s or ""):gmatch("[^\n]+") do out[#out + 1] = l end
+  return out
 end
 
 -- Lua 5.1/LuaJIT have no string.format("%q") guarantees for bytes; this is
@@ -56,6 +67,15 @@ function helpers.expected_md5s(files)
   for line in p:lines() do out[#out + 1] = line:match("^(%x+)$") end
   p:close()
   assert(#out == #files, "content.py --md5 answered " .. #out .. " of " .. #files)
+  return out
+end
+
+-- The bytes the emulator serves for name at size.
+function helpers.expected_content(name, size)
+  local q = require("tests.support.shell").q
+  local p = assert(io.popen(("%s %s/tests/emulator/content.py %s %d"):format(helpers.PY, helpers.root, q(name), size)))
+  local out = p:read("*a")
+  p:close()
   return out
 end
 

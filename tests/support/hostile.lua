@@ -7,33 +7,15 @@
 --   h:requests("/b/a.bin"); h:reset(); h:stop()
 local core = require "hcdl.core"
 local cjson = require "cjson"
-local helpers = require "tests.support.helpers"
+local process = require "tests.support.process"
 
 local hostile = {}
 hostile.__index = hostile
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
 function hostile.start()
-  local base = os.tmpname()
-  local cfgfile = base .. ".json"
-  os.execute((helpers.PY .. " %s/tests/support/hostile.py --port 0 --config-out %s >%s.log 2>&1 &")
-    :format(helpers.root, cfgfile, base))
-  local deadline = core.now() + 20
-  local text
-  repeat
-    text = read(cfgfile)
-    if not text then core.sleep(0.05) end
-  until text or core.now() > deadline
-  if not text then error("the hostile server did not start: " .. (read(base .. ".log") or "(no log)")) end
+  local text, files = process.start_reporting("tests/support/hostile.py", "", "hostile server", 20)
   local self = setmetatable(cjson.decode(text), hostile)
-  self.cfgfile, self.logfile, self.tmpbase = cfgfile, base .. ".log", base
+  self.helper_files = files
   self.session = assert(core.session{ timeout = 30 })
   return self
 end
@@ -85,16 +67,8 @@ end
 
 function hostile:stop()
   if self.session then self.session:close() end
-  os.execute(("kill %d 2>/dev/null"):format(self.pid))
-  local deadline = core.now() + 10
-  while core.now() < deadline do
-    local r = os.execute(("kill -0 %d 2>/dev/null"):format(self.pid))
-    if not (r == true or r == 0) then break end
-    core.sleep(0.05)
-  end
-  os.remove(self.cfgfile)
-  os.remove(self.logfile)
-  os.remove(self.tmpbase)
+  process.stop(self.pid)
+  process.remove_files(self.helper_files)
 end
 
 return hostile

@@ -2,8 +2,9 @@
 -- CONNECT) on a free port:
 --   local p = proxy.start()               -- or proxy.start("user:password")
 --   p.url, p.port, p.lines(), p.stop()
-local core = require "hcdl.core"
 local helpers = require "tests.support.helpers"
+local process = require "tests.support.process"
+local shell = require "tests.support.shell"
 
 local proxy = {}
 
@@ -11,12 +12,7 @@ function proxy.start(credentials)
   local base = os.tmpname()
   os.execute((helpers.PY .. " %s/tests/support/proxy.py %s.port %s.log %s >/dev/null 2>&1 & echo $! > %s.pid")
     :format(helpers.root, base, base, credentials and ("'" .. credentials .. "'") or "", base))
-  local port
-  local deadline = core.now() + 10
-  repeat
-    local f = io.open(base .. ".port")
-    if f then port = f:read("*a"); f:close() else core.sleep(0.05) end
-  until port or core.now() > deadline
+  local port = process.wait_for(function() return (shell.read(base .. ".port") or ""):match("%d+") end, 10)
   assert(port, "the test proxy did not start")
   local pid = helpers.read_file(base .. ".pid"):match("%d+")
   return {
@@ -32,7 +28,7 @@ function proxy.start(credentials)
     end,
     clear = function() os.remove(base .. ".log") end,
     stop = function()
-      os.execute("kill " .. pid .. " 2>/dev/null")
+      process.stop(tonumber(pid))
       for _, ext in ipairs{ ".port", ".log", ".pid", "" } do os.remove(base .. ext) end
     end,
   }

@@ -45,9 +45,44 @@ function shell.read(path)
   return s
 end
 
+--- Writes data to path (binary, replacing it); raises when it cannot.
+function shell.write(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+--- Writes bytes over the file at path from offset at (0-based), in place.
+function shell.patch(path, at, bytes)
+  local f = assert(io.open(path, "r+b"))
+  assert(f:seek("set", at))
+  f:write(bytes)
+  f:close()
+end
+
 --- A new temporary directory.
 function shell.mktemp_dir()
   return (shell.capture("mktemp -d"):gsub("%s+$", ""))
+end
+
+--- A fresh temporary path that does not exist yet (for code that must
+-- make the directory itself).
+function shell.fresh_path()
+  local path = os.tmpname()
+  os.remove(path)
+  return path
+end
+
+--- Removes path and all below it; nothing when path is nil.
+function shell.remove(path)
+  if path then shell.ok("rm -rf " .. shell.q(path)) end
+end
+
+--- A new empty temporary directory in place of old (removed, if any):
+-- the per-case directory of a before_each.
+function shell.renew_dir(old)
+  shell.remove(old)
+  return shell.mktemp_dir()
 end
 
 return shell
