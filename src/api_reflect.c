@@ -10,6 +10,7 @@
 #include "api.h"
 #include "api_table.h"
 #include "compat.h"
+#include "fields.h"
 #include "param.h"
 
 const api_desc *hcdl_api_check(lua_State *L, int arg)
@@ -21,36 +22,22 @@ const api_desc *hcdl_api_check(lua_State *L, int arg)
     return a;
 }
 
-static void set_string(lua_State *L, const char *key, const char *value)
-{
-    if (value == NULL)
-        return;
-    lua_pushstring(L, value);
-    lua_setfield(L, -2, key);
-}
-
-static void set_integer(lua_State *L, const char *key, long long value)
-{
-    hcdl_pushinteger(L, value);
-    lua_setfield(L, -2, key);
-}
-
 static void push_answer(lua_State *L, const answer_desc *w)
 {
     lua_createtable(L, 0, 8);
-    set_string(L, "list", w->list);
-    set_string(L, "object", w->object);
-    set_string(L, "id", w->id);
-    set_string(L, "link", w->link);
-    set_string(L, "name", w->name);
-    set_string(L, "size", w->size);
-    set_string(L, "size_unit", w->size_unit);
-    set_string(L, "mtime", w->mtime);
-    set_string(L, "mtime_format", w->mtime_format);
-    set_string(L, "expires", w->expires);
-    set_string(L, "refresh", w->refresh);
-    set_string(L, "status", w->status);
-    set_string(L, "finished", w->finished);
+    hcdl_set_string(L, "list", w->list);
+    hcdl_set_string(L, "object", w->object);
+    hcdl_set_string(L, "id", w->id);
+    hcdl_set_string(L, "link", w->link);
+    hcdl_set_string(L, "name", w->name);
+    hcdl_set_string(L, "size", w->size);
+    hcdl_set_string(L, "size_unit", w->size_unit);
+    hcdl_set_string(L, "mtime", w->mtime);
+    hcdl_set_string(L, "mtime_format", w->mtime_format);
+    hcdl_set_string(L, "expires", w->expires);
+    hcdl_set_string(L, "refresh", w->refresh);
+    hcdl_set_string(L, "status", w->status);
+    hcdl_set_string(L, "finished", w->finished);
     if (w->growing) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "growing");
@@ -64,15 +51,15 @@ static void push_paging(lua_State *L, const api_desc *a)
     const paging_desc *g = &a->paging;
     const param_desc *limit = &a->params[hcdl_api_param_index(a, g->limit)];
     lua_createtable(L, 0, 8);
-    set_string(L, "style", g->style == PAGE_MARKER ? "marker" : "offset");
-    set_string(L, g->style == PAGE_MARKER ? "marker" : "offset", g->cursor);
-    set_string(L, "limit", g->limit);
-    set_integer(L, "max", limit->max);
+    hcdl_set_string(L, "style", g->style == PAGE_MARKER ? "marker" : "offset");
+    hcdl_set_string(L, g->style == PAGE_MARKER ? "marker" : "offset", g->cursor);
+    hcdl_set_string(L, "limit", g->limit);
+    hcdl_set_integer(L, "max", limit->max);
     if (limit->has_default)
-        set_integer(L, "default", limit->default_value);
-    set_string(L, "total", g->total);
-    set_string(L, "iterator", g->iterator);
-    set_string(L, "collect", g->collect);
+        hcdl_set_integer(L, "default", limit->default_value);
+    hcdl_set_string(L, "total", g->total);
+    hcdl_set_string(L, "iterator", g->iterator);
+    hcdl_set_string(L, "collect", g->collect);
 }
 
 int hcdl_api_list(lua_State *L)
@@ -83,12 +70,12 @@ int hcdl_api_list(lua_State *L)
         const param_desc *p;
         int i = 0;
         lua_createtable(L, 0, 10);
-        set_string(L, "name", a->name);
-        set_string(L, "operation", a->operation);
-        set_string(L, "service", a->service);
-        set_string(L, "method", a->method);
-        set_string(L, "path", a->path);
-        set_string(L, "fixed_query", a->fixed_query);
+        hcdl_set_string(L, "name", a->name);
+        hcdl_set_string(L, "operation", a->operation);
+        hcdl_set_string(L, "service", a->service);
+        hcdl_set_string(L, "method", a->method);
+        hcdl_set_string(L, "path", a->path);
+        hcdl_set_string(L, "fixed_query", a->fixed_query);
         lua_pushboolean(L, a->empty_ok);
         lua_setfield(L, -2, "empty_ok");
         lua_newtable(L);

@@ -29,6 +29,16 @@ typedef struct {
     int fd;
 } file_handle;
 
+/* A file handle (core.dir's files) owning fd, pushed: 1. */
+static int push_file(lua_State *L, int fd)
+{
+    file_handle *f = lua_newuserdata(L, sizeof *f);
+    f->fd = fd;
+    luaL_getmetatable(L, HCDL_FILE_MT);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
 int hcdl_io_error(lua_State *L, const char *what, const char *path, int err)
 {
     lua_pushnil(L);
@@ -246,7 +256,6 @@ static int dir_open_file(lua_State *L)
     mode_t mode;
     struct stat st;
     const char *why;
-    file_handle *f;
 
     flags = open_flags(L, 3, &create, &mode, &umask_too);
     if (create)
@@ -278,11 +287,7 @@ static int dir_open_file(lua_State *L)
         close(fd);
         return hcdl_io_error(L, "cannot set up", push_joined(L, d, name), err);
     }
-    f = lua_newuserdata(L, sizeof *f);
-    f->fd = fd;
-    luaL_getmetatable(L, HCDL_FILE_MT);
-    lua_setmetatable(L, -2);
-    return 1;
+    return push_file(L, fd);
 }
 
 /* dir:read(name, max) -> string | false (absent) | nil, err
@@ -365,7 +370,6 @@ static int dir_lock(lua_State *L)
     const char *name = check_name(L, 2);
     struct stat st;
     const char *why;
-    file_handle *f;
     int fd = openat(d->fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600), err;
     if (fd < 0) {
         if (errno == ELOOP)
@@ -393,11 +397,7 @@ static int dir_lock(lua_State *L)
         }
         return hcdl_io_error(L, "cannot lock", push_joined(L, d, name), err);
     }
-    f = lua_newuserdata(L, sizeof *f); /* closing it (or collecting it) unlocks */
-    f->fd = fd;
-    luaL_getmetatable(L, HCDL_FILE_MT);
-    lua_setmetatable(L, -2);
-    return 1;
+    return push_file(L, fd); /* closing it (or collecting it) unlocks */
 }
 
 /* dir:rmdir(name) -> true | false (not empty, or absent) | nil, err

@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "compat.h"
+#include "fields.h"
 #include "error.h"
 #include "param.h"
 
@@ -373,20 +374,6 @@ void hcdl_param_put_json(luaL_Buffer *b, const param_desc *p, const char *wire, 
 
 /* ---- reflection ----------------------------------------------------------- */
 
-static void set_string(lua_State *L, const char *key, const char *value)
-{
-    if (value == NULL)
-        return;
-    lua_pushstring(L, value);
-    lua_setfield(L, -2, key);
-}
-
-static void set_integer(lua_State *L, const char *key, long long value)
-{
-    hcdl_pushinteger(L, value);
-    lua_setfield(L, -2, key);
-}
-
 /* values = the allowed values, when the kind has a list of them */
 static void push_values(lua_State *L, const param_desc *p)
 {
@@ -415,22 +402,22 @@ void hcdl_param_reflect(lua_State *L, const param_desc *p)
     static const char *const where[] = {"path", "query", "body"};
     const param_kind *k = &kinds[p->kind];
     lua_createtable(L, 0, 10);
-    set_string(L, "name", p->name);
-    set_string(L, "where", where[p->where]);
-    set_string(L, "type", k->type);
+    hcdl_set_string(L, "name", p->name);
+    hcdl_set_string(L, "where", where[p->where]);
+    hcdl_set_string(L, "type", k->type);
     lua_pushboolean(L, p->required);
     lua_setfield(L, -2, "required");
     hcdl_param_push_rule(L, p);
     lua_setfield(L, -2, "rule");
     if (k->bounded) {
-        set_integer(L, "min", p->min);
-        set_integer(L, "max", p->max);
+        hcdl_set_integer(L, "min", p->min);
+        hcdl_set_integer(L, "max", p->max);
     }
     if (p->has_default)
-        set_integer(L, "default", p->default_value);
+        hcdl_set_integer(L, "default", p->default_value);
     push_values(L, p);
-    set_string(L, "format", k->format);
-    set_string(L, "after", p->after);
+    hcdl_set_string(L, "format", k->format);
+    hcdl_set_string(L, "after", p->after);
     if (p->together) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "together");
