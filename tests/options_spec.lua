@@ -7,9 +7,8 @@
 local hcdl = require "hcdl"
 local core = require "hcdl.core"
 local transport = require "hcdl.transport"
-local emulator = require "tests.support.emulator"
+local fixture = require "tests.support.fixture"
 local helpers = require "tests.support.helpers"
-local sh = require("tests.support.shell").ok
 
 local MiB = 1024 * 1024
 
@@ -135,19 +134,10 @@ end)
 
 describe("max_rate", function()
   local emu, dir
-
-  setup(function() emu = emulator.start() end)
-  teardown(function()
-    if emu then emu:stop() end
-    if dir then sh("rm -rf " .. dir) end
-  end)
-  before_each(function()
-    emu:reset()
-    if dir then sh("rm -rf " .. dir) end
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(sh("mkdir -p " .. dir))
-  end)
+  local fx = fixture.emulator{ client = false, dir = "made" }
+  setup(function() emu = fx:start() end)
+  teardown(function() fx:stop() end)
+  before_each(function() dir = fx:reset() end)
 
   local function object(name, size)
     return emu:object{ name = name, size = size, ttl = 3600 }
