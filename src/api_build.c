@@ -439,6 +439,16 @@ int hcdl_api_prepare(lua_State *L, hcdl_crypto *c, const api_desc *a, int params
  *   spec = { api =, service =, method =, url =, headers =, body = }
  * Upvalue 1: the signer's crypto context (src/sign.c).
  */
+void hcdl_api_check_args(lua_State *L, int params, int auth)
+{
+    if (lua_isnil(L, params)) {
+        lua_newtable(L);
+        lua_replace(L, params);
+    }
+    luaL_checktype(L, params, LUA_TTABLE);
+    luaL_checktype(L, auth, LUA_TTABLE);
+}
+
 int hcdl_api_build(lua_State *L)
 {
     hcdl_crypto *c = lua_touserdata(L, lua_upvalueindex(1));
@@ -448,12 +458,7 @@ int hcdl_api_build(lua_State *L)
     int rc;
 
     lua_settop(L, 3);
-    if (lua_isnil(L, 2)) {
-        lua_newtable(L);
-        lua_replace(L, 2);
-    }
-    luaL_checktype(L, 2, LUA_TTABLE);
-    luaL_checktype(L, 3, LUA_TTABLE);
+    hcdl_api_check_args(L, 2, 3);
     if ((rc = hcdl_api_prepare(L, c, a, 2, 3, &rq)) != 0)
         return rc;
     lua_createtable(L, 0, 6);

@@ -34,6 +34,10 @@ typedef struct {
  * caller's top) or in c until c's next use; or pushes nil, an input error,
  * and returns 2.
  */
+/* The arguments core.build and core.call share: params (nil: none, made
+ * an empty table in place) and the auth fields, both tables. */
+void hcdl_api_check_args(lua_State *L, int params, int auth);
+
 int hcdl_api_prepare(lua_State *L, hcdl_crypto *c, const api_desc *a, int params, int auth,
                      hcdl_api_request *out);
 

@@ -56,12 +56,7 @@ int hcdl_api_call_lua(lua_State *L)
     int rc;
 
     lua_settop(L, 6);
-    if (lua_isnil(L, 3)) {
-        lua_newtable(L);
-        lua_replace(L, 3);
-    }
-    luaL_checktype(L, 3, LUA_TTABLE);
-    luaL_checktype(L, 4, LUA_TTABLE);
+    hcdl_api_check_args(L, 3, 4);
     f.timeout = luaL_optnumber(L, 5, 0);
     f.max_body = (long long)luaL_optnumber(L, 6, 0);
     if ((rc = hcdl_api_prepare(L, c, a, 3, 4, &f.rq)) != 0)
