@@ -4,6 +4,7 @@
 #   make LUA=luajit         the same sources for LuaJIT (lua5.1 lua5.2 lua5.3 too)
 #   make check              the README's test command (the suites below on $(LUA))
 #   make test               busted suite on $(LUA); last line "N passed, N failed"
+#                           (SPECS=tests/x_spec.lua ... runs only those files)
 #                           (BUSTED_ARGS=--exclude-tags=once leaves out the specs of
 #                           real hosts and packaging, which need no second run)
 #   make test-all           the suite on lua5.1 lua5.2 lua5.3 lua5.4 luajit
@@ -101,8 +102,12 @@ $(SO): $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJS) $(LIBS)
 
+# SPECS narrows a run to some spec files (make test SPECS=tests/sign_spec.lua);
+# BUSTED_ARGS=--pattern cannot, since --pattern=_spec is already given.
+SPECS ?= tests
+
 test: $(SO)
-	$(BUSTED) tests
+	$(BUSTED) $(SPECS)
 
 # The emulator's own tests (Python): official-signer acceptance, tampering,
 # every API's limits and errors, the object store, every fault.
@@ -134,7 +139,7 @@ valgrind: $(SO)
 	$(TEST_ENV) valgrind --quiet --error-exitcode=24 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
 	  --suppressions=$(ROOT)/tests/support/valgrind.supp \
-	  $(LUA) $$(command -v busted) -o $(ROOT)/tests/support/summary.lua --pattern=_spec $(BUSTED_ARGS) tests
+	  $(LUA) $$(command -v busted) -o $(ROOT)/tests/support/summary.lua --pattern=_spec $(BUSTED_ARGS) $(SPECS)
 
 # Every Lua's variables, built or not (a missing build gets a message on
 # stderr, and its interpreter's "no file" list names the path to build).
