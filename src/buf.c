@@ -6,7 +6,7 @@
 
 #include "buf.h"
 
-char *hcdl_buf_room(hcdl_buf *b, size_t n)
+char *hcdl_buf_grow(hcdl_buf *b, size_t n)
 {
     if (n > ((size_t)-1) - b->len - 1)
         return NULL;
@@ -22,17 +22,6 @@ char *hcdl_buf_room(hcdl_buf *b, size_t n)
         b->cap = cap;
     }
     return b->data + b->len;
-}
-
-int hcdl_buf_append(hcdl_buf *b, const char *p, size_t n)
-{
-    char *q = hcdl_buf_room(b, n);
-    if (q == NULL)
-        return -1;
-    memcpy(q, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
 }
 
 void hcdl_buf_reset(hcdl_buf *b, size_t keep)

@@ -29,6 +29,7 @@
 #include <lauxlib.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/params.h>
 
 #include "arena.h"
@@ -58,6 +59,11 @@ struct hcdl_crypto {
     EVP_MAC *hmac;
     EVP_MAC_CTX *macctx; /* HMAC with digest SHA256 */
     hcdl_buf out;        /* every string one signature makes, reused */
+    /* The key macctx holds: a client signs thousands of requests with one
+     * SK, and setting an HMAC key costs two SHA-256 blocks and a cleanse.
+     * Compared in constant time, wiped when the context is collected. */
+    unsigned char key[128];
+    size_t key_len; /* 0: macctx holds no key that can be reused */
 };
 
 static const char hexdigits_upper[] = "0123456789ABCDEF";
@@ -151,6 +157,8 @@ static void sort_headers(hcdl_header *h, size_t n)
 static int crypto_gc(lua_State *L)
 {
     hcdl_crypto *c = luaL_checkudata(L, 1, CRYPTO_MT);
+    OPENSSL_cleanse(c->key, sizeof c->key);
+    c->key_len = 0;
     EVP_MAC_CTX_free(c->macctx);
     EVP_MAC_free(c->hmac);
     EVP_MD_CTX_free(c->mdctx);
@@ -214,15 +222,15 @@ typedef struct {
 
 #define OUT_KEEP (64u * 1024u) /* a buffer grown larger is given back */
 
-/* Appends s percent-encoded; '/' kept as is when keep_slash. */
+/* Appends s percent-encoded; '/' kept as is when keep_slash.  One pass:
+ * room for the worst case (every byte encoded) is made first. */
 static int put_encoded(hcdl_buf *b, const char *s, size_t n, int keep_slash)
 {
-    size_t i, len = 0;
-    char *p;
-    for (i = 0; i < n; i++)
-        len += (is_unreserved(s[i]) || (keep_slash && s[i] == '/')) ? 1 : 3;
-    if ((p = hcdl_buf_room(b, len)) == NULL)
+    size_t i;
+    char *p, *start;
+    if (n > ((size_t)-1) / 3 || (start = hcdl_buf_room(b, 3 * n)) == NULL)
         return -1;
+    p = start;
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (is_unreserved(c) || (keep_slash && c == '/')) {
@@ -233,7 +241,7 @@ static int put_encoded(hcdl_buf *b, const char *s, size_t n, int keep_slash)
             *p++ = hexdigits_upper[c & 15];
         }
     }
-    b->len += len;
+    b->len += (size_t)(p - start);
     b->data[b->len] = '\0';
     return 0;
 }
@@ -409,6 +417,23 @@ static const char *put_request_parts(hcdl_crypto *c, hcdl_sign_req *r, size_t n,
     return NULL;
 }
 
+/* Starts an HMAC with key sk, reusing the key already set when it is the
+ * same one.  1 on success, as OpenSSL's calls. */
+static int mac_init(hcdl_crypto *c, const char *sk, size_t n)
+{
+    if (n > 0 && n == c->key_len && CRYPTO_memcmp(c->key, sk, n) == 0)
+        return EVP_MAC_init(c->macctx, NULL, 0, NULL);
+    OPENSSL_cleanse(c->key, sizeof c->key);
+    c->key_len = 0;
+    if (EVP_MAC_init(c->macctx, (const unsigned char *)sk, n, NULL) != 1)
+        return 0;
+    if (n <= sizeof c->key) {
+        memcpy(c->key, sk, n);
+        c->key_len = n;
+    }
+    return 1;
+}
+
 /* String to sign, signature and the Authorization value, appended. */
 static const char *put_signature(hcdl_crypto *c, const hcdl_sign_req *r, sign_marks *m,
                                  char signature[65])
@@ -428,11 +453,13 @@ static const char *put_signature(hcdl_crypto *c, const hcdl_sign_req *r, sign_ma
     m->authorization = b->len;
     if (rc != 0)
         return "out of memory";
-    if (EVP_MAC_init(c->macctx, (const unsigned char *)r->sk, r->sk_len, NULL) != 1 ||
+    if (mac_init(c, r->sk, r->sk_len) != 1 ||
         EVP_MAC_update(c->macctx, (const unsigned char *)b->data + m->string_to_sign,
                        m->authorization - m->string_to_sign) != 1 ||
-        EVP_MAC_final(c->macctx, mac, &maclen, sizeof mac) != 1 || maclen != 32)
+        EVP_MAC_final(c->macctx, mac, &maclen, sizeof mac) != 1 || maclen != 32) {
+        c->key_len = 0; /* set the key afresh next time */
         return "HMAC-SHA256 failed (OpenSSL)";
+    }
     hex_lower(signature, mac, 32);
     /* ALGORITHM Access=AK, SignedHeaders=..., Signature=... */
     rc = put(b, ALGORITHM " Access=", sizeof ALGORITHM - 1 + 8);
@@ -560,10 +587,11 @@ static const char *const field_names[F_COUNT] = {
 #define SLOT(f) (2 + (f))
 
 /*
- * One pass over the request table puts each field's value in its slot, so
- * no field is looked up by name (a C-string lookup costs a string compare
- * on every call).  Unknown fields are refused: a typo such as `heders`
- * must not silently produce a request signed without its headers.
+ * One pass over the request table puts each field's value in its slot.
+ * A key is found by one lookup in the keys table (upvalue 2 maps each
+ * field name to its number), not by comparing it with each name.  Unknown
+ * fields are refused: a typo such as `heders` must not silently produce a
+ * request signed without its headers.
  */
 static int collect_fields(lua_State *L)
 {
@@ -572,20 +600,17 @@ static int collect_fields(lua_State *L)
         lua_pushnil(L);
     lua_pushnil(L);
     while (lua_next(L, 1) != 0) {
-        const char *k;
-        size_t klen;
         if (lua_type(L, -2) != LUA_TSTRING)
             return hcdl_error_input(L, "req", "keys must be field names such as "
                                     "method, host, path");
-        k = lua_tolstring(L, -2, &klen);
-        for (f = 0; f < F_COUNT; f++) {
-            if (strlen(field_names[f]) == klen && memcmp(field_names[f], k, klen) == 0)
-                break;
-        }
-        if (f == F_COUNT)
+        lua_pushvalue(L, -2);
+        lua_rawget(L, lua_upvalueindex(2));
+        f = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : F_COUNT;
+        lua_pop(L, 1);
+        if (f < 0 || f >= F_COUNT)
             return hcdl_error_input(L, "req", "unknown field '%s' (known: method, "
                                     "host, path, query, headers, body, ak, sk, "
-                                    "date)", k);
+                                    "date)", lua_tostring(L, -2));
         lua_replace(L, SLOT(f));
     }
     return 0;
@@ -890,13 +915,19 @@ static const char *const result_keys[K_COUNT] = {
     "Host", "X-Sdk-Date", "Authorization",
 };
 
+/* Upvalue 2 of core.sign: the result keys by number (1..K_COUNT-1), and
+ * each request field's name mapped to its number (F_*). */
 void hcdl_sign_push_keys(lua_State *L)
 {
     int k;
-    lua_createtable(L, K_COUNT - 1, 0);
+    lua_createtable(L, K_COUNT - 1, F_COUNT);
     for (k = 1; k < K_COUNT; k++) {
         lua_pushstring(L, result_keys[k]);
         lua_rawseti(L, -2, k);
+    }
+    for (k = 0; k < F_COUNT; k++) {
+        lua_pushinteger(L, k);
+        lua_setfield(L, -2, field_names[k]);
     }
 }
 
@@ -909,6 +940,22 @@ static void set_string(lua_State *L, int table, int k, const char *v, size_t n)
 {
     lua_rawgeti(L, lua_upvalueindex(2), k);
     lua_pushlstring(L, v, n);
+    lua_rawset(L, table);
+}
+
+/* Sets table[key k] to the caller's string in stack slot `slot` when it
+ * holds exactly v (a path needing no encoding, a method already in upper
+ * case), else to a new string: the common case makes no string at all. */
+static void set_same_or_new(lua_State *L, int table, int k, int slot, const char *v,
+                            size_t n)
+{
+    size_t len;
+    const char *given = lua_tolstring(L, slot, &len);
+    lua_rawgeti(L, lua_upvalueindex(2), k);
+    if (len == n && memcmp(given, v, n) == 0)
+        lua_pushvalue(L, slot);
+    else
+        lua_pushlstring(L, v, n);
     lua_rawset(L, table);
 }
 
@@ -1005,9 +1052,9 @@ static void push_result(lua_State *L, const hcdl_sign_req *r, const hcdl_sign_ou
     set_string(L, res, K_CANONICAL_REQUEST, o->canonical_request.s, o->canonical_request.n);
     set_string(L, res, K_STRING_TO_SIGN, o->string_to_sign.s, o->string_to_sign.n);
     set_string(L, res, K_QUERY_STRING, o->query_string.s, o->query_string.n);
-    set_string(L, res, K_PATH, o->wire_path.s, o->wire_path.n);
+    set_same_or_new(L, res, K_PATH, SLOT(F_PATH), o->wire_path.s, o->wire_path.n);
     set_string(L, res, K_DATE, r->date, HCDL_SIGN_DATE_LEN);
-    set_string(L, res, K_METHOD, r->method, strlen(r->method));
+    set_same_or_new(L, res, K_METHOD, SLOT(F_METHOD), r->method, strlen(r->method));
 
     /* Everything to send: the caller's headers, Host, X-Sdk-Date, Authorization. */
     push_key(L, K_HEADERS);
@@ -1020,7 +1067,10 @@ static void push_result(lua_State *L, const hcdl_sign_req *r, const hcdl_sign_ou
             push_key(L, K_X_SDK_DATE);
         else
             lua_pushlstring(L, r->headers[i].name, r->headers[i].name_len);
-        lua_pushlstring(L, r->headers[i].value, r->headers[i].value_len);
+        if (r->headers[i].value == r->host)
+            lua_pushvalue(L, SLOT(F_HOST));
+        else
+            lua_pushlstring(L, r->headers[i].value, r->headers[i].value_len);
         lua_rawset(L, hdrs);
     }
     push_key(L, K_AUTHORIZATION_HEADER);

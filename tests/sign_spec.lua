@@ -5,6 +5,7 @@
 local hcdl = require "hcdl"
 local cjson = require "cjson"
 local helpers = require "tests.support.helpers"
+local shell = require "tests.support.shell"
 
 local vectors = cjson.decode(helpers.read_file(helpers.root .. "/tests/data/signing-vectors.json"))
 
@@ -272,6 +273,23 @@ describe("hcdl.sign", function()
   it("raises for a non-table argument (a programmer error)", function()
     assert.has_error(function() hcdl.sign("GET /") end)
     assert.has_error(function() hcdl.sign() end)
+  end)
+
+  -- The signer keeps the last HMAC key set (a client signs with one SK many
+  -- times): every change of key, back and forth, must still sign with the
+  -- key given.  The oracle is the openssl command, not hcdl.
+  it("signs with the key given when keys alternate, repeat or are long", function()
+    local a, b = "SecretKeyA-0123456789", "SecretKeyB-0123456789"
+    local keys = { a, b, a, a, a .. "x", a:sub(1, -2), string.rep("K", 128),
+                   string.rep("K", 129), string.rep("K", 129), string.rep("K", 128), a }
+    for i, key in ipairs(keys) do
+      local s = assert(hcdl.sign(base{ sk = key, query = { { "i", tostring(i) } } }))
+      local name = os.tmpname()
+      shell.write(name, s.string_to_sign)
+      local out = shell.capture("openssl dgst -sha256 -hmac " .. shell.q(key) .. " -r " .. shell.q(name))
+      os.remove(name)
+      assert.are.equal(out:match("^(%x+)"), s.signature, "key " .. i)
+    end
   end)
 
   it("signs large requests (many parameters, long values)", function()
