@@ -856,10 +856,51 @@ static int check_header_name(lua_State *L, const hcdl_sign_req *r, const hcdl_he
     return 0;
 }
 
-static int read_headers(lua_State *L, hcdl_arena *a, hcdl_sign_req *r,
+/* Headers read before the array must grow (most requests have 2-4). */
+#define HEADERS_FIRST 14
+
+#define HEADERS_MAX 1000
+
+/* r->headers with room for at least one more header and the signer's two;
+ * seen counts the caller's headers so far, this one included. */
+static int headers_room(lua_State *L, hcdl_arena *a, hcdl_sign_req *r, size_t *cap,
+                        size_t seen)
+{
+    hcdl_header *grown;
+    if (seen > HEADERS_MAX)
+        return hcdl_error_input(L, "headers", "more than 1000 headers");
+    if (r->nheaders < *cap)
+        return 0;
+    *cap = *cap == 0 ? HEADERS_FIRST : *cap * 4;
+    if (*cap > HEADERS_MAX)
+        *cap = HEADERS_MAX;
+    grown = hcdl_arena_alloc(a, (*cap + 2) * sizeof *grown);
+    if (r->nheaders > 0)
+        memcpy(grown, r->headers, r->nheaders * sizeof *grown);
+    r->headers = grown;
+    return 0;
+}
+
+/* Sets hdrs[name] = value as it will be sent (key and value at the top of
+ * the stack): the caller's own value string when trimming left it whole. */
+static void add_sent_header(lua_State *L, int hdrs, const hcdl_header *h)
+{
+    size_t len;
+    const char *given = lua_tolstring(L, -1, &len);
+    lua_pushvalue(L, -2);
+    if (given == h->value && len == h->value_len)
+        lua_pushvalue(L, -2);
+    else
+        lua_pushlstring(L, h->value, h->value_len);
+    lua_rawset(L, hdrs);
+}
+
+/* Reads the caller's headers into r in one pass, and puts each one to be
+ * sent into the table at hdrs (the result's headers). */
+static int read_headers(lua_State *L, hcdl_arena *a, hcdl_sign_req *r, int hdrs,
                         const char **date_header, size_t *date_header_len)
 {
-    size_t count = 0;
+    size_t cap = 0, seen = 0;
     int hi = SLOT(F_HEADERS), rc;
 
     *date_header = NULL;
@@ -872,29 +913,28 @@ static int read_headers(lua_State *L, hcdl_arena *a, hcdl_sign_req *r,
     if (!lua_istable(L, hi))
         return hcdl_error_input(L, "headers", "must be a table of name = value, "
                                 "got %s", lua_typename(L, lua_type(L, hi)));
+    if ((rc = headers_room(L, a, r, &cap, 0)) != 0)
+        return rc;
     lua_pushnil(L);
     while (lua_next(L, hi) != 0) {
-        count++;
-        lua_pop(L, 1);
-    }
-    if (count > 1000)
-        return hcdl_error_input(L, "headers", "more than 1000 headers");
-    r->headers = hcdl_arena_alloc(a, (count + 2) * sizeof *r->headers);
-    lua_pushnil(L);
-    while (lua_next(L, hi) != 0) {
-        hcdl_header *h = &r->headers[r->nheaders];
+        hcdl_header *h;
+        if ((rc = headers_room(L, a, r, &cap, ++seen)) != 0)
+            return rc;
+        h = &r->headers[r->nheaders];
         if ((rc = read_header(L, a, h)) != 0)
             return rc; /* nil, err on top: what is returned */
-        lua_pop(L, 1);
         if (lname_is(h, "x-sdk-date")) {
             /* Reused when no date field is given, like the SDKs do; the
              * signer adds its own X-Sdk-Date */
             *date_header = h->value;
             *date_header_len = h->value_len;
+            lua_pop(L, 1);
             continue;
         }
         if ((rc = check_header_name(L, r, h)) != 0)
             return rc;
+        add_sent_header(L, hdrs, h);
+        lua_pop(L, 1);
         r->nheaders++;
     }
     return 0;
@@ -1035,10 +1075,10 @@ static int read_date(lua_State *L, hcdl_sign_req *r, const char *date_header,
 }
 
 /* Pushes core.sign's result table. */
-static void push_result(lua_State *L, const hcdl_sign_req *r, const hcdl_sign_out *o)
+static void push_result(lua_State *L, const hcdl_sign_req *r, const hcdl_sign_out *o,
+                        int hdrs)
 {
-    int auth, res, hdrs;
-    size_t i;
+    int auth, res;
     /* One Authorization string serves s.authorization and s.headers. */
     lua_pushlstring(L, o->authorization.s, o->authorization.n);
     auth = lua_gettop(L);
@@ -1056,23 +1096,14 @@ static void push_result(lua_State *L, const hcdl_sign_req *r, const hcdl_sign_ou
     set_string(L, res, K_DATE, r->date, HCDL_SIGN_DATE_LEN);
     set_same_or_new(L, res, K_METHOD, SLOT(F_METHOD), r->method, strlen(r->method));
 
-    /* Everything to send: the caller's headers, Host, X-Sdk-Date, Authorization. */
+    /* Everything to send: the caller's headers (already there), Host,
+     * X-Sdk-Date, Authorization. */
     push_key(L, K_HEADERS);
-    lua_createtable(L, 0, (int)r->nheaders + 3);
-    hdrs = lua_gettop(L);
-    for (i = 0; i < r->nheaders + 2; i++) {
-        if (r->headers[i].name == host_name)
-            push_key(L, K_HOST);
-        else if (r->headers[i].name == date_name)
-            push_key(L, K_X_SDK_DATE);
-        else
-            lua_pushlstring(L, r->headers[i].name, r->headers[i].name_len);
-        if (r->headers[i].value == r->host)
-            lua_pushvalue(L, SLOT(F_HOST));
-        else
-            lua_pushlstring(L, r->headers[i].value, r->headers[i].value_len);
-        lua_rawset(L, hdrs);
-    }
+    lua_pushvalue(L, hdrs);
+    push_key(L, K_HOST);
+    lua_pushvalue(L, SLOT(F_HOST));
+    lua_rawset(L, hdrs);
+    set_string(L, hdrs, K_X_SDK_DATE, r->date, HCDL_SIGN_DATE_LEN);
     push_key(L, K_AUTHORIZATION_HEADER);
     lua_pushvalue(L, auth);
     lua_rawset(L, hdrs);
@@ -1087,21 +1118,23 @@ int hcdl_sign_lua(lua_State *L)
     hcdl_sign_out o;
     const char *date_header, *failure;
     size_t date_header_len;
-    int rc;
+    int rc, hdrs;
 
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     if ((rc = collect_fields(L)) != 0)
         return rc;
     hcdl_arena_init(&arena, L);
+    lua_createtable(L, 0, 8); /* the headers to send: typically 2-4 + 3 */
+    hdrs = lua_gettop(L);
     memset(&r, 0, sizeof r);
     if ((rc = read_scalars(L, &r)) != 0 || (rc = read_query(L, &arena, &r)) != 0 ||
-        (rc = read_headers(L, &arena, &r, &date_header, &date_header_len)) != 0 ||
+        (rc = read_headers(L, &arena, &r, hdrs, &date_header, &date_header_len)) != 0 ||
         (rc = read_date(L, &r, date_header, date_header_len)) != 0)
         return rc;
     failure = hcdl_sign_compute(c, &r, &o);
     if (failure != NULL)
         return luaL_error(L, "hcdl.sign: %s", failure);
-    push_result(L, &r, &o);
+    push_result(L, &r, &o, hdrs);
     return 1;
 }

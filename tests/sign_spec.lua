@@ -163,6 +163,38 @@ describe("hcdl.sign", function()
     assert.are.equal(b.authorization, a.authorization)
   end)
 
+  it("sends header values trimmed, and every header of a long list", function()
+    local s = assert(hcdl.sign(base{ headers = { ["X-Language"] = "  en-us\t", ["X-A"] = "a b" } }))
+    assert.are.equal("en-us", s.headers["X-Language"])
+    assert.are.equal("a b", s.headers["X-A"])
+    -- more headers than the signer first makes room for (it grows)
+    local headers, names = {}, {}
+    for i = 1, 60 do
+      headers["X-H" .. i] = tostring(i)
+      names[#names + 1] = "x-h" .. i
+    end
+    names[#names + 1] = "host"
+    names[#names + 1] = "x-sdk-date"
+    table.sort(names)
+    s = assert(hcdl.sign(base{ headers = headers }))
+    assert.are.equal(table.concat(names, ";"), s.signed_headers)
+    for i = 1, 60 do assert.are.equal(tostring(i), s.headers["X-H" .. i]) end
+    local sent = 0
+    for _ in pairs(s.headers) do sent = sent + 1 end
+    assert.are.equal(63, sent) -- the 60, Host, X-Sdk-Date, Authorization
+  end)
+
+  it("takes up to 1000 headers and refuses more", function()
+    local headers = {}
+    for i = 1, 1000 do headers["X-H" .. i] = "v" end
+    assert.is_truthy(hcdl.sign(base{ headers = headers }))
+    headers["X-H1001"] = "v"
+    local s, err = hcdl.sign(base{ headers = headers })
+    assert.is_nil(s)
+    assert.are.equal("input", err.kind)
+    assert.matches("more than 1000 headers", err.message, 1, true)
+  end)
+
   it("defaults the date to now in UTC", function()
     local before = os.time()
     local req = base{}
