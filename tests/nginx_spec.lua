@@ -117,11 +117,9 @@ describe("nginx (one worker, the README's nginx.conf) #once", function()
     -- through hcdl's chain (env), pointed at the emulator
     local globals = ("daemon off; pid %s/nginx.pid; error_log %s/error.log warn;"
       .. " env HUAWEICLOUD_SDK_REGION_RDS_CN_NORTH_4=%s;"):format(work, work, emu.endpoint)
-    local p = assert(io.popen(("%s HUAWEICLOUD_SDK_AK=%s HUAWEICLOUD_SDK_SK=%s HUAWEICLOUD_SDK_PROJECT_ID=%s"
-      .. " nginx -p %s -c %s -g %s >%s/stdout.log 2>&1 & echo $!")
-      :format(CLEAN, q(emu.ak), q(emu.sk), q(emu.project_id), q(work), q(work .. "/nginx.conf"), q(globals), q(work))))
-    pid = tonumber(p:read("*a"))
-    p:close()
+    pid = process.spawn(("%s HUAWEICLOUD_SDK_AK=%s HUAWEICLOUD_SDK_SK=%s HUAWEICLOUD_SDK_PROJECT_ID=%s"
+      .. " nginx -p %s -c %s -g %s >%s/stdout.log 2>&1")
+      :format(CLEAN, q(emu.ak), q(emu.sk), q(emu.project_id), q(work), q(work .. "/nginx.conf"), q(globals), q(work)))
     session = assert(core.session{ timeout = 30 })
     local up = process.wait_for(function()
       local res = session:perform{ method = "GET", url = url("/ping"), timeout = 2 }
@@ -181,10 +179,8 @@ describe("nginx (one worker, the README's nginx.conf) #once", function()
   local function in_request(what, tag, client)
     arrange(what)
     local out = work .. "/" .. tag .. ".out"
-    local p = assert(io.popen(("%s curl -s -m 60 -o %s %s >/dev/null 2>&1 & echo $!"):format(CLEAN, q(out),
-      q(url(("/t/run?what=%s&tag=%s&client=%s"):format(what, tag, client or "new"))))))
-    local cpid = tonumber(p:read("*a"))
-    p:close()
+    local cpid = process.spawn(("%s curl -s -m 60 -o %s %s >/dev/null 2>&1"):format(CLEAN, q(out),
+      q(url(("/t/run?what=%s&tag=%s&client=%s"):format(what, tag, client or "new")))))
     core.sleep(0.4) -- the case is now under way
     local worst, n = trivial_latency(1.2)
     process.wait_for(function() return not alive(cpid) end, 40)

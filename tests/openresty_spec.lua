@@ -84,9 +84,7 @@ http {
 }
 ]]):format(MODULE, work, work, work, work, work, work, work, helpers.root, helpers.root, port, emu.cfgfile, emu.cfgfile)
     shell.write(work .. "/nginx.conf", conf)
-    local pp = assert(io.popen(("env -u LD_PRELOAD nginx -c %s/nginx.conf -p %s >%s/stdout.log 2>&1 & echo $!"):format(work, work, work)))
-    pid = tonumber(pp:read("*a"))
-    pp:close()
+    pid = process.spawn(("env -u LD_PRELOAD nginx -c %s/nginx.conf -p %s >%s/stdout.log 2>&1"):format(work, work, work))
     local up = process.wait_for(function()
       local res = http_get(("http://127.0.0.1:%d/ping"):format(port), 2)
       return res and res.status == 200

@@ -60,14 +60,21 @@ end
 -- Another interpreter of the suite's Lua keeps this process's environment
 -- (the sanitizer preload of `make asan` included): it loads hcdl.core.
 
+--- Starts the shell command cmd in the background (its own redirections
+-- say where its output goes; none: nowhere): its pid.
+function process.spawn(cmd)
+  if not cmd:find(">", 1, true) then cmd = cmd .. " >/dev/null 2>&1" end
+  local p = assert(io.popen(cmd .. " & echo $!"))
+  local pid = tonumber(p:read("*a"))
+  p:close()
+  return assert(pid, "no pid")
+end
+
 --- Starts `lua script args...` in the background, its output thrown
 -- away: its pid.
 function process.start_lua(script, ...)
   local words = { helpers.LUA, script, ... }
-  local p = assert(io.popen(table.concat(words, " ") .. " >/dev/null 2>&1 & echo $!"))
-  local pid = tonumber(p:read("*a"))
-  p:close()
-  return assert(pid, "no pid")
+  return process.spawn(table.concat(words, " ") .. " >/dev/null 2>&1")
 end
 
 --- Runs Lua code in another interpreter: a pipe from its stdout (close
