@@ -8,7 +8,11 @@
 -- The rules, for people who run this unattended:
 -- * hcdl writes only files it created.  Bytes go to `<name>.part`; its
 --   record `<name>.part.state` (validators, ranges) is written first and is
---   what makes the .part hcdl's.  Both are opened relative to the
+--   what makes the .part hcdl's.  A single stream starts without one: the
+--   mark is then written into the file's lock (`.hcdl-lock.<name>`, which
+--   outlives a run that dies), and the state file follows once there is
+--   something to resume by (validators, a second into the transfer) or
+--   when the run gives the file up.  Both are opened relative to the
 --   destination directory, never through a link, must be regular files
 --   with one link owned by this user, and are created exclusively.  Any
 --   other file in their place is left alone and the file fails (kind "io",
@@ -61,6 +65,8 @@ download.MAX_NAME = 255 - #STATE_TMP
 -- hcdl's own files in a directory (record, locks, sync state) start with this
 local RESERVED = ".hcdl-"
 local LOCK_PREFIX = ".hcdl-lock."
+-- written into a file's lock: its .part is hcdl's (see Run:fresh)
+local PART_MARK = "hcdl-part\n"
 
 local MULTI_MIN = 1024 * 1024       -- bytes per range, at least
 local SYNC_EVERY = 16 * 1024 * 1024 -- with fsync on: bytes between durability points
@@ -195,13 +201,15 @@ end
 -- the name still leads to the file it locked (else it locked a removed
 -- file, and tries again).
 
---- download.lock(dir, name) -> handle | false (held elsewhere) | nil, err
+--- download.lock(dir, name) -> handle, stat | false (held elsewhere) | nil, err
+-- (stat: the lock file's, as locked; a size > 0 is a .part's mark, see
+-- Run:fresh)
 function download.lock(dir, name)
   for _ = 1, 8 do
     local l, err = dir:lock(name)
     if not l then return l, err end
     local mine, now = l:stat(), dir:stat(name)
-    if mine and now and now.id == mine.id then return l end
+    if mine and now and now.id == mine.id then return l, mine end
     l:close()
   end
   return false
@@ -372,8 +380,13 @@ function Run:fail(f, err)
   if f.status == "done" or f.status == "failed" then return end
   for _, t in pairs(f.transfers) do t.ticket:cancel() end
   f.transfers = {}
+  -- a .part known only by the lock's mark: its state file, before the
+  -- lock (and the mark) goes, so the next run resumes it (not while the
+  -- commit may be renaming it)
+  local record_part = f.marked and not f.writing and not (f.pending and f.status == "commit")
   f.status, f.err = "failed", err
   if f.file then f.file:close() f.file = nil end
+  if record_part then self:save(f) end
   if not f.writing and not f.pending then self:release(f) end
   if err.kind == "auth" and not err.not_started then self.stop_new = self.stop_new or err end
 end
@@ -426,6 +439,7 @@ function Run:saved_done(f)
   local done_for = f.writing_for or {}
   f.writing, f.writing_for = nil, nil
   if not ok then return self:fail(f, err) end
+  f.marked = nil -- the .part has its state file now
   if f.write_again then
     f.write_again = false
     self:save(f)
@@ -449,11 +463,13 @@ end
 -- The file's lock, waiting opts.wait seconds (polled by the scheduler).
 function Run:take_lock(f)
   local lname = download.lock_name(f.name)
-  local l, err = download.lock(f.dir, lname)
+  local l, found = download.lock(f.dir, lname)
   if l then
-    f.lock = l
+    -- a mark left in the lock: a run that died left a .part it made
+    f.lock, f.lock_marked = l, found.size > 0
     return true
   end
+  local err = found
   if l == nil then
     self:fail(f, err)
     return false
@@ -502,7 +518,7 @@ function Run:plan(f)
   local saved = text and decode_state(text) or nil
   if not pst then
     -- no .part (a state without one: a crash between writing the two)
-    return self:fresh(f)
+    return self:fresh(f, nil, text ~= false)
   end
   local part_path = f.dir:path(f.part)
   if pst.type ~= "file" then
@@ -510,12 +526,18 @@ function Run:plan(f)
       (pst.type == "link" and " is a symbolic link; hcdl does not write through links"
         or " is not a regular file; hcdl leaves it alone") }))
   end
-  if not saved then
+  if not saved and not (f.lock_marked and text == false) then
     return self:fail(f, file_error(f, { kind = "io", path = part_path, message = part_path
       .. " exists but hcdl has no record of creating it (" .. f.state .. "); it is left alone" }))
   end
   local file, oerr = f.dir:open(f.part)
   if not file then return self:fail(f, oerr) end
+  if not saved then
+    -- made by a run that died before recording what it was fetching: it
+    -- cannot be resumed (no validators to prove the rest is the same
+    -- object), so it starts over
+    return self:fresh(f, file)
+  end
   f.file, f.saved = file, saved
   f.ask = nil -- a transfer to resume: it decides
   if saved.ranges then
@@ -531,8 +553,31 @@ end
 -- flushed: should a crash lose it, the .part it leaves is "not hcdl's" and
 -- left alone (an io error naming it), never resumed from.  What a resume
 -- relies on (validators, ranges) is flushed when it is recorded.
-function Run:fresh(f)
+-- A single stream writes no state file first: its mark goes into the
+-- file's lock (held, and removed only by a holder that is done), which a
+-- run that dies leaves behind, so the next run knows the .part is hcdl's
+-- (and fetches it afresh: nothing recorded proves what it holds).  The
+-- state file is written once there is something to resume by
+-- (record_single) or when the run gives the file up (Run:fail); a file
+-- done quickly never has one.  `file`: a marked .part to reuse; `stale`:
+-- a state file without a .part, removed first.
+function Run:fresh(f, file, stale)
   f.saved = {}
+  if self.connections == 1 then
+    local ok, err = f.lock:write(PART_MARK, f.dir:path(download.lock_name(f.name)))
+    if ok and stale then ok, err = f.dir:remove(f.state) end
+    if not ok then return self:fail(f, err) end
+    if file then
+      ok, err = file:truncate(0, f.dir:path(f.part))
+      if not ok then file:close() return self:fail(f, err) end
+    else
+      file, err = f.dir:open(f.part, { create = true, mode = self.o.mode or 384 })
+      if not file then return self:fail(f, err) end
+    end
+    f.file, f.marked = file, true
+    return self:fetch_single(f)
+  end
+  if file then f.file = file return self:restart(f, "a partial file without a record") end
   self:save(f, function(run, ff)
     local file, err = ff.dir:open(ff.part, { create = true, mode = run.o.mode or 384 })
     if not file then return run:fail(ff, err) end
@@ -649,6 +694,7 @@ function Run:unchanged(f)
   self:when_idle(f, function(run, ff)
     ff.dir:remove(ff.part)
     ff.dir:remove(ff.state)
+    ff.marked = nil
     local facts = ff.ask
     if ff.info.mtime == nil or facts.time == ff.info.mtime then return run:skip(ff, facts.size, facts) end
     -- the store vouched for the file at the entry's new time: recorded,
@@ -904,6 +950,7 @@ function Run:integrity(f, msg)
   if f.file then f.file:close() f.file = nil end
   f.dir:remove(f.part)
   f.dir:remove(f.state)
+  f.marked = nil
   self:fail(f, file_error(f, { kind = "integrity", message = ("%s: %s; the partial file was removed, "
     .. "so the next run starts afresh"):format(f.info.name, msg) }))
 end
@@ -972,6 +1019,7 @@ function Run:unproven(f, out)
     if f.file then f.file:close() f.file = nil end
     f.dir:remove(f.part)
     f.dir:remove(f.state)
+    f.marked = nil
     msg = msg .. "; the partial file was removed"
   end
   self:fail(f, file_error(f, { kind = "integrity", path = f.sink and "sink" or nil, message = msg }))
@@ -990,6 +1038,7 @@ function Run:commit_now(f)
   self:after(f, core.task("commit", { dir = f.dir, part = f.part, final = f.name, state = f.state,
     fsync = self.o.fsync ~= false, mtime = f.info.mtime, wake = self.engine }), function(run, ff, ok, err)
     if not ok then return run:fail(ff, err) end
+    ff.marked = nil -- renamed into place
     -- the file is complete and verified under its name: its slot is free
     -- now, and its facts reach the record in the background (the run
     -- returns once they are on disk, see drain_records)
@@ -1318,7 +1367,7 @@ function Run:cancel_all(why)
       end
     end
     if f.writing then f.writing:wait(5) f.writing = nil end
-    if f.saved and f.saved.ranges and f.dir and f.status ~= "done" then
+    if f.saved and (f.saved.ranges or f.marked) and f.dir and f.status ~= "done" then
       local k = core.task("write", { dir = f.dir, name = f.state, data = encode_state(f.saved),
         fsync = self.o.fsync ~= false })
       k:wait(10)
