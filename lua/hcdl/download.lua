@@ -1409,6 +1409,8 @@ function Run:loop()
       if not self:terminal(f) and self:poll_file(f) then progressed = true end
     end
     local next_wake = self:wake_timers(self:now())
+    -- facts put into the record while its last write was in flight
+    for _, batch in pairs(self.record_batches or {}) do batch:pump() end
     local now = self:now()
     for _, f in ipairs(self:live_files()) do
       if not self:terminal(f) then
