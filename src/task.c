@@ -250,6 +250,11 @@ static void *run_task(void *arg)
     default:
         break;
     }
+    /* The bytes a write task copied (a record can be 100s of KiB) go now,
+     * not when the task is collected: Lua's collector does not count them,
+     * so it would keep many such tasks alive. */
+    free(k->data);
+    k->data = NULL;
     /* Release the files now, not when the task is collected: an open
      * descriptor keeps a file system busy (it could not be unmounted). */
     if (k->dirfd >= 0)

@@ -100,6 +100,15 @@ local MIN_RATE_SHARE = 2048
 -- gets (the call's or the client's buffer_size), each at least this, or
 -- the whole budget when that is smaller.
 local MIN_RECV_SHARE = 64 * 1024
+-- Each file a run finishes leaves garbage behind (its transfer's result,
+-- its tasks, its steps' tables: about 13 KiB for a small file) while the
+-- files done stay live until the run returns; left to its own pace the
+-- collector lets the heap grow to about twice what is live before it
+-- catches up.  A step of this many KiB per file finished keeps a long run
+-- near what it holds (peak RSS, 500 files of 256 KiB: 18.9 -> 16.0 MB).
+-- Only while the host's collector runs (collectgarbage("isrunning"), Lua
+-- 5.2+ and LuaJIT): a host that stopped it keeps it stopped.
+local GC_STEP_KB = 16
 local BUFFER_DEFAULT
 for _, row in ipairs(core.options()) do
   if row.name == "buffer_size" then BUFFER_DEFAULT = row.default end
@@ -391,11 +400,19 @@ function Run:fail(f, err)
   if err.kind == "auth" and not err.not_started then self.stop_new = self.stop_new or err end
 end
 
+-- A file is done: what only its steps needed goes (its result keeps the
+-- rest), and the collector takes a step (GC_STEP_KB).
+function Run:settled(f)
+  f.saved, f.checks = nil, nil
+  if self.gc_step then collectgarbage("step", GC_STEP_KB) end
+end
+
 function Run:finish(f, fields)
   f.status = "done"
   for k, v in pairs(fields) do f[k] = v end
   if f.file then f.file:close() f.file = nil end
   self:release(f)
+  self:settled(f)
 end
 
 function Run:skip(f, bytes, facts)
@@ -403,6 +420,7 @@ function Run:skip(f, bytes, facts)
   f.verified = facts and facts.verified or nil
   f.delivered_size = bytes
   self:release(f)
+  self:settled(f)
 end
 
 -- An async step: op (a task or a ticket) then k(self, f, value, err).
@@ -617,7 +635,12 @@ end
 -- (the sink scrubs the client's secrets; the file's own - its links' query
 -- values, which a store may echo in a header - are scrubbed here first).
 function Run:debug(f, ev)
-  if self.ctx.cfg and self.ctx.cfg.debug then debuglog.emit(self.ctx.cfg, ev, self:secrets(f)) end
+  debuglog.emit(self.ctx.cfg, ev, self:secrets(f))
+end
+
+-- Are debug lines on?  (Their tables are built only then.)
+function Run:debugging()
+  return self.ctx.cfg and self.ctx.cfg.debug
 end
 
 local function range_note(spec)
@@ -632,11 +655,13 @@ function Run:transfer(f, piece, spec)
   if not ticket then return self:fail(f, err) end
   f.transfers[ticket] = { ticket = ticket, piece = piece, spec = spec, started = self:now() }
   f.status = "fetch"
+  if not self:debugging() then return end
   self:debug(f, { event = "download", method = "GET", url = f.url, note = range_note(spec),
     attempt = f.failures + 1, retries = self.policy.retries })
 end
 
 function Run:debug_result(f, t, r)
+  if not self:debugging() then return end
   local h = r.headers or {}
   self:debug(f, { event = r.ok and "answer" or "error", method = "GET", url = t.spec.url, status = r.status,
     request_id = h["x-obs-request-id"] or h["x-request-id"], seconds = self:now() - t.started,
@@ -1470,6 +1495,8 @@ function download.run(jobs, o, ctx)
     progress_interval = o.progress_interval or 0.1, record_ops = {},
     live = {}, next_queued = 1,
   }, Run)
+  local gc_known, gc_running = pcall(collectgarbage, "isrunning")
+  run.gc_step = gc_known and gc_running == true
   run.last_progress, run.last_done = run:now(), 0
   run.deadline = o.deadline and (run:now() + o.deadline) or nil
   -- max_rate is for the whole call: an even share for each transfer that
