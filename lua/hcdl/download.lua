@@ -1225,10 +1225,18 @@ function Run:live_files()
   return kept
 end
 
--- Files start in entry order, `concurrency` at a time.
+-- Files start in entry order, `concurrency` transferring at a time.  A
+-- file being committed (flushed, renamed, its directory flushed: disk
+-- work on a task thread) no longer holds a slot, so the next file's
+-- transfer overlaps it; at most `concurrency` more files are committing
+-- (each holds its lock and a descriptor or two).
 function Run:admit()
-  local active, files = #self:live_files(), self.files
-  while active < self.concurrency and self.next_queued <= #files do
+  local live, files = self:live_files(), self.files
+  local active, held = 0, #live
+  for _, f in ipairs(live) do
+    if f.status ~= "commit" then active = active + 1 end
+  end
+  while active < self.concurrency and held < 2 * self.concurrency and self.next_queued <= #files do
     local f = files[self.next_queued]
     self.next_queued = self.next_queued + 1
     if f.status == "queued" then
@@ -1239,7 +1247,7 @@ function Run:admit()
       else
         self:start_file(f)
         if not self:terminal(f) then
-          active = active + 1
+          active, held = active + 1, held + 1
           self.live[#self.live + 1] = f
         end
       end
