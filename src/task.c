@@ -26,8 +26,8 @@
 
 /* A task thread's stack: its deepest path is do_verify (a 64 KiB read
  * buffer, then the verifier and OpenSSL's MD5).  Small, so that a run of
- * many files, which starts a few tasks per file, reuses stacks rather than
- * mapping a new 8 MiB one each time (see thread.h). */
+ * many files, which starts a task per file (its commit), reuses stacks
+ * rather than mapping a new 8 MiB one each time (see thread.h). */
 #define TASK_STACK_BYTES (512 * 1024)
 
 enum { OP_COMMIT, OP_HASH, OP_ALLOCATE, OP_WRITE, OP_SYNC, OP_VERIFY };
