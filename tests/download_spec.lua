@@ -155,6 +155,25 @@ describe("downloads", function()
     end
   end)
 
+  it("download_all transfers `concurrency` files at once (one committing does not hold a slot)", function()
+    local entries = {}
+    for i = 1, 4 do
+      local o = object(("one%d.bin"):format(i), 60000)
+      entries[i] = { name = ("one%d.bin"):format(i), download_link = o.url }
+    end
+    emu:fault{ target = "store", kind = "throttle", rate = 200000 } -- 0.3 s a file
+    local report = assert(client:download_all(entries, dir, { concurrency = 1 }))
+    assert.is_true(report.ok)
+    local reqs = emu:requests("store")
+    assert.are.equal(4, #reqs)
+    table.sort(reqs, function(a, b) return a.time < b.time end)
+    for i = 2, 4 do
+      -- each request starts after the one before it has been sent whole
+      assert.is_true(reqs[i].time - reqs[i - 1].time >= 0.25,
+        ("request %d started %.3f s after the one before"):format(i, reqs[i].time - reqs[i - 1].time))
+    end
+  end)
+
   it("retries 503s from the store", function()
     local obj = object("busy.bin", 100000)
     emu:fault{ target = "store", kind = "status", status = 503, count = 2 }
