@@ -26,8 +26,8 @@
 
 /* A task thread's stack: its deepest path is do_verify (a 64 KiB read
  * buffer, then the verifier and OpenSSL's MD5).  Small, so that a run of
- * many files, which starts a few tasks per file, reuses stacks rather than
- * mapping a new 8 MiB one each time (see thread.h). */
+ * many files, which starts a task per file (its commit), reuses stacks
+ * rather than mapping a new 8 MiB one each time (see thread.h). */
 #define TASK_STACK_BYTES (512 * 1024)
 
 enum { OP_COMMIT, OP_HASH, OP_ALLOCATE, OP_WRITE, OP_SYNC, OP_VERIFY };
@@ -250,6 +250,11 @@ static void *run_task(void *arg)
     default:
         break;
     }
+    /* The bytes a write task copied (a record can be 100s of KiB) go now,
+     * not when the task is collected: Lua's collector does not count them,
+     * so it would keep many such tasks alive. */
+    free(k->data);
+    k->data = NULL;
     /* Release the files now, not when the task is collected: an open
      * descriptor keeps a file system busy (it could not be unmounted). */
     if (k->dirfd >= 0)

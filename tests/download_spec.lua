@@ -116,6 +116,64 @@ describe("downloads", function()
     assert.are.equal(0, #emu:requests("store"))
   end)
 
+  it("marks a single stream's .part in its lock, with no state file until there is one to resume by", function()
+    local obj = object("marked.bin", 200000)
+    emu:fault{ target = "store", kind = "throttle", rate = 400000, count = 1 } -- about half a second
+    local seen = {}
+    local report = assert(client:download_all({ { name = "marked.bin", download_link = obj.url } }, dir, {
+      progress_interval = 0.05,
+      progress = function()
+        if exists(dir .. "/marked.bin.part") then
+          seen[#seen + 1] = { lock = shell.read(dir .. "/.hcdl-lock.marked.bin"),
+            state = exists(dir .. "/marked.bin.part.state") }
+        end
+      end }))
+    assert.is_true(report.ok)
+    assert.is_true(#seen > 0, "no progress call saw the .part")
+    for _, s in ipairs(seen) do
+      assert.are.equal("hcdl-part\n", s.lock)
+      assert.is_false(s.state)
+    end
+    assert.are.equal(expected_md5("marked.bin", 200000), md5(dir .. "/marked.bin"))
+    for _, name in ipairs{ "marked.bin.part", "marked.bin.part.state", ".hcdl-lock.marked.bin" } do
+      assert.is_false(exists(dir .. "/" .. name), name)
+    end
+  end)
+
+  it("fetches afresh a .part marked in its lock by a run that died before recording it", function()
+    local obj = object("died.bin", 100000)
+    shell.write(dir .. "/.hcdl-lock.died.bin", "hcdl-part\n")
+    shell.write(dir .. "/died.bin.part", "bytes of a run that was killed")
+    local r = assert(client:download(obj.url, dir .. "/died.bin"))
+    assert.is_falsy(r.resumed)
+    assert.are.equal(expected_md5("died.bin", 100000), md5(dir .. "/died.bin"))
+    local reqs = emu:requests("store")
+    assert.are.equal(1, #reqs)
+    assert.is_true(reqs[1].range == nil or reqs[1].range == require("cjson").null)
+    for _, name in ipairs{ "died.bin.part", "died.bin.part.state", ".hcdl-lock.died.bin" } do
+      assert.is_false(exists(dir .. "/" .. name), name)
+    end
+  end)
+
+  it("download_all transfers `concurrency` files at once (one committing does not hold a slot)", function()
+    local entries = {}
+    for i = 1, 4 do
+      local o = object(("one%d.bin"):format(i), 60000)
+      entries[i] = { name = ("one%d.bin"):format(i), download_link = o.url }
+    end
+    emu:fault{ target = "store", kind = "throttle", rate = 200000 } -- 0.3 s a file
+    local report = assert(client:download_all(entries, dir, { concurrency = 1 }))
+    assert.is_true(report.ok)
+    local reqs = emu:requests("store")
+    assert.are.equal(4, #reqs)
+    table.sort(reqs, function(a, b) return a.time < b.time end)
+    for i = 2, 4 do
+      -- each request starts after the one before it has been sent whole
+      assert.is_true(reqs[i].time - reqs[i - 1].time >= 0.25,
+        ("request %d started %.3f s after the one before"):format(i, reqs[i].time - reqs[i - 1].time))
+    end
+  end)
+
   it("retries 503s from the store", function()
     local obj = object("busy.bin", 100000)
     emu:fault{ target = "store", kind = "status", status = 503, count = 2 }

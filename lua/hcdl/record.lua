@@ -180,8 +180,13 @@ end
 -- per file.  batch:put(name, facts) returns an op (ready/result/wait, as a
 -- task) that is done once a write holding those facts is on disk.  One
 -- write is in flight at a time and holds the lock until it lands; facts
--- put meanwhile go into the next one.  The lock is tried, never waited
--- on, at each poll, for LOCK_WAIT seconds at most.
+-- put meanwhile go into the next one, which starts BATCH_INTERVAL seconds
+-- after the last one started at the soonest, unless someone waits for it
+-- (op:ready(), op:wait(), batch:pump(true)): each write is the whole
+-- record, so a run of many small files rewrites it a few times a second
+-- rather than once per landed write.  The lock is tried, never waited on,
+-- at each poll, for LOCK_WAIT seconds at most.
+local BATCH_INTERVAL = 0.2
 
 local Batch, Op = {}, {}
 Batch.__index, Op.__index = Batch, Op
@@ -195,8 +200,9 @@ local function settle(ops, ok, err)
   for _, op in ipairs(ops) do op.done, op.ok, op.err = true, ok, err end
 end
 
--- Lands the write in flight, if it has; then starts the next one.
-function Batch:pump()
+--- batch:pump([now]) lands the write in flight, if it has; then starts
+-- the next one (at once with `now`, else once BATCH_INTERVAL has passed).
+function Batch:pump(now)
   local w = self.writing
   if w then
     if not w.task:ready() then return end
@@ -211,6 +217,7 @@ function Batch:pump()
     settle(w.ops, ok, err)
   end
   if #self.ops == 0 then return end
+  if not now and self.started and core.now() - self.started < BATCH_INTERVAL then return end
   local held, lerr = self.dir:lock(record.LOCK)
   if held == false then
     self.busy_since = self.busy_since or core.now()
@@ -232,6 +239,7 @@ function Batch:pump()
     return
   end
   for name, facts in pairs(self.queued) do r.files[name] = facts end
+  self.started = core.now()
   self.writing = { task = write_task(self.dir, r.files, self.fsync), lock = held, ops = self.ops, files = r.files }
   self.queued, self.ops = {}, {}
 end
@@ -246,7 +254,7 @@ function Batch:put(name, facts)
 end
 
 function Op:ready()
-  if not self.done then self.batch:pump() end
+  if not self.done then self.batch:pump(true) end
   return self.done == true
 end
 
