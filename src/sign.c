@@ -27,8 +27,9 @@
 #include <time.h>
 
 #include <lauxlib.h>
-#include <openssl/evp.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/params.h>
 
 #include "arena.h"
@@ -58,6 +59,11 @@ struct hcdl_crypto {
     EVP_MAC *hmac;
     EVP_MAC_CTX *macctx; /* HMAC with digest SHA256 */
     hcdl_buf out;        /* every string one signature makes, reused */
+    /* The key macctx holds (a copy of the last SK, cleansed when replaced):
+     * signing again with the same SK re-initialises the HMAC without
+     * hashing the key into its pads again. */
+    unsigned char *key;
+    size_t key_len;
 };
 
 static const char hexdigits_upper[] = "0123456789ABCDEF";
@@ -148,9 +154,37 @@ static void sort_headers(hcdl_header *h, size_t n)
 
 /* ---- crypto context --------------------------------------------------- */
 
+static void forget_key(hcdl_crypto *c)
+{
+    if (c->key != NULL) {
+        OPENSSL_cleanse(c->key, c->key_len);
+        free(c->key);
+    }
+    c->key = NULL;
+    c->key_len = 0;
+}
+
+/* Starts an HMAC with key sk: the pads macctx holds when sk is the key it
+ * was last given, else sk's (kept for the next call). 1 on success. */
+static int hmac_start(hcdl_crypto *c, const char *sk, size_t sk_len)
+{
+    if (c->key != NULL && c->key_len == sk_len && memcmp(c->key, sk, sk_len) == 0 &&
+        EVP_MAC_init(c->macctx, NULL, 0, NULL) == 1)
+        return 1;
+    forget_key(c);
+    if (EVP_MAC_init(c->macctx, (const unsigned char *)sk, sk_len, NULL) != 1)
+        return 0;
+    if (sk_len > 0 && (c->key = malloc(sk_len)) != NULL) {
+        memcpy(c->key, sk, sk_len);
+        c->key_len = sk_len;
+    }
+    return 1;
+}
+
 static int crypto_gc(lua_State *L)
 {
     hcdl_crypto *c = luaL_checkudata(L, 1, CRYPTO_MT);
+    forget_key(c);
     EVP_MAC_CTX_free(c->macctx);
     EVP_MAC_free(c->hmac);
     EVP_MD_CTX_free(c->mdctx);
@@ -428,7 +462,7 @@ static const char *put_signature(hcdl_crypto *c, const hcdl_sign_req *r, sign_ma
     m->authorization = b->len;
     if (rc != 0)
         return "out of memory";
-    if (EVP_MAC_init(c->macctx, (const unsigned char *)r->sk, r->sk_len, NULL) != 1 ||
+    if (hmac_start(c, r->sk, r->sk_len) != 1 ||
         EVP_MAC_update(c->macctx, (const unsigned char *)b->data + m->string_to_sign,
                        m->authorization - m->string_to_sign) != 1 ||
         EVP_MAC_final(c->macctx, mac, &maclen, sizeof mac) != 1 || maclen != 32)
