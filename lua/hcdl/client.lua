@@ -93,6 +93,10 @@ end
 
 local PLACEHOLDER_PROJECT = ("0"):rep(32)
 
+-- The service of each API (its descriptor's), looked up once.
+local SERVICE = {}
+for _, name in ipairs(client.METHODS) do SERVICE[name] = apis.get(name).service end
+
 -- One request of API name: data | nil, err, the request as sent (for
 -- masking), and false when it got no answer.  On the client's engine it is
 -- built, signed, sent and parsed in C (transport.call); with debug lines,
@@ -100,7 +104,7 @@ local PLACEHOLDER_PROJECT = ("0"):rep(32)
 local function exchange(p, t, name, params, fields, timeout, attempt)
   local a = p.auth
   if t.call and not p.cfg.debug then
-    local data, err, sent = a:call(t, name, apis.get(name).service, params, fields, timeout)
+    local data, err, sent = a:call(t, name, SERVICE[name], params, fields, timeout)
     return data, err, sent, data ~= nil or err.status ~= nil
   end
   local spec

@@ -107,8 +107,6 @@ end
 -- nil, extra for a request to service (one that builds and sends in one
 -- step: transport.call), with the same moves as send.  Returns res | nil,
 -- err, and the last extra exchange returned (what was sent, for masking).
-function endpoints:run(service, exchange, a, b, c, d, e)
-  return over(self, service, exchange, a, b, c, d, e)
-end
+endpoints.run = over -- (self, service, exchange, a, b, c, d, e): one call less per request
 
 return endpoints
