@@ -87,7 +87,8 @@ static int header_text_ok(const char *p, size_t n)
 static int add_header(hcdl_transfer *t, const char *name, size_t nl, const char *value, size_t vl)
 {
     struct curl_slist *tmp;
-    char *line = malloc(nl + vl + 3);
+    char small[512]; /* an API request's headers fit: no allocation of its own */
+    char *line = nl + vl + 3 <= sizeof small ? small : malloc(nl + vl + 3);
     if (line == NULL)
         return -1;
     memcpy(line, name, nl);
@@ -100,8 +101,9 @@ static int add_header(hcdl_transfer *t, const char *name, size_t nl, const char 
         memcpy(line + nl + 2, value, vl);
         line[nl + 2 + vl] = '\0';
     }
-    tmp = curl_slist_append(t->headers, line);
-    free(line);
+    tmp = curl_slist_append(t->headers, line); /* copies it */
+    if (line != small)
+        free(line);
     if (tmp == NULL)
         return -1;
     t->headers = tmp;
