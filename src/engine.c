@@ -13,10 +13,12 @@
  *   collected (a reference count), so a ticket never outlives its engine.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MADV_WIPEONFORK */
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -62,6 +64,11 @@ typedef struct {
     int closed;
     int refs;
     pid_t pid;
+    /* A page the kernel hands a forked child zeroed (MADV_WIPEONFORK), its
+     * first byte set here: a fork is seen by reading it, with no getpid per
+     * call.  NULL where the kernel cannot (then getpid is asked). */
+    unsigned char *fork_mark;
+    size_t fork_mark_len;
     long events;            /* bumped when a job ends or a stream has data */
     CURLM *multi;
     EVP_MD *md5_alg;
@@ -91,7 +98,38 @@ typedef struct {
 
 static int in_other_process(const engine *e)
 {
+    if (e->fork_mark != NULL)
+        return *(volatile const unsigned char *)e->fork_mark == 0;
     return e->pid != getpid();
+}
+
+static void fork_mark_make(engine *e)
+{
+#if defined(MADV_WIPEONFORK) && defined(MAP_ANONYMOUS)
+    long page = sysconf(_SC_PAGESIZE);
+    void *p;
+    if (page <= 0)
+        return;
+    p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    if (madvise(p, (size_t)page, MADV_WIPEONFORK) != 0) {
+        munmap(p, (size_t)page); /* an older kernel: getpid it is */
+        return;
+    }
+    e->fork_mark = p;
+    e->fork_mark_len = (size_t)page;
+    e->fork_mark[0] = 1;
+#else
+    (void)e;
+#endif
+}
+
+static void fork_mark_free(engine *e)
+{
+    if (e->fork_mark != NULL)
+        munmap(e->fork_mark, e->fork_mark_len);
+    e->fork_mark = NULL;
 }
 
 static void job_free(job *j)
@@ -106,6 +144,7 @@ static void engine_free(engine *e)
         /* A fork copied this engine but not its thread; its curl handles
          * may share sockets with the parent: leave them alone. */
         hcdl_net_free(&e->net);
+        fork_mark_free(e);
         free(e);
         return;
     }
@@ -121,6 +160,7 @@ static void engine_free(engine *e)
     if (e->md5_alg != NULL)
         EVP_MD_free(e->md5_alg);
     hcdl_net_free(&e->net);
+    fork_mark_free(e);
     pthread_cond_destroy(&e->done_cv);
     pthread_cond_destroy(&e->work_cv);
     pthread_mutex_destroy(&e->mu);
@@ -564,6 +604,7 @@ int hcdl_engine_new(lua_State *L)
         return luaL_error(L, "hcdl: cannot create a condition variable");
     }
     u->e = e; /* from here on, __gc releases everything */
+    fork_mark_make(e);
     e->multi = curl_multi_init();
     e->md5_alg = EVP_MD_fetch(NULL, "MD5", NULL);
     if (e->multi == NULL || e->md5_alg == NULL)
@@ -781,11 +822,22 @@ hcdl_transfer *hcdl_ticket_transfer(lua_State *L, int idx, const void **tag)
     return done ? &tk->j->t : NULL;
 }
 
+/* The job is freed and the engine released at once: reading the answer
+ * (hcdl_ticket_transfer) already took the engine's lock in this process, so
+ * the collector need not ask which process it runs in (a getpid a call). */
 void hcdl_ticket_spend(lua_State *L, int idx)
 {
     ticket_ud *tk = check_ticket(L, idx);
+    engine *e = tk->e;
+    int left;
     job_free(tk->j);
     tk->j = NULL;
+    tk->e = NULL;
+    pthread_mutex_lock(&e->mu);
+    left = --e->refs;
+    pthread_mutex_unlock(&e->mu);
+    if (left == 0)
+        engine_free(e);
 }
 
 static int ticket_gc(lua_State *L)

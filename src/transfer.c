@@ -40,6 +40,7 @@
 #include "transfer.h"
 
 #define MAX_ERROR_BODY (64 * 1024)
+#define MEMORY_BUFFER_SIZE 16384 /* bytes: libcurl's default receive buffer */
 #define MAX_HEADERS (256 * 1024)
 #define DEFAULT_MAX_BODY (16u * 1024u * 1024u)
 #define DEFAULT_STREAM_LIMIT (4u * 1024u * 1024u)
@@ -86,7 +87,8 @@ static int header_text_ok(const char *p, size_t n)
 static int add_header(hcdl_transfer *t, const char *name, size_t nl, const char *value, size_t vl)
 {
     struct curl_slist *tmp;
-    char *line = malloc(nl + vl + 3);
+    char small[512]; /* an API request's headers fit: no allocation of its own */
+    char *line = nl + vl + 3 <= sizeof small ? small : malloc(nl + vl + 3);
     if (line == NULL)
         return -1;
     memcpy(line, name, nl);
@@ -99,8 +101,9 @@ static int add_header(hcdl_transfer *t, const char *name, size_t nl, const char 
         memcpy(line + nl + 2, value, vl);
         line[nl + 2 + vl] = '\0';
     }
-    tmp = curl_slist_append(t->headers, line);
-    free(line);
+    tmp = curl_slist_append(t->headers, line); /* copies it */
+    if (line != small)
+        free(line);
     if (tmp == NULL)
         return -1;
     t->headers = tmp;
@@ -923,6 +926,15 @@ CURLcode hcdl_transfer_setup(hcdl_transfer *t, CURL *spare, const hcdl_net *net,
         rc = hcdl_options_apply(t->easy, t->opt, HCDL_PER_TRANSFER);
     if (budget > 0 && (rate == 0 || budget < rate))
         rate = budget; /* the engine gives it a share of this at most (engine.c) */
+    /* An answer read into memory (an API call, a credential fetch) is small:
+     * libcurl's own 16 KiB buffer reads it as fast, where the client's
+     * buffer_size (512 KiB by default, sized for downloads) would be
+     * allocated and freed by libcurl at every request. */
+    if (t->sink == SINK_MEMORY && buffer_size > MEMORY_BUFFER_SIZE) {
+        buffer_size = MEMORY_BUFFER_SIZE;
+        if (rate == 0)
+            SET(CURLOPT_BUFFERSIZE, (long)buffer_size);
+    }
     if (rate > 0) {
         /* libcurl checks the rate between reads, and one read of a socket
          * with data waiting goes on for up to a hundred buffers: a buffer

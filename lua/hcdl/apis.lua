@@ -63,12 +63,66 @@ end
 -- caller drops are forgotten.
 local origins = setmetatable({}, { __mode = "k" })
 
---- Records that the entries of `data` came from calling `name` with
--- `params`, so refresh can ask again and describe knows their fields.
+-- The parameter names of each API, in the row's order.
+local param_names = {}
+for name, d in pairs(descriptors) do
+  local list = {}
+  for i, p in ipairs(d.params) do list[i] = p.name end
+  param_names[name] = list
+end
+
+-- The origin last made for a caller's parameter table (weak keys), reused
+-- while the table still holds the same values: a caller asking the same
+-- API again and again makes no new copy per call.  The parameters of an
+-- answer were accepted by the build, which refuses unknown names, so the
+-- row's names are all the keys there are: no pairs() over the caller's
+-- table (a C call per key).
+local recent = setmetatable({}, { __mode = "k" })
+
+--- Records that the entries of `data`, an answer of `name` called with
+-- `params` (accepted by core.build, as every answer's were), came from
+-- that call, so refresh can ask again and describe knows their fields.
 function apis.remember(name, params, data)
-  local origin = { api = name, params = copy(params or {}) }
-  for _, e in ipairs(apis.entries(name, data)) do
+  if type(data) ~= "table" then return end
+  local keys = param_names[name]
+  local origin = params and recent[params]
+  if origin and origin.api == name then
+    local kept = origin.params
+    for i = 1, #keys do
+      local k = keys[i]
+      if kept[k] ~= params[k] then origin = nil break end
+    end
+  else
+    origin = nil
+  end
+  if not origin then
+    local kept = {}
+    if params then
+      for i = 1, #keys do
+        local k = keys[i]
+        kept[k] = params[k]
+      end
+    end
+    origin = { api = name, params = kept }
+    if params then recent[params] = origin end
+  end
+  local answer = descriptors[name].answer
+  if answer.list then
+    local list = data[answer.list]
+    if type(list) == "table" then
+      -- as ipairs: up to the first nil
+      local i, e = 1, list[1]
+      while e ~= nil do
+        if type(e) == "table" then origins[e] = origin end
+        i = i + 1
+        e = list[i]
+      end
+    end
+  elseif answer.object then
+    local e = data[answer.object]
     if type(e) == "table" then origins[e] = origin end
+  elseif answer.link then
+    origins[data] = origin
   end
 end
 

@@ -141,14 +141,14 @@ end
 --- Calls API name of service through t.call (build, sign, send and parse
 -- in two crossings) with endpoint fail-over: data, or nil, err and what
 -- was sent (for masking).
+local function call_at(current, t, name, params, fields, timeout)
+  fields.endpoints = current
+  local d, e, sent = t.call(name, params, fields, timeout)
+  return d, e, nil, sent
+end
+
 function Auth:call(t, name, service, params, fields, timeout)
-  local request
-  local data, err = self.endpoints:run(service, function(current)
-    fields.endpoints = current
-    local d, e, sent = t.call(name, params, fields, timeout)
-    request = sent or request
-    return d, e
-  end)
+  local data, err, request = self.endpoints:run(service, call_at, t, name, params, fields, timeout)
   if data == nil then return nil, self:scrub(err), request end
   return data
 end

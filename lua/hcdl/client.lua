@@ -93,14 +93,18 @@ end
 
 local PLACEHOLDER_PROJECT = ("0"):rep(32)
 
+-- The service of each API (its descriptor's), looked up once.
+local SERVICE = {}
+for _, name in ipairs(client.METHODS) do SERVICE[name] = apis.get(name).service end
+
 -- One request of API name: data | nil, err, the request as sent (for
 -- masking), and false when it got no answer.  On the client's engine it is
 -- built, signed, sent and parsed in C (transport.call); with debug lines,
 -- in nginx or through a caller's own transport, each step is visible.
-local function exchange(p, t, name, params, fields, timeout, info)
+local function exchange(p, t, name, params, fields, timeout, attempt)
   local a = p.auth
   if t.call and not p.cfg.debug then
-    local data, err, sent = a:call(t, name, apis.get(name).service, params, fields, timeout)
+    local data, err, sent = a:call(t, name, SERVICE[name], params, fields, timeout)
     return data, err, sent, data ~= nil or err.status ~= nil
   end
   local spec
@@ -109,10 +113,52 @@ local function exchange(p, t, name, params, fields, timeout, info)
     local built, berr = core.build(name, params, fields)
     spec = built or spec
     return built, berr
-  end, timeout, info)
+  end, timeout, { api = name, attempt = attempt, retries = p.policy.retries })
   if not res then return nil, serr, spec, false end
   local data, perr = core.parse(name, res)
   return data, perr, spec, true
+end
+
+-- One attempt of a call (hcdl.retry runs it; n is its number).  st is
+-- the call's state: { refreshed = }, so that refreshable credentials are
+-- fetched again once a call, not once an attempt.  Module-level rather
+-- than a closure per call: a call that succeeds at once makes no function
+-- and no table here.
+local function attempt(remaining, n, self, name, params, st)
+  local p = private[self]
+  local t, a = st.t, p.auth
+  local started = t.now()
+  local timeout = p.cfg.timeout
+  -- a second pass only when the service refused refreshable credentials
+  -- (an IAM token or temporary keys revoked or expired early): once a call
+  local force = false
+  for _ = 1, 2 do
+    local left = remaining - (t.now() - started)
+    if left <= 0 then
+      return nil, core.error{ kind = "timeout", api = name, retryable = false,
+        message = ("%s: retry deadline of %gs reached"):format(name, p.policy.deadline) }
+    end
+    local fields, aerr = a:for_call(t, force)
+    if not fields then
+      aerr.api = aerr.api or name
+      return nil, scrub(p, aerr)
+    end
+    self.project_id = fields.project_id
+    -- built (and signed) again for every attempt and endpoint: a fresh X-Sdk-Date
+    local data, perr, spec, sent = exchange(p, t, name, params, fields, math.min(timeout, left), n)
+    if sent == false then
+      perr.api = perr.api or name
+      return nil, scrub(p, perr, spec)
+    end
+    if data ~= nil then
+      remember(name, params, data)
+      return data
+    end
+    if perr.kind ~= "auth" or st.refreshed or not a:refreshable() then
+      return nil, scrub(p, perr, spec)
+    end
+    st.refreshed, force = true, true
+  end
 end
 
 --- Calls API `name` with `params`: the decoded answer, or nil, err.
@@ -136,43 +182,7 @@ function Client:call(name, params)
       endpoints = a.endpoints:current() })
     if ierr then return nil, ierr end
   end
-  local timeout = p.cfg.timeout
-  local refreshed, attempt = false, 0
-  return retry.run(p.policy, t, function(remaining)
-    attempt = attempt + 1
-    local started = t.now()
-    -- a second pass only when the service refused refreshable credentials
-    -- (an IAM token or temporary keys revoked or expired early): once a call
-    local force = false
-    for _ = 1, 2 do
-      local left = remaining - (t.now() - started)
-      if left <= 0 then
-        return nil, core.error{ kind = "timeout", api = name, retryable = false,
-          message = ("%s: retry deadline of %gs reached"):format(name, p.policy.deadline) }
-      end
-      local fields, aerr = a:for_call(t, force)
-      if not fields then
-        aerr.api = aerr.api or name
-        return nil, scrub(p, aerr)
-      end
-      self.project_id = fields.project_id
-      -- built (and signed) again for every attempt and endpoint: a fresh X-Sdk-Date
-      local data, perr, spec, sent = exchange(p, t, name, params, fields, math.min(timeout, left),
-        { api = name, attempt = attempt, retries = p.policy.retries })
-      if sent == false then
-        perr.api = perr.api or name
-        return nil, scrub(p, perr, spec)
-      end
-      if data ~= nil then
-        remember(name, params, data)
-        return data
-      end
-      if perr.kind ~= "auth" or refreshed or not a:refreshable() then
-        return nil, scrub(p, perr, spec)
-      end
-      refreshed, force = true, true
-    end
-  end)
+  return retry.run(p.policy, t, attempt, self, name, params, { t = t, refreshed = false })
 end
 
 local function method(name, fn)

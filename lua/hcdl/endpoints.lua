@@ -48,29 +48,34 @@ function endpoints:list(service)
   return self.lists[service] or {}
 end
 
--- Runs exchange(current_endpoints) -> res | nil, err, service, moving
--- through the service's endpoints on unreachable errors.
-local function over(self, exchange)
-  local failures
+-- Runs exchange(current_endpoints, a, b, c, d, e) -> res | nil, err,
+-- service, extra, moving through the service's endpoints on unreachable
+-- errors (service: the one given, else the third value exchange returns).
+-- Returns res | nil, err, and the last extra exchange returned.  The
+-- arguments are passed through so that a caller needs no closure per call.
+local function over(self, service, exchange, a, b, c, d, e)
+  local failures, extra
   local tried = 0
   while true do
-    local res, err, service = exchange(self:current())
-    if res ~= nil then return res end
-    if not service then return nil, err end
-    local list = self.lists[service] or {}
-    local i = self.index[service] or 1
+    local res, err, svc, x = exchange(self.now, a, b, c, d, e)
+    if x ~= nil then extra = x end
+    if res ~= nil then return res, nil, extra end
+    svc = service or svc
+    if not svc then return nil, err, extra end
+    local list = self.lists[svc] or {}
+    local i = self.index[svc] or 1
     tried = tried + 1
-    if not endpoints.unreachable(err) or #list < 2 then return nil, err end
+    if not endpoints.unreachable(err) or #list < 2 then return nil, err, extra end
     failures = failures or {}
     failures[#failures + 1] = ("%s: %s"):format(list[i], tostring(err.message))
     if tried >= #list then
-      self:move(service, 1)
-      local e = core.error{ kind = "network", curl_code = err.curl_code, retryable = err.retryable,
+      self:move(svc, 1)
+      local merged = core.error{ kind = "network", curl_code = err.curl_code, retryable = err.retryable,
         api = err.api, attempts = err.attempts,
-        message = ("no %s endpoint could be reached: %s"):format(service, table.concat(failures, "; ")) }
-      return nil, e
+        message = ("no %s endpoint could be reached: %s"):format(svc, table.concat(failures, "; ")) }
+      return nil, merged, extra
     end
-    self:move(service, i % #list + 1)
+    self:move(svc, i % #list + 1)
   end
 end
 
@@ -81,7 +86,7 @@ end
 -- Returns res, nil, spec or nil, err.
 function endpoints:send(t, build, timeout, cfg, info)
   local spec
-  local res, err = over(self, function(current)
+  local res, err = over(self, nil, function(current)
     local s, berr = build(current)
     if not s then return nil, berr end
     spec = s
@@ -98,14 +103,10 @@ function endpoints:send(t, build, timeout, cfg, info)
   return nil, err
 end
 
---- Runs exchange(current_endpoints) -> res | nil, err for a request to
--- service (one that builds and sends in one step: transport.call), with
--- the same moves as send.
-function endpoints:run(service, exchange)
-  return over(self, function(current)
-    local r, e = exchange(current)
-    return r, e, service
-  end)
-end
+--- Runs exchange(current_endpoints, a, b, c, d, e) -> res | nil, err,
+-- nil, extra for a request to service (one that builds and sends in one
+-- step: transport.call), with the same moves as send.  Returns res | nil,
+-- err, and the last extra exchange returned (what was sent, for masking).
+endpoints.run = over -- (self, service, exchange, a, b, c, d, e): one call less per request
 
 return endpoints

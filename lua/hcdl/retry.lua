@@ -27,15 +27,17 @@ function retry.delay(policy, failures, err, random)
   return d
 end
 
---- Runs attempt(remaining_seconds) until it succeeds, fails for good, or
--- the policy is exhausted.  attempt returns a value, or nil, err.
--- Returns the value, or nil, err (err.attempts says how many were made).
-function retry.run(policy, clock, attempt)
+--- Runs attempt(remaining_seconds, n, a, b, c, d) (n: the attempt's number,
+-- from 1; a..d: passed through, so a caller needs no closure per call)
+-- until it succeeds, fails for good, or the policy is exhausted.  attempt
+-- returns a value, or nil, err.  Returns the value, or nil, err
+-- (err.attempts says how many were made).
+function retry.run(policy, clock, attempt, a, b, c, d)
   local started = clock.now()
   local failures = 0
   while true do
     local remaining = policy.deadline - (clock.now() - started)
-    local value, err = attempt(remaining)
+    local value, err = attempt(remaining, failures + 1, a, b, c, d)
     if value ~= nil then return value end
     failures = failures + 1
     err.attempts = failures

@@ -70,12 +70,24 @@ end
 
 -- An API call on the client's engine: built, signed and started by one C
 -- call, waited for through the host, its answer read by another.
+-- The engine made earlier is used as it is: core.call itself refuses an
+-- engine from before a fork, and only then is the process asked for its id
+-- (pool.engine), so a call costs no getpid of its own.
 local function engine_call(pool, h, cfg)
   return function(api, params, auth, timeout)
-    local e, err = pool.engine()
-    if not e then return nil, err end
+    local e, err = pool.e
+    if not e then
+      e, err = pool.engine()
+      if not e then return nil, err end
+    end
     local ticket, serr = core.call(e, api, params, auth, timeout, cfg.max_body)
-    if not ticket then return nil, serr end
+    if not ticket then
+      -- a forked child: its own engine, then the call once more
+      local own = pool.engine()
+      if own == nil or own == e then return nil, serr end
+      ticket, serr = core.call(own, api, params, auth, timeout, cfg.max_body)
+      if not ticket then return nil, serr end
+    end
     while not h.wait(ticket, 3600) do end
     return core.answer(ticket)
   end
