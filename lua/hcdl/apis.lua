@@ -43,20 +43,30 @@ function apis.validate(name, params)
   return true
 end
 
+-- Where an answer's entries are, by its row's shape: the list holding
+-- them, or the one entry (an object field, or the answer itself when it is
+-- one link), or nothing.  No table is made: apis.remember runs per call.
+local function entries_of(name, data)
+  local answer = descriptors[name].answer
+  if type(data) ~= "table" then return nil end
+  if answer.list then
+    local list = data[answer.list]
+    return type(list) == "table" and list or nil
+  end
+  if answer.object then
+    local one = data[answer.object]
+    return nil, type(one) == "table" and one or nil
+  end
+  if answer.link then return nil, data end
+  return nil
+end
+
 --- The entries of an answer of API `name`: its list, or the one entry it
 -- is (a link answer such as create_redislog_download_link, or an object
 -- such as show_gauss_my_sql_instance_info's instance); {} when none.
 function apis.entries(name, data)
-  local answer = descriptors[name].answer
-  if type(data) ~= "table" then return {} end
-  if answer.list then
-    return type(data[answer.list]) == "table" and data[answer.list] or {}
-  end
-  if answer.object then
-    return type(data[answer.object]) == "table" and { data[answer.object] } or {}
-  end
-  if answer.link then return { data } end
-  return {}
+  local list, one = entries_of(name, data)
+  return list or { one }
 end
 
 -- Where each entry came from: { api =, params = }.  Weak keys: entries the
@@ -79,50 +89,36 @@ end
 -- table (a C call per key).
 local recent = setmetatable({}, { __mode = "k" })
 
---- Records that the entries of `data`, an answer of `name` called with
--- `params` (accepted by core.build, as every answer's were), came from
--- that call, so refresh can ask again and describe knows their fields.
-function apis.remember(name, params, data)
-  if type(data) ~= "table" then return end
+-- The origin of a call of `name` with `params`: the one made last for
+-- this parameter table while it holds the same values, else a new one.
+local function origin_for(name, params)
   local keys = param_names[name]
   local origin = params and recent[params]
   if origin and origin.api == name then
     local kept = origin.params
     for i = 1, #keys do
-      local k = keys[i]
-      if kept[k] ~= params[k] then origin = nil break end
+      if kept[keys[i]] ~= params[keys[i]] then origin = nil break end
     end
-  else
-    origin = nil
+    if origin then return origin end
   end
-  if not origin then
-    local kept = {}
-    if params then
-      for i = 1, #keys do
-        local k = keys[i]
-        kept[k] = params[k]
-      end
-    end
-    origin = { api = name, params = kept }
-    if params then recent[params] = origin end
-  end
-  local answer = descriptors[name].answer
-  if answer.list then
-    local list = data[answer.list]
-    if type(list) == "table" then
-      -- as ipairs: up to the first nil
-      local i, e = 1, list[1]
-      while e ~= nil do
-        if type(e) == "table" then origins[e] = origin end
-        i = i + 1
-        e = list[i]
-      end
-    end
-  elseif answer.object then
-    local e = data[answer.object]
+  local kept = {}
+  for i = 1, params and #keys or 0 do kept[keys[i]] = params[keys[i]] end
+  origin = { api = name, params = kept }
+  if params then recent[params] = origin end
+  return origin
+end
+
+--- Records that the entries of `data`, an answer of `name` called with
+-- `params` (accepted by core.build, as every answer's were), came from
+-- that call, so refresh can ask again and describe knows their fields.
+function apis.remember(name, params, data)
+  if type(data) ~= "table" then return end
+  local origin = origin_for(name, params)
+  local list, one = entries_of(name, data)
+  if one then origins[one] = origin end
+  if not list then return end
+  for _, e in ipairs(list) do
     if type(e) == "table" then origins[e] = origin end
-  elseif answer.link then
-    origins[data] = origin
   end
 end
 
