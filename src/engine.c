@@ -822,22 +822,16 @@ hcdl_transfer *hcdl_ticket_transfer(lua_State *L, int idx, const void **tag)
     return done ? &tk->j->t : NULL;
 }
 
-/* The job is freed and the engine released at once: reading the answer
- * (hcdl_ticket_transfer) already took the engine's lock in this process, so
- * the collector need not ask which process it runs in (a getpid a call). */
+/* The job is freed and the engine released at once, once the answer is
+ * read: the ticket's collection then has nothing left to do. */
 void hcdl_ticket_spend(lua_State *L, int idx)
 {
     ticket_ud *tk = check_ticket(L, idx);
     engine *e = tk->e;
-    int left;
     job_free(tk->j);
     tk->j = NULL;
     tk->e = NULL;
-    pthread_mutex_lock(&e->mu);
-    left = --e->refs;
-    pthread_mutex_unlock(&e->mu);
-    if (left == 0)
-        engine_free(e);
+    engine_unref(e);
 }
 
 static int ticket_gc(lua_State *L)
