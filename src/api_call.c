@@ -35,13 +35,17 @@ static int fill_api_request(lua_State *L, hcdl_transfer *t, void *ud)
 {
     const call_fill *f = ud;
     const hcdl_api_request *rq = &f->rq;
-    size_t i;
-    int failed = hcdl_transfer_request(t, rq->url.s, rq->url.n, rq->api->method, rq->body.s,
-                                       rq->body.n, f->timeout, f->max_body);
-    for (i = 0; i < rq->nheaders && !failed; i++)
-        failed = hcdl_transfer_add_header(t, rq->headers[i].name, rq->headers[i].name_len,
-                                          rq->headers[i].value, rq->headers[i].value_len);
-    if (failed)
+    hcdl_transfer_call c;
+    c.url = rq->url.s;
+    c.url_len = rq->url.n;
+    c.method = rq->api->method;
+    c.body = rq->body.s;
+    c.body_len = rq->body.n;
+    c.headers = rq->headers;
+    c.nheaders = rq->nheaders;
+    c.timeout = f->timeout;
+    c.max_body = f->max_body;
+    if (hcdl_transfer_request(t, &c) != 0)
         return luaL_error(L, "hcdl: out of memory");
     return 0;
 }

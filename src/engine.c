@@ -76,10 +76,12 @@ typedef struct {
     job *pending, *pending_tail;
     job *active;            /* the worker's */
     int reshare;            /* the worker's: a job started or ended since the rate budget was shared */
-    /* Easy handles of finished transfers, reset, for the next ones (no
+    /* Easy handles of finished transfers, reset or keeping the settings of
+     * a bare GET into memory, for the next ones (no
      * allocation and setup of a handle per request).  Touched only by
      * whoever drives the multi handle, like the multi itself. */
     CURL *spare[SPARE_HANDLES];
+    int spare_plain[SPARE_HANDLES]; /* hcdl_transfer_give_back's word on each */
     int nspare;
     long handles_made, handles_reused; /* engine:handles() */
 } engine;
@@ -252,13 +254,16 @@ static void unlink_active(engine *e, job *j)
 /* Keeps a finished transfer's easy handle for the next one, or frees it. */
 static void keep_handle(engine *e, hcdl_transfer *t)
 {
-    CURL *easy = hcdl_transfer_give_back(t);
+    int plain;
+    CURL *easy = hcdl_transfer_give_back(t, &plain);
     if (easy == NULL)
         return;
-    if (e->nspare < SPARE_HANDLES)
+    if (e->nspare < SPARE_HANDLES) {
+        e->spare_plain[e->nspare] = plain;
         e->spare[e->nspare++] = easy;
-    else
+    } else {
         curl_easy_cleanup(easy);
+    }
 }
 
 /* Ends an active job: out of the multi handle, then done (takes the lock).
@@ -282,18 +287,23 @@ static void admit_jobs(engine *e, job *admit)
     for (j = admit; j != NULL; j = next) {
         CURLcode rc;
         CURL *spare;
+        int plain = 0;
         next = j->anext;
         j->anext = e->active;
         e->active = j;
         e->reshare = 1;
-        spare = e->nspare > 0 ? e->spare[--e->nspare] : NULL;
+        spare = NULL;
+        if (e->nspare > 0) {
+            spare = e->spare[--e->nspare];
+            plain = e->spare_plain[e->nspare];
+        }
         pthread_mutex_lock(&e->mu); /* the counts are read by the host */
         if (spare != NULL)
             e->handles_reused++;
         else
             e->handles_made++;
         pthread_mutex_unlock(&e->mu);
-        rc = hcdl_transfer_setup(&j->t, spare, &e->net, e->md5_alg);
+        rc = hcdl_transfer_setup(&j->t, spare, plain, &e->net, e->md5_alg);
         if (rc == CURLE_OK && curl_multi_add_handle(e->multi, j->t.easy) != CURLM_OK)
             rc = CURLE_OUT_OF_MEMORY;
         if (rc != CURLE_OK) {

@@ -110,12 +110,6 @@ static int add_header(hcdl_transfer *t, const char *name, size_t nl, const char 
     return 0;
 }
 
-int hcdl_transfer_add_header(hcdl_transfer *t, const char *name, size_t nl, const char *value,
-                             size_t vl)
-{
-    return add_header(t, name, nl, value, vl);
-}
-
 /* The defaults of a transfer read from a spec (no file, no range). */
 static void set_defaults(hcdl_transfer *t)
 {
@@ -130,22 +124,74 @@ static long timeout_ms(double timeout)
     return timeout > 0 && ms == 0 ? 1 : ms;
 }
 
-int hcdl_transfer_request(hcdl_transfer *t, const char *url, size_t url_len, const char *method,
-                          const char *body, size_t body_len, double timeout, long long max_body)
+/* Bytes of the request block: the node array, then url, method, body and
+ * the header lines ("Name: value" or "Name;"), each NUL-terminated. */
+static size_t block_size(size_t nodes, const hcdl_transfer_call *c)
 {
+    size_t i, n = nodes * sizeof(struct curl_slist) + c->url_len + strlen(c->method) + c->body_len + 3;
+    for (i = 0; i < c->nheaders; i++)
+        n += c->headers[i].name_len + c->headers[i].value_len + 3;
+    return n + sizeof "Expect;";
+}
+
+static char *put(char **p, const char *s, size_t n)
+{
+    char *at = *p;
+    memcpy(at, s, n);
+    at[n] = '\0';
+    *p += n + 1;
+    return at;
+}
+
+/* The header line of h at *p, as add_header writes it. */
+static char *put_header(char **p, const hcdl_header *h)
+{
+    char *at = *p;
+    memcpy(at, h->name, h->name_len);
+    if (h->value_len == 0) {
+        memcpy(at + h->name_len, ";", 2); /* curl's way to send it empty */
+        *p += h->name_len + 2;
+        return at;
+    }
+    memcpy(at + h->name_len, ": ", 2);
+    memcpy(at + h->name_len + 2, h->value, h->value_len);
+    at[h->name_len + 2 + h->value_len] = '\0';
+    *p += h->name_len + h->value_len + 3;
+    return at;
+}
+
+int hcdl_transfer_request(hcdl_transfer *t, const hcdl_transfer_call *c)
+{
+    /* Never let curl add "Expect: 100-continue" (an extra round trip) to a
+     * request with a body; one without a body gets no Expect at all. */
+    int expect = hcdl_method_send(c->method, c->body_len) == HCDL_SEND_BODY;
+    size_t nodes = c->nheaders + (size_t)expect, i;
+    struct curl_slist *node;
+    char *p;
     set_defaults(t);
     t->sink = SINK_MEMORY;
-    t->max_body = max_body > 0 ? (size_t)max_body : DEFAULT_MAX_BODY;
+    t->max_body = c->max_body > 0 ? (size_t)c->max_body : DEFAULT_MAX_BODY;
     t->stream_limit = DEFAULT_STREAM_LIMIT;
-    t->timeout_ms = timeout_ms(timeout);
-    t->url = copy_string(url, url_len);
-    t->method = copy_string(method, strlen(method));
-    t->body = copy_string(body, body_len);
-    t->body_len = body_len;
-    if (t->url == NULL || t->method == NULL || t->body == NULL)
+    t->timeout_ms = timeout_ms(c->timeout);
+    /* one allocation holds the whole request (libcurl reads the header
+     * list as it is given), freed at once by hcdl_transfer_free */
+    t->block = malloc(block_size(nodes, c));
+    if (t->block == NULL)
         return -1;
-    /* Never let curl add "Expect: 100-continue" (an extra round trip). */
-    return add_header(t, "Expect", 6, "", 0);
+    node = (struct curl_slist *)(void *)t->block;
+    p = t->block + nodes * sizeof *node;
+    t->url = put(&p, c->url, c->url_len);
+    t->method = put(&p, c->method, strlen(c->method));
+    t->body = put(&p, c->body, c->body_len);
+    t->body_len = c->body_len;
+    for (i = 0; i < c->nheaders; i++)
+        node[i].data = put_header(&p, &c->headers[i]);
+    if (expect)
+        node[i].data = put(&p, "Expect;", 7);
+    for (i = 0; i < nodes; i++)
+        node[i].next = i + 1 < nodes ? &node[i + 1] : NULL;
+    t->headers = nodes > 0 ? node : NULL;
+    return 0;
 }
 
 static int read_headers(lua_State *L, int spec, hcdl_transfer *t)
@@ -886,16 +932,72 @@ long long hcdl_transfer_num(const hcdl_transfer *t, const hcdl_net *net, hcdl_op
     return t->opt[id].set ? t->opt[id].num : hcdl_net_num(net, id);
 }
 
-CURL *hcdl_transfer_give_back(hcdl_transfer *t)
+/* Takes this transfer's pointers off a handle that keeps its settings, so
+ * that nothing on it points into a freed transfer. */
+static CURLcode forget_transfer(CURL *easy)
+{
+    CURLcode rc = curl_easy_setopt(easy, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, (char *)NULL);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)NULL);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)NULL);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(easy, CURLOPT_HEADERDATA, (void *)NULL);
+    return rc;
+}
+
+CURL *hcdl_transfer_give_back(hcdl_transfer *t, int *plain)
 {
     CURL *easy = t->easy;
     t->easy = NULL;
-    if (easy != NULL)
+    *plain = 0;
+    if (easy == NULL)
+        return NULL;
+    if (t->plain && forget_transfer(easy) == CURLE_OK)
+        *plain = 1;
+    else
         curl_easy_reset(easy);
     return easy;
 }
 
-CURLcode hcdl_transfer_setup(hcdl_transfer *t, CURL *spare, const hcdl_net *net,
+/* A transfer that needs only the baseline settings: an answer read into
+ * memory by a bare GET (src/method.c), with no option, range or rate of
+ * its own.  A handle that served one serves the next without a reset. */
+static int is_plain(const hcdl_transfer *t, long long rate)
+{
+    int i;
+    if (t->sink != SINK_MEMORY || t->range_start >= 0 || rate > 0 ||
+        hcdl_method_send(t->method, t->body_len) != HCDL_SEND_NONE)
+        return 0;
+    for (i = 0; i < HCDL_OPT_COUNT; i++)
+        if (t->opt[i].set)
+            return 0;
+    return 1;
+}
+
+/* What is this transfer's own on a handle: its URL, headers, pointers and
+ * time limit (0: none). */
+static CURLcode set_own(hcdl_transfer *t)
+{
+    CURLcode rc = curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(t->easy, CURLOPT_PRIVATE, (void *)t);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, (void *)t);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, (void *)t);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, t->timeout_ms);
+    return rc;
+}
+
+CURLcode hcdl_transfer_setup(hcdl_transfer *t, CURL *spare, int spare_plain, const hcdl_net *net,
                              const EVP_MD *md5_alg)
 {
     CURLcode rc;
@@ -903,29 +1005,28 @@ CURLcode hcdl_transfer_setup(hcdl_transfer *t, CURL *spare, const hcdl_net *net,
     long long rate = t->opt[HCDL_OPT_MAX_RATE].num, budget = hcdl_net_num(net, HCDL_OPT_MAX_RATE);
     long long buffer_size = hcdl_transfer_num(t, net, HCDL_OPT_BUFFER_SIZE);
     t->md5_alg = md5_alg;
+    if (budget > 0 && (rate == 0 || budget < rate))
+        rate = budget; /* the engine gives it a share of this at most (engine.c) */
+    t->plain = is_plain(t, rate);
     t->easy = spare != NULL ? spare : curl_easy_init();
     if (t->easy == NULL)
         return CURLE_OUT_OF_MEMORY;
+    if (spare_plain && t->plain)
+        return set_own(t); /* the rest is on it already, as this one needs */
+    if (spare_plain)
+        curl_easy_reset(t->easy);
     rc = hcdl_net_apply(t->easy, net);
+    if (rc == CURLE_OK)
+        rc = set_own(t);
 #define SET(opt, val)                                                          \
     do {                                                                       \
         if (rc == CURLE_OK)                                                    \
             rc = curl_easy_setopt(t->easy, opt, val);                          \
     } while (0)
-    SET(CURLOPT_URL, t->url);
-    SET(CURLOPT_PRIVATE, (void *)t);
-    SET(CURLOPT_ERRORBUFFER, t->errbuf);
     SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, (void *)t);
     SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, (void *)t);
-    SET(CURLOPT_HTTPHEADER, t->headers);
-    if (t->timeout_ms > 0)
-        SET(CURLOPT_TIMEOUT_MS, t->timeout_ms);
     if (rc == CURLE_OK)
         rc = hcdl_options_apply(t->easy, t->opt, HCDL_PER_TRANSFER);
-    if (budget > 0 && (rate == 0 || budget < rate))
-        rate = budget; /* the engine gives it a share of this at most (engine.c) */
     /* An answer read into memory (an API call, a credential fetch) is small:
      * libcurl's own 16 KiB buffer reads it as fast, where the client's
      * buffer_size (512 KiB by default, sized for downloads) would be
@@ -1088,11 +1189,16 @@ void hcdl_transfer_free(hcdl_transfer *t)
     if (t->checking)
         hcdl_verifier_free(&t->check);
     t->checking = 0;
-    curl_slist_free_all(t->headers);
+    if (t->block != NULL) {
+        free(t->block); /* url, method, body and headers (hcdl_transfer_request) */
+        t->block = NULL;
+    } else {
+        curl_slist_free_all(t->headers);
+        free(t->url);
+        free(t->method);
+        free(t->body);
+    }
     t->headers = NULL;
-    free(t->url);
-    free(t->method);
-    free(t->body);
     free(t->expect_etag);
     free(t->expect_headers);
     hcdl_options_free(t->opt);

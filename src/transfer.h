@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "sign.h"
 #include "verifier.h"
 
 enum { SINK_MEMORY, SINK_FILE, SINK_STREAM };
@@ -33,6 +34,8 @@ struct hcdl_transfer {
     char *body;
     size_t body_len;
     struct curl_slist *headers;
+    char *block;              /* hcdl_transfer_request: url, method, body and headers in one */
+    int plain;                /* its handle has only the baseline settings (setup) */
     long timeout_ms;          /* this transfer's total time; 0 = none */
     double deadline;          /* monotonic seconds; 0 = none */
     hcdl_optval opt[HCDL_OPT_COUNT]; /* its HCDL_PER_TRANSFER options (options.h), those given */
@@ -88,14 +91,23 @@ struct hcdl_transfer {
  * errors.  The transfer must be released with hcdl_transfer_free. */
 int hcdl_transfer_read(lua_State *L, int idx, hcdl_transfer *t);
 
-/* An API request into memory, from strings the caller holds (copied):
- * what hcdl_transfer_read makes of { url, method, body, timeout,
- * max_body }.  Headers are added with hcdl_transfer_add_header.  0, or -1
- * when memory runs out (free the transfer either way). */
-int hcdl_transfer_request(hcdl_transfer *t, const char *url, size_t url_len, const char *method,
-                          const char *body, size_t body_len, double timeout, long long max_body);
-int hcdl_transfer_add_header(hcdl_transfer *t, const char *name, size_t nl, const char *value,
-                             size_t vl);
+/* An API request into memory, from strings the caller holds: what
+ * hcdl_transfer_read makes of { url, method, body, headers, timeout,
+ * max_body }, copied into one block. */
+typedef struct {
+    const char *url;
+    size_t url_len;
+    const char *method;
+    const char *body;
+    size_t body_len;
+    const hcdl_header *headers; /* sent in this order */
+    size_t nheaders;
+    double timeout;
+    long long max_body;
+} hcdl_transfer_call;
+
+/* 0, or -1 when memory runs out (free the transfer either way). */
+int hcdl_transfer_request(hcdl_transfer *t, const hcdl_transfer_call *c);
 
 /* The value of the last header `name` ("x-request-id", any case) of the
  * final answer, or NULL; not NUL-terminated. */
@@ -110,15 +122,18 @@ int hcdl_transfer_push_error(lua_State *L, hcdl_transfer *t);
 void hcdl_transfer_push_request(lua_State *L, const hcdl_transfer *t);
 
 /* Configures an easy handle for the transfer: `spare` (one a finished
- * transfer gave back, already reset) or, when NULL, a new one.  On failure
- * t->easy is whatever was used (the caller cleans it up). */
-CURLcode hcdl_transfer_setup(hcdl_transfer *t, CURL *spare, const hcdl_net *net,
+ * transfer gave back) or, when NULL, a new one; spare_plain: what
+ * give_back said of it.  On failure t->easy is whatever was used (the
+ * caller cleans it up). */
+CURLcode hcdl_transfer_setup(hcdl_transfer *t, CURL *spare, int spare_plain, const hcdl_net *net,
                              const EVP_MD *md5_alg);
 
-/* Takes the easy handle back from a finished transfer, reset to libcurl's
- * defaults (no header list, body, callback or pointer of this transfer
- * stays on it; its connections stay in the multi's pool), or NULL. */
-CURL *hcdl_transfer_give_back(hcdl_transfer *t);
+/* Takes the easy handle back from a finished transfer, or NULL.  No header
+ * list, body or pointer of this transfer stays on it, and its connections
+ * stay in the multi's pool.  *plain = 1: it keeps the baseline settings of
+ * a bare GET into memory, for the next such transfer (setup resets it for
+ * any other); 0: it is reset to libcurl's defaults. */
+CURL *hcdl_transfer_give_back(hcdl_transfer *t, int *plain);
 
 /* An option of this transfer: its own value, else the client's (0: none). */
 long long hcdl_transfer_num(const hcdl_transfer *t, const hcdl_net *net, hcdl_opt_id id);
