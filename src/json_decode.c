@@ -31,10 +31,12 @@
  * text has no table that deep (the deepest is at its level 63), so
  * converting at every level here is the same.
  *
- * Tables are filled in lua-cjson's order with its calls (an empty table,
- * then each member or element as it comes), and a null member holds a
- * placeholder until its object ends, as lua-cjson's null did until
- * normalize cleared it: the tables come out laid out alike.
+ * The members of an object (the elements of an array) are collected on
+ * the Lua stack and their table is made once, of its final size, when it
+ * closes (past COLLECT members it is made then and grows as before):
+ * lua-cjson grew it one member at a time.  Same contents; the
+ * order pairs visits an object's keys in may differ from what it was
+ * (Lua leaves that order unspecified; `hcdl --json` sorts the keys).
  */
 #include <float.h>
 #include <locale.h>
@@ -375,18 +377,56 @@ static int string(jd *d)
 /* ---- objects and arrays ---- */
 
 /* Opens an object or array: the depth, and the stack room one level needs
- * (table, null set, key, value or key copy, and two more while the null
- * members are dropped). */
+ * besides what it collects (null set, key, value, key copy, and two more
+ * while the null members are dropped). */
 static int descend(jd *d)
 {
     return ++d->depth <= HCDL_JSON_MAX_DEPTH && lua_checkstack(d->L, 6);
+}
+
+/* Whether the values read so far are put into their table now: after
+ * COLLECT of them, or when the stack cannot hold another pair; from then
+ * on each goes straight in. */
+#define COLLECT 32
+static int table_due(lua_State *L, int n)
+{
+    return n == COLLECT || !lua_checkstack(L, 8);
+}
+
+/* The n key, value pairs from index first up make a table of that size,
+ * which takes their place (one allocation, where growing one member at a
+ * time reallocates at 1, 2, 3, 5, 9, ... members). */
+static int make_object(lua_State *L, int first, int n)
+{
+    int i;
+    lua_createtable(L, 0, n);
+    for (i = 0; i < 2 * n; i += 2) {
+        lua_pushvalue(L, first + i);
+        lua_pushvalue(L, first + i + 1);
+        lua_rawset(L, -3);
+    }
+    if (n > 0) {
+        lua_replace(L, first);
+        lua_settop(L, first);
+    }
+    return first;
+}
+
+/* The n values from index first up make an array, which takes their place. */
+static int make_array(lua_State *L, int first, int n)
+{
+    lua_createtable(L, n, 0);
+    lua_insert(L, first);
+    for (; n > 0; n--)
+        lua_rawseti(L, first, n);
+    return first;
 }
 
 /*
  * The object at obj ends: its members still holding the placeholder (the
  * null set at nulls) go, and the keys left in the set become its
  * metatable's hcdl_nulls.  A key whose last member had a value (a name
- * given twice) leaves the set.  Leaves the object on top.
+ * given twice) leaves the set.
  */
 static void drop_null_members(lua_State *L, int obj, int nulls)
 {
@@ -412,19 +452,24 @@ static void drop_null_members(lua_State *L, int obj, int nulls)
         lua_setfield(L, -2, "hcdl_nulls");
         lua_setmetatable(L, obj);
     }
-    lua_settop(L, obj);
 }
 
+/*
+ * Members are collected on the stack (above base: the null set once there
+ * is one, then key, value, key, value, ...) and their table is made at the
+ * end with its final size; past COLLECT members the table is made and the
+ * rest go straight in.  A null member holds a placeholder, the null set
+ * itself, until the object ends (so that a later member of the same name
+ * replaces it, as in lua-cjson).
+ */
 static int object(jd *d)
 {
     lua_State *L = d->L;
     const char *p;
-    int obj, nulls = 0, r;
+    int base = lua_gettop(L), obj = 0, nulls = 0, n = 0, r;
 
     if (!descend(d))
         return JD_FAIL;
-    lua_newtable(L);
-    obj = lua_gettop(L);
     p = skip_ws(d->p + 1);
     if (*p != '}') {
         for (;;) {
@@ -442,15 +487,20 @@ static int object(jd *d)
             if (r == JD_NULL) {
                 if (nulls == 0) {
                     lua_newtable(L);
-                    lua_insert(L, -2); /* under the key: obj, nulls, key */
-                    nulls = obj + 1;
+                    lua_insert(L, base + 1); /* under what is collected */
+                    nulls = base + 1;
+                    if (obj != 0)
+                        obj++;
                 }
                 lua_pushvalue(L, -1);
                 lua_pushboolean(L, 1);
                 lua_rawset(L, nulls);
                 lua_pushvalue(L, nulls); /* the placeholder */
             }
-            lua_rawset(L, obj);
+            if (obj != 0)
+                lua_rawset(L, obj);
+            else if (table_due(L, ++n))
+                obj = make_object(L, base + 1 + (nulls != 0), n);
             p = skip_ws(d->p);
             if (*p == '}')
                 break;
@@ -461,21 +511,25 @@ static int object(jd *d)
     }
     d->p = p + 1;
     d->depth--;
-    if (nulls != 0)
+    if (obj == 0)
+        obj = make_object(L, base + 1 + (nulls != 0), n);
+    if (nulls != 0) {
         drop_null_members(L, obj, nulls);
+        lua_settop(L, obj);
+        lua_replace(L, nulls); /* the object in the null set's place */
+    }
     return JD_VALUE;
 }
 
+/* Elements are collected on the stack as members are (see object). */
 static int array(jd *d)
 {
     lua_State *L = d->L;
     const char *p;
-    int arr, n = 0, r;
+    int base = lua_gettop(L), arr = 0, n = 0, r;
 
     if (!descend(d))
         return JD_FAIL;
-    lua_newtable(L);
-    arr = lua_gettop(L);
     p = skip_ws(d->p + 1);
     if (*p != ']') {
         for (;;) {
@@ -484,7 +538,10 @@ static int array(jd *d)
                 return JD_FAIL;
             if (r == JD_NULL)
                 push_null(d);
-            lua_rawseti(L, arr, ++n);
+            if (arr != 0)
+                lua_rawseti(L, arr, ++n);
+            else if (table_due(L, ++n))
+                arr = make_array(L, base + 1, n);
             p = skip_ws(d->p);
             if (*p == ']')
                 break;
@@ -495,6 +552,8 @@ static int array(jd *d)
     }
     d->p = p + 1;
     d->depth--;
+    if (arr == 0)
+        make_array(L, base + 1, n);
     return JD_VALUE;
 }
 

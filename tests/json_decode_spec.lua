@@ -187,8 +187,8 @@ local function generator(seed)
     return pick{ "true", "false", "null" }
   end
 
-  -- wide: sometimes 30-70 members; only the outer table, or the
-  -- documents would grow without bound
+  -- wide: sometimes past 32 members (src/json_decode.c's COLLECT); only
+  -- the outer table, or the documents would grow without bound
   local function members(depth, wide, one)
     local n = wide and g(0, 3) == 0 and g(30, 70) or g(0, 6)
     local t = {}
@@ -353,6 +353,29 @@ describe("core.json_decode (the answers' decoder)", function()
     assert.is_nil(u.a)
     assert.are.same({ a = true }, getmetatable(u).hcdl_nulls)
     assert.is_true(rawequal(NULL, core.json_decode("null")))
+  end)
+
+  it("gives objects and arrays of any size, nulls before and after the first 32 members", function()
+    local gen = generator(SEED + 2)
+    for n = 28, 70 do
+      local members, elements = {}, {}
+      for i = 1, n do
+        local v = (i % 7 == 0 or i == n) and "null" or gen.number()
+        members[i] = ('"k%d":%s'):format(i % 40, v) -- names repeat past 40
+        elements[i] = v
+      end
+      for _, s in ipairs{ "{" .. table.concat(members, ",") .. "}", "[" .. table.concat(elements, ",") .. "]",
+        '{"x":[' .. table.concat(elements, ",") .. '],"y":{' .. table.concat(members, ",") .. "}}" } do
+        local d, ok = compare(s)
+        assert.is_true(ok, why(shown(s)))
+        assert.is_nil(d, why(shown(s) .. ": " .. tostring(d)))
+      end
+    end
+    local big = {}
+    for i = 1, 100000 do big[i] = tostring(i) end
+    local t = assert(core.json_decode("[" .. table.concat(big, ",") .. "]"))
+    assert.are.equal(100000, #t)
+    assert.are.equal(100000, t[100000])
   end)
 
   it("keeps a number that is the whole text as lua-cjson gives it (normalize converts inside tables)", function()
