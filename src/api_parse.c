@@ -72,6 +72,10 @@ static void normalize(lua_State *L, int idx, int depth, int decoder)
     idx = hcdl_absindex(L, idx);
     if (depth > MAX_DEPTH)
         return;
+    /* a level holds key, value and copies, and the null set: room for them
+     * (a C function is promised only LUA_MINSTACK slots, and the stack may
+     * be shrunk to that by a collection) */
+    luaL_checkstack(L, 6, "core.normalize");
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         int t = lua_type(L, -1);
