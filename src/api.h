@@ -16,7 +16,7 @@
 /* An answer as parse reads it. */
 typedef struct {
     long status;
-    const char *body;        /* "" when none */
+    const char *body;        /* "" when none; NUL-terminated */
     size_t body_len;
     const char *request_id;  /* the X-Request-Id header, or NULL */
     const char *retry_after; /* the Retry-After header, or NULL */
@@ -26,7 +26,9 @@ typedef struct {
 const api_desc *hcdl_api_check(lua_State *L, int arg);
 
 /* Pushes what core.parse returns for answer `in` to API a: the data (1),
- * or nil, err (2).  decoder: index of the private lua-cjson instance. */
+ * or nil, err (2).  decoder: index of the private lua-cjson instance,
+ * whose null an array's null becomes.  in->body[in->body_len] must be '\0'
+ * (src/json_decode.h). */
 int hcdl_api_answer_push(lua_State *L, const api_desc *a, int decoder,
                          const hcdl_api_answer *in);
 

@@ -17,6 +17,7 @@
 #include "api.h"
 #include "compat.h"
 #include "error.h"
+#include "json_decode.h"
 #include "status.h"
 
 #define MAX_DEPTH 64
@@ -30,6 +31,10 @@
  * decoder's null (hcdl.null), keeping the positions and the service's
  * meaning: no value, which false would change.  Strings, such as ids, are
  * never converted.
+ *
+ * Answers get these rules from src/json_decode.c while they are decoded;
+ * normalize below applies them to a value decoded elsewhere
+ * (core.normalize), and is what tests/json_decode_spec.lua compares with.
  */
 /* The decoder's null: lua-cjson's is a NULL light userdata, Neovim's
  * vim.json uses vim.NIL; the decoder (at index decoder) names its own. */
@@ -67,6 +72,10 @@ static void normalize(lua_State *L, int idx, int depth, int decoder)
     idx = hcdl_absindex(L, idx);
     if (depth > MAX_DEPTH)
         return;
+    /* a level holds key, value and copies, and the null set: room for them
+     * (a C function is promised only LUA_MINSTACK slots, and the stack may
+     * be shrunk to that by a collection) */
+    luaL_checkstack(L, 6, "core.normalize");
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         int t = lua_type(L, -1);
@@ -123,19 +132,6 @@ static const char *header(lua_State *L, int res, const char *name)
     }
     lua_pop(L, 1);
     return v; /* alive: a field of res.headers */
-}
-
-/* Decodes body with the private decoder (at index decoder): 1 and the value, or
- * 0.  Protected: cjson.safe returns nil, Neovim's vim.json raises. */
-static int decode_json(lua_State *L, int decoder, const char *body, size_t n)
-{
-    lua_getfield(L, decoder, "decode");
-    lua_pushlstring(L, body, n);
-    if (lua_pcall(L, 1, 1, 0) != 0 || lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    return 1;
 }
 
 /* Pushes an error code as a string: 4001, not "4001.0" (cjson decodes
@@ -313,8 +309,9 @@ static int parse_success(lua_State *L, const api_desc *a, int decoder, const hcd
         push_empty_answer(L, a);
         return 1;
     }
-    /* the answers are JSON objects: an array (a table with items) is not */
-    if (!decode_json(L, decoder, in->body, in->body_len) || !lua_istable(L, -1) ||
+    /* the answers are JSON objects: an array (a table with items) is not;
+     * decoded with normalize's rules applied (src/json_decode.h) */
+    if (!hcdl_json_decode(L, in->body, in->body_len, decoder) || !lua_istable(L, -1) ||
         hcdl_rawlen(L, -1) > 0) {
         lua_pushnil(L);
         lua_pushfstring(L, "%s answered HTTP %d with a body that is not a JSON "
@@ -331,7 +328,6 @@ static int parse_success(lua_State *L, const api_desc *a, int decoder, const hcd
         }
         return 2;
     }
-    normalize(L, -1, 0, decoder);
     return check_answer(L, a, lua_gettop(L), (int)in->status, in->request_id);
 }
 
@@ -339,7 +335,7 @@ static int parse_success(lua_State *L, const api_desc *a, int decoder, const hcd
  * header gave one. */
 static void read_error_body(lua_State *L, int decoder, int err, const hcdl_api_answer *in)
 {
-    if (in->body_len == 0 || !decode_json(L, decoder, in->body, in->body_len))
+    if (in->body_len == 0 || !hcdl_json_decode(L, in->body, in->body_len, decoder))
         return;
     if (lua_istable(L, -1)) {
         find_error_fields(L, -1, 0, err);

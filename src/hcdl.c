@@ -17,6 +17,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "http.h"
+#include "json_decode.h"
 #include "options.h"
 #include "redact.h"
 #include "sign.h"
@@ -118,9 +119,15 @@ HCDL_EXPORT int luaopen_hcdl_core(lua_State *L)
     hcdl_sign_push_keys(L);
     hcdl_setfuncs(L, signer, 2);
 
-    /* parse() decodes with a private lua-cjson instance, so the caller's
-     * cjson settings are neither used nor changed. */
+    /* parse() and answer() decode with src/json_decode.c; a private
+     * lua-cjson instance, so that the caller's cjson settings are neither
+     * used nor changed, gives the null of arrays and is core.normalize's. */
     push_json_decoder(L);
+    /* internal: the answers' decoder on its own, for
+     * tests/json_decode_spec.lua; not part of the API */
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, hcdl_json_decode_lua, 1);
+    lua_setfield(L, -3, "json_decode");
     lua_pushvalue(L, -1);
     lua_pushcclosure(L, hcdl_api_parse, 1);
     lua_setfield(L, -3, "parse");

@@ -110,6 +110,7 @@ describe("Neovim (headless, vim.loop) #once", function()
     assert.is_true(r.require_ok, tostring(r.require_error))
     assert.is_true(r.call_ok, tostring(r.call_error))
     assert.are.equal(2, r.call_files)
+    assert.is_true(r.array_null_is_vim_nil, "an array's null is not vim.NIL")
   end)
 
   it("offers hcdl.async", function()

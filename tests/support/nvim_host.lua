@@ -62,6 +62,11 @@ if os.getenv("HCDL_NVIM_MODE") == "packaging" then
     results.call_ok = cok and r ~= nil
     results.call_files = cok and r and #r.files or nil
     results.call_error = (not cok) and tostring(r) or (err and tostring(err)) or nil
+    -- an answer's null in an array is the host decoder's null: vim.NIL here
+    -- (src/json_decode.c takes it from vim.json)
+    local core = require "hcdl.core"
+    local doc = core.json_decode('{"a":[null,1],"b":null}')
+    results.array_null_is_vim_nil = type(doc) == "table" and rawequal(doc.a[1], vim.NIL) and doc.b == nil
   end
   return quit()
 end
