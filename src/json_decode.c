@@ -80,6 +80,22 @@ static const char *skip_ws(const char *p)
     return p;
 }
 
+/* After a member or an element: at the closing `close` (1), at the next
+ * one (0, p past the comma and the space after it), or at anything else
+ * (-1).  *p starts at the end of the value just read. */
+static int after_item(const char **p, char close)
+{
+    const char *q = skip_ws(*p);
+    if (*q == close) {
+        *p = q;
+        return 1;
+    }
+    if (*q != ',')
+        return -1;
+    *p = skip_ws(q + 1);
+    return 0;
+}
+
 static int is_digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -501,12 +517,12 @@ static int object(jd *d)
                 lua_rawset(L, obj);
             else if (table_due(L, ++n))
                 obj = make_object(L, base + 1 + (nulls != 0), n);
-            p = skip_ws(d->p);
-            if (*p == '}')
+            p = d->p;
+            if ((r = after_item(&p, '}')) != 0) {
+                if (r < 0)
+                    return JD_FAIL;
                 break;
-            if (*p != ',')
-                return JD_FAIL;
-            p = skip_ws(p + 1);
+            }
         }
     }
     d->p = p + 1;
@@ -542,12 +558,12 @@ static int array(jd *d)
                 lua_rawseti(L, arr, ++n);
             else if (table_due(L, ++n))
                 arr = make_array(L, base + 1, n);
-            p = skip_ws(d->p);
-            if (*p == ']')
+            p = d->p;
+            if ((r = after_item(&p, ']')) != 0) {
+                if (r < 0)
+                    return JD_FAIL;
                 break;
-            if (*p != ',')
-                return JD_FAIL;
-            p = skip_ws(p + 1);
+            }
         }
     }
     d->p = p + 1;
