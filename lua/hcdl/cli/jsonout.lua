@@ -8,7 +8,7 @@
 -- "What hcdl prints"):
 --   * nothing is dropped: every entry, every field;
 --   * null stays null: in arrays (hcdl.null) and in objects (the keys the
---     parser recorded as null, src/api_parse.c normalize);
+--     answers' decoder recorded as null, src/json_decode.c);
 --   * a number JSON cannot carry (NaN, +-infinity) is written null, and a
 --     string with bytes that are not UTF-8 has each such byte replaced by
 --     U+FFFD; either way the field's path is listed in the entry's
