@@ -6,12 +6,19 @@
 
 #include "buf.h"
 
+/* A buffer's first block: an API answer's header and body (a few hundred
+ * bytes each) fit, and a block this small comes from glibc's per-thread
+ * cache; a block over 1 KiB would make malloc merge the small chunks Lua
+ * has freed first, on every request (docs/architecture.md, "Build, sign
+ * and start").  Larger contents grow it by doubling. */
+#define FIRST_BLOCK 512
+
 char *hcdl_buf_grow(hcdl_buf *b, size_t n)
 {
     if (n > ((size_t)-1) - b->len - 1)
         return NULL;
     if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
+        size_t cap = b->cap ? b->cap : FIRST_BLOCK;
         char *q;
         while (cap < b->len + n + 1)
             cap = cap > ((size_t)-1) / 2 ? b->len + n + 1 : cap * 2;
