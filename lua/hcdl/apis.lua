@@ -113,12 +113,15 @@ end
 -- that call, so refresh can ask again and describe knows their fields.
 function apis.remember(name, params, data)
   if type(data) ~= "table" then return end
-  local origin = origin_for(name, params)
   local list, one = entries_of(name, data)
-  if one then origins[one] = origin end
-  if not list then return end
-  for _, e in ipairs(list) do
-    if type(e) == "table" then origins[e] = origin end
+  if one then
+    origins[one] = origin_for(name, params)
+  elseif list then
+    local origin = origin_for(name, params)
+    for i = 1, #list do
+      local e = list[i]
+      if type(e) == "table" then origins[e] = origin end
+    end
   end
 end
 
