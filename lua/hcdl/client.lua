@@ -132,8 +132,9 @@ local function attempt(remaining, n, self, name, params, st)
   -- a second pass only when the service refused refreshable credentials
   -- (an IAM token or temporary keys revoked or expired early): once a call
   local force = false
-  for _ = 1, 2 do
-    local left = remaining - (t.now() - started)
+  for pass = 1, 2 do
+    -- (the first pass starts now: no second clock reading for it)
+    local left = pass == 1 and remaining or remaining - (t.now() - started)
     if left <= 0 then
       return nil, core.error{ kind = "timeout", api = name, retryable = false,
         message = ("%s: retry deadline of %gs reached"):format(name, p.policy.deadline) }

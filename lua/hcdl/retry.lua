@@ -35,8 +35,8 @@ end
 function retry.run(policy, clock, attempt, a, b, c, d)
   local started = clock.now()
   local failures = 0
+  local remaining = policy.deadline -- the first attempt starts now
   while true do
-    local remaining = policy.deadline - (clock.now() - started)
     local value, err = attempt(remaining, failures + 1, a, b, c, d)
     if value ~= nil then return value end
     failures = failures + 1
@@ -51,6 +51,7 @@ function retry.run(policy, clock, attempt, a, b, c, d)
       return nil, err
     end
     clock.sleep(wait)
+    remaining = policy.deadline - (clock.now() - started)
   end
 end
 
