@@ -4,6 +4,8 @@
  * GET again and again and reading the answer into memory.
  *
  * Usage: api_floor URL SECONDS 'Header: value'...  -> prints "rate <req/s>"
+ *        api_floor URL turns 'Header: value'...  -> one slice per line of
+ *        stdin (its length in seconds), one rate line back per slice
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -28,20 +30,35 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Sends the request for `secs` seconds: the rate, or -1 on a failure. */
+static double run(CURL *c, double secs)
+{
+    double t0 = now();
+    long n = 0, status = 0;
+    while (now() - t0 < secs) {
+        if (curl_easy_perform(c) != CURLE_OK)
+            return -1;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 200)
+            return -1;
+        n++;
+    }
+    return n / (now() - t0);
+}
+
 int main(int argc, char **argv)
 {
     struct curl_slist *h = NULL;
     CURL *c;
-    double t0, secs;
-    long n = 0, status = 0;
     size_t total = 0;
+    char line[64];
+    double rate = 0;
     int i;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: %s URL SECONDS [HEADER...]\n", argv[0]);
+        fprintf(stderr, "usage: %s URL SECONDS|turns [HEADER...]\n", argv[0]);
         return 2;
     }
-    secs = atof(argv[2]);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c = curl_easy_init()))
         return 1;
     for (i = 3; i < argc; i++)
@@ -54,18 +71,21 @@ int main(int argc, char **argv)
     for (i = 0; i < 200; i++)
         if (curl_easy_perform(c) != CURLE_OK)
             return 1;
-    t0 = now();
-    while (now() - t0 < secs) {
-        if (curl_easy_perform(c) != CURLE_OK)
-            return 1;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        if (status != 200)
-            return 1;
-        n++;
+    if (strcmp(argv[2], "turns") != 0) {
+        rate = run(c, atof(argv[2]));
+        if (rate >= 0)
+            printf("rate %.0f\n", rate);
+    } else {
+        while (rate >= 0 && fgets(line, sizeof line, stdin) != NULL) {
+            rate = run(c, atof(line));
+            if (rate >= 0) {
+                printf("rate %.0f\n", rate);
+                fflush(stdout);
+            }
+        }
     }
-    printf("rate %.0f\n", n / (now() - t0));
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     curl_global_cleanup();
-    return 0;
+    return rate >= 0 ? 0 : 1;
 }
