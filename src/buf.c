@@ -8,9 +8,8 @@
 
 /* A buffer's first block: an API answer's header and body (a few hundred
  * bytes each) fit, and a block this small comes from glibc's per-thread
- * cache; a block over 1 KiB would make malloc merge the small chunks Lua
- * has freed first, on every request (docs/architecture.md, "Build, sign
- * and start").  Larger contents grow it by doubling. */
+ * cache (docs/architecture.md, "One API call, end to end", step 5).
+ * Larger contents grow it by doubling. */
 #define FIRST_BLOCK 512
 
 char *hcdl_buf_grow(hcdl_buf *b, size_t n)
